@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# `make down`: stop everything `make up` started, and nothing else.
+set -uo pipefail
+HERE=$(dirname "$0")
+"$HERE/functions.sh" stop
+"$HERE/moto.sh" stop
+"$HERE/hbase.sh" stop
+"$HERE/postgres.sh" stop

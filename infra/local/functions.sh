@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The four functions (functions-framework, gunicorn) and the trigger relay.
+#   infra/local/functions.sh start|stop|status
+# Env: CRASHFLOW_{COLLECT,PROCESS,AGGREGATE,QUERY}_PORT (8001..8004).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+declare -A PORTS=(
+  [collect]=${CRASHFLOW_COLLECT_PORT:-8001}
+  [process]=${CRASHFLOW_PROCESS_PORT:-8002}
+  [aggregate]=${CRASHFLOW_AGGREGATE_PORT:-8003}
+  [query]=${CRASHFLOW_QUERY_PORT:-8004}
+)
+NAMES=(collect process aggregate query)
+
+start() {
+  local name
+  for name in "${NAMES[@]}"; do
+    pid_alive "$name" && continue
+    port_open "${PORTS[$name]}" && die "port ${PORTS[$name]} for $name is already taken"
+    start_bg "$name" "$VENV/bin/functions-framework" --source "$REPO/functions/$name/main.py" \
+      --target "$name" --host 127.0.0.1 --port "${PORTS[$name]}"
+  done
+  for name in "${NAMES[@]}"; do
+    wait_for 60 "$name" port_open "${PORTS[$name]}" \
+      || { tail -20 "$LOGS/$name.log" >&2; die "$name did not start"; }
+  done
+  start_bg relay "$VENV/bin/crashflow" relay
+  sleep 0.5
+  pid_alive relay || { tail -20 "$LOGS/relay.log" >&2; die "the relay did not start"; }
+}
+
+stop() {
+  local name
+  stop_bg relay
+  for name in "${NAMES[@]}"; do stop_bg "$name"; done
+}
+
+status() {
+  local name ok=0
+  for name in "${NAMES[@]}" relay; do pid_alive "$name" || ok=1; done
+  return $ok
+}
+
+case ${1:-} in
+  start|stop|status) "$1" ;;
+  *) die "usage: $0 start|stop|status" ;;
+esac

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# `make test`: the whole suite against real services. Services already running (say, from
+# `make up`) are reused; those this script starts, it stops again when the tests end.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+HERE=$(dirname "$0")
+
+"$HERE/python.sh" install
+export CRASHFLOW_STACKWALKER=${CRASHFLOW_STACKWALKER:-$("$HERE/stackwalker.sh" install)}
+
+started=()
+cleanup() {
+  local service
+  for service in "${started[@]}"; do "$HERE/$service.sh" stop >/dev/null 2>&1 || true; done
+}
+trap cleanup EXIT
+
+for service in postgres moto hbase; do
+  if ! "$HERE/$service.sh" status >/dev/null 2>&1; then
+    started+=("$service")
+    "$HERE/$service.sh" start
+  fi
+done
+
+cd "$REPO"
+"$VENV/bin/python" -m pytest "$@"

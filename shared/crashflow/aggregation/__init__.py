@@ -1,0 +1,1 @@
+"""Aggregation jobs: scheduled, idempotent per day, recorded in ``job_runs``."""

@@ -1,0 +1,1 @@
+"""The Socorro-compatible crash API served by the query function."""

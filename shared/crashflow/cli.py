@@ -1,0 +1,169 @@
+"""The operator's command line: ``crashflow --help``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+import requests
+
+from crashflow.settings import get_settings
+
+
+@click.group()
+def main() -> None:
+    """crashflow: collect, process, aggregate and query crash reports."""
+
+
+def _annotation(value: str) -> tuple[str, str]:
+    key, sep, item = value.partition("=")
+    if not sep or not key:
+        raise click.BadParameter(f"{value!r} is not KEY=VALUE")
+    return key, item
+
+
+@main.command()
+@click.argument("dump", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--annotation", "-a", "annotations", multiple=True, help="KEY=VALUE, repeatable.")
+@click.option("--url", default=None, help="Collector submit URL (default: the local collect function).")
+@click.option("--gzip", "use_gzip", is_flag=True, help="Send the body gzip-compressed, as Crashpad does.")
+def submit(dump: Path, annotations: tuple[str, ...], url: str | None, use_gzip: bool) -> None:
+    """Upload DUMP as a crash report and print the CrashID."""
+    settings = get_settings()
+    url = url or f"http://127.0.0.1:{settings.collect_port}/submit"
+    fields = dict(_annotation(a) for a in annotations)
+    fields.setdefault("ProductName", "Test")
+    fields.setdefault("Version", "1.0")
+    prepared = requests.Request(
+        "POST", url, data=fields,
+        files={"upload_file_minidump": (dump.name, dump.read_bytes(), "application/octet-stream")},
+    ).prepare()
+    if use_gzip:
+        prepared.body = gzip.compress(prepared.body)
+        prepared.headers["Content-Encoding"] = "gzip"
+        prepared.headers["Content-Length"] = str(len(prepared.body))
+    answer = requests.Session().send(prepared, timeout=60)
+    text = answer.text.strip()
+    if answer.status_code != 200 or not text.startswith("CrashID="):
+        raise click.ClickException(f"collector answered {answer.status_code}: {text}")
+    click.echo(text)
+
+
+@main.command()
+def setup() -> None:
+    """Create buckets, queues, HBase tables and the Postgres schema (idempotent)."""
+    from crashflow.stores import hbase, postgres, s3, sqs
+
+    settings = get_settings()
+    s3.CrashStorage(settings).ensure_bucket()
+    symbols = s3.client(settings, "s3")
+    try:
+        symbols.head_bucket(Bucket=settings.symbols_bucket)
+    except Exception:
+        symbols.create_bucket(Bucket=settings.symbols_bucket)
+    sqs.CrashQueues(settings).ensure_queues()
+    hbase.CrashTable(settings).ensure_tables()
+    postgres.upgrade(settings)
+    click.echo(f"namespace {settings.namespace}: buckets, queues, HBase tables and schema ready")
+
+
+@main.command()
+@click.option("--workers", default=2, show_default=True, help="Messages delivered at once.")
+def relay(workers: int) -> None:
+    """Run the local trigger relay (queues -> process, schedules -> aggregate)."""
+    from crashflow.logs import setup_logging
+    from crashflow.relay import Relay
+
+    setup_logging()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    Relay(get_settings(), workers=workers).run(stop)
+
+
+@main.group()
+def aggregate() -> None:
+    """Aggregation jobs."""
+
+
+@aggregate.command("run")
+@click.argument("job")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="One day.")
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First day of a range.")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last day of a range.")
+def aggregate_run(job: str, day, start, end) -> None:
+    """Run JOB (or ``all``) now, for a day, a range, or since its last success."""
+    from crashflow.aggregation.runner import JobAlreadyRunning, UnknownJob, run_jobs
+    from crashflow.stores.postgres import Database
+
+    if day and (start or end):
+        raise click.UsageError("give --date, or --from/--to, not both")
+    first = (day or start).date() if (day or start) else None
+    last = (day or end).date() if (day or end) else None
+    if last and not first:
+        raise click.UsageError("--to needs --from")
+    try:
+        runs = run_jobs(Database(get_settings()), job, first, last)
+    except (UnknownJob, JobAlreadyRunning, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    for run in runs:
+        click.echo(f"{run.job} {run.start}..{run.end}: {run.status}, {run.rows_written} rows"
+                   + (f" ({run.error})" if run.error else ""))
+    if any(run.status != "ok" for run in runs):
+        sys.exit(1)
+
+
+@main.group()
+def dlq() -> None:
+    """The dead-letter queue."""
+
+
+@dlq.command("redrive")
+@click.option("--to", "kind", default="standard", show_default=True,
+              type=click.Choice(["standard", "priority", "reprocessing"]))
+def dlq_redrive(kind: str) -> None:
+    """Move every dead letter back to a crash queue, once the fault is fixed."""
+    from crashflow.stores.sqs import DEAD_LETTER, CrashQueues
+
+    queues = CrashQueues(get_settings())
+    moved = 0
+    while messages := queues.receive(DEAD_LETTER, max_messages=10):
+        for message in messages:
+            queues.publish(kind, message.body)
+            queues.delete(message)
+            moved += 1
+    click.echo(f"moved {moved} message(s) to {kind}")
+
+
+@main.command()
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Submit day (default: today).")
+def recover(day) -> None:
+    """Queue again every crash of a day that is stored in S3 but has no processed record
+    (for example because the queue was down when it was collected)."""
+    from crashflow.crashids import throttle_result_from_crash_id
+    from crashflow.stores.hbase import CrashTable
+    from crashflow.stores.s3 import CrashStorage
+    from crashflow.stores.sqs import CrashQueues
+
+    settings = get_settings()
+    day = (day or dt.datetime.now(dt.timezone.utc)).date()
+    storage, table, queues = CrashStorage(settings), CrashTable(settings), CrashQueues(settings)
+    paginator = storage.s3.get_paginator("list_objects_v2")
+    queued = 0
+    for page in paginator.paginate(Bucket=storage.bucket, Prefix=f"v1/raw_crash/{day:%Y%m%d}/"):
+        for item in page.get("Contents", []):
+            crash_id = item["Key"].rsplit("/", 1)[1]
+            if throttle_result_from_crash_id(crash_id) != 0 or table.get_processed_crash(crash_id):
+                continue
+            queues.publish("standard", crash_id)
+            queued += 1
+    click.echo(f"queued {queued} unprocessed crash(es) from {day}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""The collector: accepts crash uploads, throttles them, stores them and queues them."""

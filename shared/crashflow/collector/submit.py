@@ -1,0 +1,160 @@
+"""The crash submission: parse, normalise, throttle, store, queue, answer as Socorro does."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tenacity import retry, stop_after_attempt, wait_exponential
+
+from crashflow.collector.payload import Limits, MalformedCrash, PayloadTooLarge, parse_crash_payload
+from crashflow.collector.throttler import Throttler, ThrottleResult
+from crashflow.crashids import create_crash_id
+from crashflow.settings import Settings
+from crashflow.stores.hbase import CrashTable
+from crashflow.stores.s3 import CrashStorage
+from crashflow.stores.sqs import CrashQueues
+
+log = logging.getLogger(__name__)
+
+# Old Breakpad and Electron uploaders name the two annotations everything keys on differently.
+ANNOTATION_ALIASES = {
+    "ProductName": ("prod", "_productName", "product"),
+    "Version": ("ver", "_version", "version"),
+}
+# Crashpad appends these to the URL; they fill in what the body lacks.
+QUERY_ANNOTATIONS = {"product": "ProductName", "version": "Version", "guid": "guid"}
+
+
+@dataclass
+class Answer:
+    status: int
+    body: str
+    content_type: str = "text/plain"
+
+
+def normalize_annotations(annotations: dict[str, str], query: dict[str, str]) -> list[str]:
+    """Fill ProductName / Version from aliases and the query string; return notes."""
+    notes = []
+    for key, target in QUERY_ANNOTATIONS.items():
+        if query.get(key) and not annotations.get(target):
+            annotations[target] = query[key]
+            notes.append(f"{target} from query string")
+    for target, aliases in ANNOTATION_ALIASES.items():
+        if annotations.get(target):
+            continue
+        for alias in aliases:
+            if annotations.get(alias):
+                annotations[target] = annotations[alias]
+                notes.append(f"{target} from {alias}")
+                break
+    return notes
+
+
+class Collector:
+    """Accepts crash uploads; one per process, shared by request threads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        storage: CrashStorage | None = None,
+        queues: CrashQueues | None = None,
+        crash_table: CrashTable | None = None,
+        throttler: Throttler | None = None,
+    ):
+        self.settings = settings
+        self.storage = storage or CrashStorage(settings)
+        self.queues = queues or CrashQueues(settings)
+        self.crash_table = crash_table or CrashTable(settings)
+        self.throttler = throttler or Throttler.from_file(settings.throttle_rules)
+        self.limits = Limits(
+            max_request_bytes=settings.max_request_bytes,
+            max_decompressed_bytes=settings.max_decompressed_bytes,
+            max_parts=settings.max_parts,
+            max_annotation_bytes=settings.max_annotation_bytes,
+        )
+
+    def submit(
+        self,
+        headers: dict,
+        body: Iterable[bytes],
+        query: dict[str, str] | None = None,
+        user_agent: str = "",
+    ) -> Answer:
+        try:
+            payload = parse_crash_payload(headers, body, self.limits)
+        except MalformedCrash as error:
+            return Answer(400, f"Discarded=malformed_{error.reason}")
+        except PayloadTooLarge as error:
+            return Answer(413, f"Discarded=too_large: {error}")
+
+        annotations = payload.annotations
+        notes = payload.notes + normalize_annotations(annotations, query or {})
+        for name in self.settings.drop_annotations:
+            if annotations.pop(name, None) is not None:
+                notes.append(f"dropped annotation {name}")
+
+        result, rule = self.throttler.throttle(annotations)
+        if result is ThrottleResult.REJECT:
+            return Answer(200, f"Discarded=rule_{rule}")
+
+        now = dt.datetime.now(dt.timezone.utc)
+        crash_id = create_crash_id(now, result)
+        if result is ThrottleResult.FAKEACCEPT:
+            return Answer(200, f"CrashID=bp-{crash_id}\n")
+
+        raw_crash = dict(annotations)
+        raw_crash.update(
+            submitted_timestamp=now.isoformat(),
+            uuid=crash_id,
+            version=2,
+            metadata={
+                "payload": payload.kind,
+                "payload_compressed": "1" if payload.compressed else "0",
+                "payload_size": payload.size,
+                "collector_notes": notes,
+                "user_agent": user_agent,
+                "throttle_rule": rule,
+                "throttle_result": result.name,
+                "dump_checksums": {name: hashlib.sha256(data).hexdigest() for name, data in payload.dumps.items()},
+            },
+        )
+        try:
+            self.storage.save_raw_crash(crash_id, raw_crash, payload.dumps)
+        except Exception:
+            log.exception("could not store crash %s", crash_id)
+            return Answer(503, "Discarded=storage_unavailable")
+
+        self._index_raw_crash(crash_id, raw_crash)
+        if result is ThrottleResult.ACCEPT:
+            self._publish(crash_id)
+        log.info("accepted %s (%s, rule %s)", crash_id, result.name, rule)
+        return Answer(200, f"CrashID=bp-{crash_id}\n")
+
+    def _index_raw_crash(self, crash_id: str, raw_crash: dict) -> None:
+        # S3 is the durable landing; the HBase row is a convenience that process rewrites.
+        try:
+            self.crash_table.put_raw_crash(crash_id, raw_crash)
+        except Exception:
+            log.warning("HBase unavailable; %s will be indexed by process", crash_id, exc_info=True)
+
+    def _publish(self, crash_id: str) -> None:
+        try:
+            self._publish_with_retries(crash_id)
+        except Exception:
+            # The crash is stored: the recovery job (`crashflow recover`) requeues raw crashes
+            # that have no processed record.
+            log.exception("could not queue %s; left for recovery", crash_id)
+
+    @retry(stop=stop_after_attempt(3), wait=wait_exponential(multiplier=0.1, max=1), reraise=True)
+    def _publish_with_retries(self, crash_id: str) -> None:
+        self.queues.publish("standard", crash_id)
+
+    def health(self) -> dict[str, bool]:
+        return {
+            "s3": self.storage.is_healthy(),
+            "sqs": self.queues.is_healthy(),
+        }

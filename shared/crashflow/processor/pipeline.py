@@ -1,0 +1,50 @@
+"""An ordered list of small rules applied to one crash; a rule that fails adds a note."""
+
+from __future__ import annotations
+
+import abc
+import logging
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CrashContext:
+    """Everything the rules read and write for one crash."""
+
+    crash_id: str
+    raw_crash: dict
+    dumps: dict[str, bytes]
+    processed: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    ruleset: str = "default"
+
+
+class Rule(abc.ABC):
+    """One step of processing. Subclasses implement ``action``; ``predicate`` may skip it."""
+
+    def predicate(self, crash: CrashContext) -> bool:
+        return True
+
+    @abc.abstractmethod
+    def action(self, crash: CrashContext) -> None:
+        """Read and change ``crash``."""
+
+    def __repr__(self) -> str:
+        return type(self).__name__
+
+
+class Pipeline:
+    def __init__(self, rules: list[Rule]):
+        self.rules = rules
+
+    def run(self, crash: CrashContext) -> CrashContext:
+        for rule in self.rules:
+            try:
+                if rule.predicate(crash):
+                    rule.action(crash)
+            except Exception as error:  # a broken rule must not lose the crash
+                log.exception("rule %r failed on %s", rule, crash.crash_id)
+                crash.notes.append(f"{rule!r} failed: {type(error).__name__}: {error}")
+        return crash

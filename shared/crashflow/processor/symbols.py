@@ -1,0 +1,75 @@
+"""A loopback HTTP symbol server in front of the symbols bucket.
+
+minidump-stackwalk fetches ``<url>/<debug_file>/<DEBUG_ID>/<name>.sym`` lazily, for exactly
+the modules a dump needs; this server answers those requests from S3 with crashflow's own
+credentials, so the bucket never has to be public.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from botocore.exceptions import ClientError
+
+from crashflow.settings import Settings
+from crashflow.stores.s3 import client
+
+log = logging.getLogger(__name__)
+
+
+class SymbolServer:
+    """Serves the symbols bucket on 127.0.0.1 on a free port, in a daemon thread."""
+
+    def __init__(self, settings: Settings):
+        s3 = client(settings, "s3")
+        bucket = settings.symbols_bucket
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                key = self.path.lstrip("/").split("?", 1)[0]
+                if ".." in key.split("/"):
+                    self.send_error(400)
+                    return
+                try:
+                    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+                except ClientError:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format, *args):  # noqa: A002
+                log.debug("symbols: " + format, *args)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True, name="symbol-server")
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def prune_cache(directory: Path, max_bytes: int) -> int:
+    """Delete the least recently used files until the cache fits ``max_bytes``; return bytes freed."""
+    files = [path for path in Path(directory).rglob("*") if path.is_file()]
+    stats = {path: path.stat() for path in files}
+    total = sum(stat.st_size for stat in stats.values())
+    freed = 0
+    for path in sorted(files, key=lambda p: stats[p].st_atime):
+        if total - freed <= max_bytes:
+            break
+        path.unlink(missing_ok=True)
+        freed += stats[path].st_size
+    return freed

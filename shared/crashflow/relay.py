@@ -1,0 +1,112 @@
+"""The local trigger relay: plays Knative's SQS event source and PingSource.
+
+It drains the crash queues (priority before standard before reprocessing) and POSTs each
+message to the process function as a binary-mode CloudEvent, deleting the message only on
+a 2xx answer; anything else comes back after the visibility timeout, and SQS's redrive
+policy moves it to the dead-letter queue after ``queue_max_receives`` tries. It also fires
+the aggregation schedules (cron expressions from settings) as CloudEvents to aggregate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+from cloudevents.conversion import to_binary
+from cloudevents.http import CloudEvent
+from croniter import croniter
+
+from crashflow.settings import Settings
+from crashflow.stores.sqs import QUEUE_KINDS, CrashQueues, QueueMessage
+
+log = logging.getLogger(__name__)
+
+
+def post_event(url: str, event_type: str, source: str, data, timeout: float = 300) -> requests.Response:
+    event = CloudEvent({"type": event_type, "source": source, "id": str(uuid.uuid4())}, data)
+    headers, body = to_binary(event)
+    return requests.post(url, headers=headers, data=body, timeout=timeout)
+
+
+class Schedule:
+    """When each aggregation job is next due."""
+
+    def __init__(self, expressions: dict[str, str], now: dt.datetime):
+        for name, expression in expressions.items():
+            if not croniter.is_valid(expression):
+                raise ValueError(f"schedule for {name}: invalid cron expression {expression!r}")
+        self.iterators = {name: croniter(expr, now) for name, expr in expressions.items()}
+        self.next_due = {name: it.get_next(dt.datetime) for name, it in self.iterators.items()}
+
+    def due(self, now: dt.datetime) -> list[str]:
+        names = [name for name, when in self.next_due.items() if when <= now]
+        for name in names:
+            self.next_due[name] = self.iterators[name].get_next(dt.datetime)
+        return names
+
+
+class Relay:
+    def __init__(self, settings: Settings, workers: int = 2):
+        self.settings = settings
+        self.queues = CrashQueues(settings)
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="relay")
+        self.workers = workers
+        self.schedule = Schedule(settings.schedules, dt.datetime.now(dt.timezone.utc))
+
+    def deliver(self, message: QueueMessage) -> bool:
+        """POST one message to process; delete it from its queue on 2xx."""
+        try:
+            answer = post_event(
+                f"{self.settings.process_base_url}/",
+                "com.crashflow.crash.queued",
+                f"crashflow/queue/{message.kind}",
+                message.body,
+            )
+        except requests.RequestException as error:
+            log.warning("process unreachable for %s: %s", message.body, error)
+            return False
+        if 200 <= answer.status_code < 300:
+            self.queues.delete(message)
+            return True
+        log.warning("process answered %s for %s (try %s)", answer.status_code, message.body, message.receive_count)
+        return False
+
+    def drain_once(self, wait_seconds: int = 0) -> int:
+        """Deliver one batch from the first non-empty queue, in priority order."""
+        for kind in QUEUE_KINDS:
+            messages = self.queues.receive(kind, max_messages=10, wait_seconds=0)
+            if messages:
+                return sum(self.pool.map(self.deliver, messages))
+        if wait_seconds:
+            # Idle: long-poll the standard queue briefly, so new crashes start at once.
+            messages = self.queues.receive("standard", max_messages=10, wait_seconds=wait_seconds)
+            return sum(self.pool.map(self.deliver, messages))
+        return 0
+
+    def fire_schedules(self, now: dt.datetime | None = None) -> list[str]:
+        fired = self.schedule.due(now or dt.datetime.now(dt.timezone.utc))
+        for name in fired:
+            try:
+                answer = post_event(
+                    f"{self.settings.aggregate_base_url}/", "dev.knative.sources.ping",
+                    "crashflow/schedule", {"job": name},
+                )
+                log.info("schedule %s fired: %s", name, answer.status_code)
+            except requests.RequestException as error:
+                log.warning("aggregate unreachable for %s: %s", name, error)
+        return fired
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("relay started")
+        while not stop.is_set():
+            try:
+                self.fire_schedules()
+                self.drain_once(wait_seconds=1)
+            except Exception:
+                log.exception("relay loop failed; retrying")
+                stop.wait(2)
+        self.pool.shutdown(wait=True)

@@ -1,0 +1,119 @@
+"""Configuration: one settings class, read from ``CRASHFLOW_*`` environment variables.
+
+Every default points at the local stack that ``make up`` starts, so a fresh clone works
+with no configuration at all.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+STACKWALKER_VERSION = "0.27.0"
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("CRASHFLOW_CACHE", Path.home() / ".cache" / "crashflow"))
+
+
+def _default_stackwalker() -> str:
+    cached = _cache_dir() / f"mdsw-{STACKWALKER_VERSION}" / "bin" / "minidump-stackwalk"
+    if cached.exists():
+        return str(cached)
+    return shutil.which("minidump-stackwalk") or str(cached)
+
+
+class Settings(BaseSettings):
+    """All of crashflow's configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="CRASHFLOW_", extra="ignore")
+
+    # Prefix of every bucket, queue, table and database name, so that several
+    # installations (or the test suite) can share one set of services.
+    namespace: str = "crashflow"
+
+    # S3 and SQS (moto's server locally; any compatible service in production).
+    aws_endpoint_url: str | None = "http://127.0.0.1:5000"
+    aws_region: str = "us-east-1"
+    aws_access_key_id: str = "testing"
+    aws_secret_access_key: str = "testing"
+    queue_max_receives: int = 5
+    queue_visibility_timeout: int = 180
+
+    # HBase through its Thrift1 gateway.
+    hbase_host: str = "127.0.0.1"
+    hbase_thrift_port: int = 9090
+    hbase_timeout_ms: int = 60_000
+
+    # PostgreSQL.
+    pg_host: str = "127.0.0.1"
+    pg_port: int = 5433
+    pg_user: str = "crashflow"
+    pg_password: str = "crashflow"
+    pg_database: str | None = None  # defaults to the namespace
+
+    # Collecting.
+    throttle_rules: str = "accept_all.yaml"
+    drop_annotations: list[str] = ["Email"]
+    max_request_bytes: int = 25 * 1024 * 1024
+    max_decompressed_bytes: int = 200 * 1024 * 1024
+    max_parts: int = 64
+    max_annotation_bytes: int = 1024 * 1024
+
+    # Processing.
+    stackwalker: str = Field(default_factory=_default_stackwalker)
+    stackwalker_timeout: int = 120
+    symbols_cache_dir: Path = Field(default_factory=lambda: _cache_dir() / "symbols")
+    symbols_cache_max_bytes: int = 2 * 1024**3
+
+    # Where the functions listen (locally) and reach each other.
+    collect_port: int = 8001
+    process_port: int = 8002
+    aggregate_port: int = 8003
+    query_port: int = 8004
+    process_url: str | None = None
+    aggregate_url: str | None = None
+
+    # Aggregation schedules: job name -> cron expression (UTC).
+    schedules: dict[str, str] = {
+        "crashes_per_day": "*/10 * * * *",
+        "top_crashers": "*/10 * * * *",
+    }
+
+    @property
+    def crash_bucket(self) -> str:
+        return f"{self.namespace}-crashes"
+
+    @property
+    def symbols_bucket(self) -> str:
+        return f"{self.namespace}-symbols"
+
+    def queue_name(self, kind: str) -> str:
+        """Name of the ``standard``, ``priority``, ``reprocessing`` or ``dead-letter`` queue."""
+        return f"{self.namespace}-{kind}"
+
+    def hbase_table(self, name: str) -> str:
+        return f"{self.namespace}_{name}"
+
+    @property
+    def database(self) -> str:
+        return self.pg_database or self.namespace.replace("-", "_")
+
+    @property
+    def process_base_url(self) -> str:
+        return self.process_url or f"http://127.0.0.1:{self.process_port}"
+
+    @property
+    def aggregate_base_url(self) -> str:
+        return self.aggregate_url or f"http://127.0.0.1:{self.aggregate_port}"
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

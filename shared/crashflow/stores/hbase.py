@@ -1,0 +1,153 @@
+"""Crash records in HBase (Socorro 2.x schema), through the Thrift1 gateway with happybase.
+
+``crash_reports`` holds one row per crash under the salted key ``<id[0]><YYMMDD><id>``:
+``meta_data:json`` (raw annotations), ``processed_data:json`` and ``:signature``,
+``flags:processed``, ``ids:ooid``, ``timestamps:submitted`` / ``:processed``.
+Two index tables find crashes by submitted time (16 salted prefixes) and by signature.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import json
+from collections.abc import Iterator
+
+import happybase
+
+from crashflow.crashids import hbase_row_key
+from crashflow.settings import Settings
+
+CRASH_REPORTS = "crash_reports"
+INDEX_SUBMITTED = "crash_reports_index_submitted_time"
+INDEX_SIGNATURE = "crash_reports_index_signature_ooid"
+
+TABLES: dict[str, dict[str, dict]] = {
+    CRASH_REPORTS: {
+        name: {"max_versions": 1}
+        for name in ("flags", "ids", "meta_data", "processed_data", "raw_data", "timestamps")
+    },
+    INDEX_SUBMITTED: {"ids": {"max_versions": 1}},
+    INDEX_SIGNATURE: {"ids": {"max_versions": 1}},
+}
+
+SALTS = "0123456789abcdef"
+EMPTY_SIGNATURE = "##empty##"
+NULL_SIGNATURE = "##null##"
+
+
+def signature_key(signature: str | None) -> str:
+    if signature is None:
+        return NULL_SIGNATURE
+    return signature or EMPTY_SIGNATURE
+
+
+class CrashTable:
+    """Reads and writes crash records; safe to share between threads."""
+
+    def __init__(self, settings: Settings, pool_size: int = 4):
+        self.pool = happybase.ConnectionPool(
+            pool_size,
+            host=settings.hbase_host,
+            port=settings.hbase_thrift_port,
+            timeout=settings.hbase_timeout_ms,
+            table_prefix=settings.namespace,
+            transport="buffered",
+            protocol="binary",
+            autoconnect=False,
+        )
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[happybase.Connection]:
+        with self.pool.connection() as connection:
+            connection.open()  # a no-op when already open; reopens after a reset
+            yield connection
+
+    def ensure_tables(self) -> None:
+        with self._connection() as connection:
+            existing = {name.decode() for name in connection.tables()}
+            for name, families in TABLES.items():
+                if name not in existing:
+                    connection.create_table(name, families)
+
+    def is_healthy(self) -> bool:
+        try:
+            with self._connection() as connection:
+                connection.tables()
+        except Exception:
+            return False
+        return True
+
+    def put_raw_crash(self, crash_id: str, raw_crash: dict) -> None:
+        submitted = str(raw_crash.get("submitted_timestamp", ""))
+        with self._connection() as connection:
+            connection.table(CRASH_REPORTS).put(
+                hbase_row_key(crash_id),
+                {
+                    b"ids:ooid": crash_id.encode(),
+                    b"meta_data:json": json.dumps(raw_crash, sort_keys=True).encode(),
+                    b"timestamps:submitted": submitted.encode(),
+                },
+            )
+            connection.table(INDEX_SUBMITTED).put(
+                f"{crash_id[0]}{submitted}{crash_id}".encode(), {b"ids:ooid": crash_id.encode()}
+            )
+
+    def put_processed_crash(self, crash_id: str, raw_crash: dict, processed_crash: dict) -> None:
+        """Write the raw annotations, the processed crash and both index rows."""
+        self.put_raw_crash(crash_id, raw_crash)
+        signature = signature_key(processed_crash.get("signature"))
+        with self._connection() as connection:
+            connection.table(CRASH_REPORTS).put(
+                hbase_row_key(crash_id),
+                {
+                    b"processed_data:json": json.dumps(processed_crash, sort_keys=True, default=str).encode(),
+                    b"processed_data:signature": signature.encode(),
+                    b"flags:processed": b"Y",
+                    b"timestamps:processed": str(processed_crash.get("completed_datetime", "")).encode(),
+                },
+            )
+            connection.table(INDEX_SIGNATURE).put(
+                f"{signature}{crash_id}".encode(), {b"ids:ooid": crash_id.encode()}
+            )
+
+    def _get(self, crash_id: str, column: bytes) -> dict | None:
+        with self._connection() as connection:
+            row = connection.table(CRASH_REPORTS).row(hbase_row_key(crash_id), columns=[column])
+        value = row.get(column)
+        return json.loads(value) if value else None
+
+    def get_processed_crash(self, crash_id: str) -> dict | None:
+        return self._get(crash_id, b"processed_data:json")
+
+    def get_raw_crash(self, crash_id: str) -> dict | None:
+        return self._get(crash_id, b"meta_data:json")
+
+    def crash_ids_submitted(self, start: str, stop: str) -> list[str]:
+        """Crash ids submitted in [start, stop) (ISO timestamps), in time order:
+        one prefix scan per salt, merged."""
+        with self._connection() as connection:
+            table = connection.table(INDEX_SUBMITTED)
+            scans = [
+                [
+                    (key[1:], data[b"ids:ooid"].decode())
+                    for key, data in table.scan(
+                        row_start=f"{salt}{start}".encode(), row_stop=f"{salt}{stop}".encode()
+                    )
+                ]
+                for salt in SALTS
+            ]
+        return [crash_id for _, crash_id in heapq.merge(*scans)]
+
+    def crash_ids_by_signature(self, signature: str, limit: int = 1000) -> list[str]:
+        with self._connection() as connection:
+            table = connection.table(INDEX_SIGNATURE)
+            prefix = signature_key(signature).encode()
+            found = []
+            for key, data in table.scan(row_prefix=prefix):
+                # "Foo" is also a prefix of "FooBar<id>": keep exact signatures only.
+                if len(key) == len(prefix) + 36:
+                    found.append(data[b"ids:ooid"].decode())
+                    if len(found) >= limit:
+                        break
+            return found

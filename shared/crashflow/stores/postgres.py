@@ -1,0 +1,160 @@
+"""PostgreSQL: report rows, aggregate tables and job runs, through pg8000.
+
+Schema changes are Alembic migrations in ``infra/migrations``; ``upgrade()`` applies them.
+``reports`` is range-partitioned by week of ``date_processed`` (the submit time, which
+never changes for a crash); ``ensure_report_partition`` creates a week's partition before
+the first insert into it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pg8000.native
+
+from crashflow.settings import Settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "infra" / "migrations"
+
+
+def connect(settings: Settings, database: str | None = None) -> pg8000.native.Connection:
+    return pg8000.native.Connection(
+        user=settings.pg_user,
+        password=settings.pg_password,
+        host=settings.pg_host,
+        port=settings.pg_port,
+        database=database or settings.database,
+        timeout=30,
+    )
+
+
+def create_database(settings: Settings) -> None:
+    """Create the namespace's database if it does not exist yet."""
+    connection = connect(settings, database="postgres")
+    try:
+        exists = connection.run("SELECT 1 FROM pg_database WHERE datname = :name", name=settings.database)
+        if not exists:
+            connection.run(f"CREATE DATABASE {pg8000.native.identifier(settings.database)}")
+    finally:
+        connection.close()
+
+
+def sqlalchemy_url(settings: Settings) -> str:
+    return (
+        f"postgresql+pg8000://{settings.pg_user}:{settings.pg_password}"
+        f"@{settings.pg_host}:{settings.pg_port}/{settings.database}"
+    )
+
+
+def upgrade(settings: Settings) -> None:
+    """Create the database if needed and apply every migration (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    create_database(settings)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", sqlalchemy_url(settings).replace("%", "%%"))
+    command.upgrade(config, "head")
+
+
+def week_start(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def report_partition_name(day: dt.date) -> str:
+    return f"reports_{week_start(day):%Y%m%d}"
+
+
+class Database:
+    """A small pool of pg8000 connections; ``with db.connection() as c: c.run(...)``."""
+
+    def __init__(self, settings: Settings, size: int = 4):
+        self.settings = settings
+        self._idle: queue.LifoQueue[pg8000.native.Connection] = queue.LifoQueue(maxsize=size)
+        self._partitions: set[str] = set()
+        self._partition_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[pg8000.native.Connection]:
+        try:
+            connection = self._idle.get_nowait()
+        except queue.Empty:
+            connection = connect(self.settings)
+        try:
+            yield connection
+        except (pg8000.native.InterfaceError, OSError):
+            # A broken connection is dropped, not returned to the pool.
+            with contextlib.suppress(Exception):
+                connection.close()
+            raise
+        except Exception:
+            with contextlib.suppress(Exception):
+                connection.run("ROLLBACK")
+            self._give_back(connection)
+            raise
+        else:
+            self._give_back(connection)
+
+    def _give_back(self, connection: pg8000.native.Connection) -> None:
+        try:
+            self._idle.put_nowait(connection)
+        except queue.Full:
+            connection.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[pg8000.native.Connection]:
+        with self.connection() as connection:
+            connection.run("BEGIN")
+            yield connection
+            connection.run("COMMIT")
+
+    def is_healthy(self) -> bool:
+        try:
+            with self.connection() as connection:
+                connection.run("SELECT 1")
+        except Exception:
+            return False
+        return True
+
+    def ensure_report_partition(self, day: dt.date) -> str:
+        """Create the weekly ``reports`` partition holding ``day`` if it is missing."""
+        name = report_partition_name(day)
+        if name in self._partitions:
+            return name
+        start = week_start(day)
+        end = start + dt.timedelta(days=7)
+        with self._partition_lock, self.transaction() as connection:
+            # Other processes create partitions too: serialise on the partition's name.
+            connection.run("SELECT pg_advisory_xact_lock(hashtext(:name))", name=name)
+            connection.run(
+                f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF reports "
+                f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+            )
+        self._partitions.add(name)
+        return name
+
+    def upsert_report(self, row: dict) -> None:
+        """Insert or replace the report row of one crash (keyed by uuid and date_processed)."""
+        self.ensure_report_partition(row["date_processed"].date())
+        columns = list(row)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in ("uuid", "date_processed"))
+        with self.connection() as connection:
+            connection.run(
+                f"INSERT INTO reports ({', '.join(columns)}) "
+                f"VALUES ({', '.join(':' + c for c in columns)}) "
+                f"ON CONFLICT (uuid, date_processed) DO UPDATE SET {updates}",
+                **row,
+            )
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return

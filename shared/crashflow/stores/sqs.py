@@ -1,0 +1,93 @@
+"""The crash queues in SQS: ``priority``, ``standard`` and ``reprocessing``, each
+redriven to one dead-letter queue after ``queue_max_receives`` failed deliveries."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from crashflow.settings import Settings
+from crashflow.stores.s3 import client
+
+# The order in which queues are drained: a user waiting beats the backlog beats reprocessing.
+QUEUE_KINDS = ("priority", "standard", "reprocessing")
+DEAD_LETTER = "dead-letter"
+
+
+@dataclass(frozen=True)
+class QueueMessage:
+    kind: str
+    body: str
+    receipt_handle: str
+    receive_count: int
+
+
+class CrashQueues:
+    """Publishes crash ids to, and receives them from, the crash queues."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.sqs = client(settings, "sqs")
+        self._urls: dict[str, str] = {}
+
+    def url(self, kind: str) -> str:
+        if kind not in self._urls:
+            name = self.settings.queue_name(kind)
+            self._urls[kind] = self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        return self._urls[kind]
+
+    def ensure_queues(self) -> None:
+        """Create the dead-letter queue, then each crash queue with its redrive policy."""
+        settings = self.settings
+        dlq_url = self.sqs.create_queue(QueueName=settings.queue_name(DEAD_LETTER))["QueueUrl"]
+        dlq_arn = self.sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        redrive = json.dumps(
+            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(settings.queue_max_receives)}
+        )
+        attributes = {
+            "VisibilityTimeout": str(settings.queue_visibility_timeout),
+            "RedrivePolicy": redrive,
+        }
+        for kind in QUEUE_KINDS:
+            url = self.sqs.create_queue(QueueName=settings.queue_name(kind))["QueueUrl"]
+            self.sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+
+    def is_healthy(self) -> bool:
+        try:
+            self.url("standard")
+        except Exception:
+            return False
+        return True
+
+    def publish(self, kind: str, body: str) -> None:
+        self.sqs.send_message(QueueUrl=self.url(kind), MessageBody=body)
+
+    def receive(self, kind: str, max_messages: int = 10, wait_seconds: int = 0) -> list[QueueMessage]:
+        answer = self.sqs.receive_message(
+            QueueUrl=self.url(kind),
+            MaxNumberOfMessages=max_messages,
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["ApproximateReceiveCount"],
+        )
+        return [
+            QueueMessage(
+                kind=kind,
+                body=message["Body"],
+                receipt_handle=message["ReceiptHandle"],
+                receive_count=int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1)),
+            )
+            for message in answer.get("Messages", [])
+        ]
+
+    def delete(self, message: QueueMessage) -> None:
+        self.sqs.delete_message(QueueUrl=self.url(message.kind), ReceiptHandle=message.receipt_handle)
+
+    def count(self, kind: str) -> int:
+        """Messages visible plus in flight: an estimate, as SQS gives it."""
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.url(kind),
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return sum(int(value) for value in attributes.values())
