@@ -131,6 +131,7 @@ def _decode_multipart(body: Iterable[bytes], boundary: bytes, payload: CrashPayl
     current: Field | File | None = None
     buffer = bytearray()
     finished = False
+    at_end = False
 
     def finish_part() -> None:
         assert current is not None
@@ -141,6 +142,7 @@ def _decode_multipart(body: Iterable[bytes], boundary: bytes, payload: CrashPayl
 
     try:
         for chunk in _with_end(body):
+            at_end = chunk is None
             decoder.receive_data(chunk)
             event = decoder.next_event()
             while not isinstance(event, NeedData):
@@ -163,8 +165,9 @@ def _decode_multipart(body: Iterable[bytes], boundary: bytes, payload: CrashPayl
     except (MalformedCrash, PayloadTooLarge):
         raise
     except ValueError as error:
-        # werkzeug reports broken multipart (bad headers, too many parts) as ValueError.
-        raise MalformedCrash("invalid_payload_structure") from error
+        # werkzeug reports broken multipart (bad headers, too many parts, a body that
+        # ends inside a part) as ValueError.
+        raise MalformedCrash("truncated_body" if at_end else "invalid_payload_structure") from error
     if not finished:
         raise MalformedCrash("truncated_body")
 

@@ -68,7 +68,10 @@ class ThrottleRule(BaseModel):
         if not self.always and not self.annotation:
             raise ValueError(f"rule {self.name!r} needs an annotation to test")
         if self.matches is not None:
-            re.compile(self.matches)
+            try:
+                re.compile(self.matches)
+            except re.error as error:
+                raise ValueError(f"rule {self.name!r}: bad regular expression: {error}") from None
         if not 0 <= self.percentage <= 100:
             raise ValueError(f"rule {self.name!r}: percentage must be within 0..100")
         return self

@@ -44,7 +44,7 @@ class Processor:
         self.stackwalker = Stackwalker(
             settings.stackwalker,
             symbols_url=self.symbol_server.url,
-            symbols_cache=settings.symbols_cache_dir,
+            symbols_cache=settings.symbols_cache_dir / settings.symbols_bucket,
             timeout=settings.stackwalker_timeout,
         )
         self.pipeline = Pipeline(default_rules(self.stackwalker))

@@ -1,0 +1,122 @@
+"""Shared fixtures. Integration tests run against the real local services (started by
+``make test``) in their own namespace, ``crashflowtest``, so they never touch the data of
+a stack started with ``make up``."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data"
+TEST_NAMESPACE = "crashflowtest"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def settings():
+    from crashflow.settings import Settings
+
+    return Settings(namespace=TEST_NAMESPACE)
+
+
+@pytest.fixture(scope="session")
+def stack(settings):
+    """Fresh buckets, queues, tables and database for the test namespace."""
+    from crashflow.stores import hbase, postgres, s3, sqs
+
+    admin = postgres.connect(settings, database="postgres")
+    admin.run(f"DROP DATABASE IF EXISTS {settings.database} WITH (FORCE)")
+    admin.close()
+    postgres.upgrade(settings)
+
+    s3.CrashStorage(settings).ensure_bucket()
+    client = s3.client(settings, "s3")
+    try:
+        client.head_bucket(Bucket=settings.symbols_bucket)
+    except Exception:
+        client.create_bucket(Bucket=settings.symbols_bucket)
+    queues = sqs.CrashQueues(settings)
+    queues.ensure_queues()
+    for kind in (*sqs.QUEUE_KINDS, sqs.DEAD_LETTER):
+        # PurgeQueue may run once a minute only: drain instead.
+        while messages := queues.receive(kind, max_messages=10):
+            for message in messages:
+                queues.delete(message)
+    hbase.CrashTable(settings).ensure_tables()
+    return settings
+
+
+class FunctionServer:
+    """One function served by functions-framework in a subprocess, as deployed."""
+
+    def __init__(self, name: str, port: int, env: dict):
+        self.name = name
+        self.port = port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(REPO / ".local" / "logs" / f"test-{name}.log", "ab")
+        self.process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "functions-framework"),
+                "--source", str(REPO / "functions" / name / "main.py"),
+                "--target", name, "--host", "127.0.0.1", "--port", str(self.port),
+            ],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited; see .local/logs/test-{self.name}.log")
+            try:
+                requests.get(self.url + "/__lbheartbeat__", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not start in {timeout}s")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def functions(stack, tmp_path_factory):
+    """The four functions, served over real HTTP, wired to each other and the test namespace."""
+    (REPO / ".local" / "logs").mkdir(parents=True, exist_ok=True)
+    env = dict(
+        os.environ,
+        CRASHFLOW_NAMESPACE=TEST_NAMESPACE,
+        # A fresh symbol cache: what the stackwalker finds is what the test uploaded.
+        CRASHFLOW_SYMBOLS_CACHE_DIR=str(tmp_path_factory.mktemp("symbols-cache")),
+    )
+    servers = {}
+    ports = {name: free_port() for name in ("collect", "process", "aggregate", "query")}
+    env["CRASHFLOW_PROCESS_URL"] = f"http://127.0.0.1:{ports['process']}"
+    env["CRASHFLOW_AGGREGATE_URL"] = f"http://127.0.0.1:{ports['aggregate']}"
+    try:
+        for name, port in ports.items():
+            servers[name] = FunctionServer(name, port, env)
+        for server in servers.values():
+            server.wait_ready()
+        yield servers
+    finally:
+        for server in servers.values():
+            server.stop()
