@@ -29,6 +29,7 @@ JAVA=${JAVA:-java}
 MVN=${MVN:-mvn}
 PYTHON=${PYTHON:-python3}
 CONF=$STATE/conf DATA=$STATE/data LOGS=$STATE/logs RUN=$STATE/run
+STARTED=()
 CP_FILE=$CACHE/classpath-$(sha256sum "$INFRA/pom.xml" | cut -c1-12).txt
 
 # What HBase 2.6's bin/hbase adds on JDK >= 11 (add_jdk11_jvm_flags), plus the
@@ -64,8 +65,10 @@ cmd_install() {
   mkdir -p "$CACHE"
   log "resolving HBase jars with maven (first run downloads ~140 MB)..."
   # -U: don't trust a cached "not found" from an earlier resolution attempt
-  "$MVN" -B -q -U -Dstyle.color=never -f "$INFRA/pom.xml" dependency:build-classpath \
-    -Dmdep.outputFile="$CP_FILE.tmp" || die "maven could not resolve $INFRA/pom.xml"
+  local out
+  out=$("$MVN" -B -q -U -Dstyle.color=never -f "$INFRA/pom.xml" dependency:build-classpath \
+    -Dmdep.outputFile="$CP_FILE.tmp" 2>&1) || { echo "$out" >&2; die "maven could not resolve $INFRA/pom.xml"; }
+  rm -f "$CACHE"/classpath-*.txt   # classpaths of older pom versions
   mv "$CP_FILE.tmp" "$CP_FILE"
   classpath_ok || die "resolved classpath references missing jars: $CP_FILE"
   log "classpath cached: $CP_FILE ($(tr ':' '\n' < "$CP_FILE" | wc -l) jars)"
@@ -92,12 +95,14 @@ port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 launch() { # role heap main-class args...
   local role=$1 heap=$2; shift 2
   : > "$LOGS/$role.out"
+  [[ -f $LOGS/$role.log ]] && mv -f "$LOGS/$role.log" "$LOGS/$role.log.prev"
+  STARTED+=("$role")
   setsid "$JAVA" -Xmx"$heap" -XX:+UseG1GC -XX:+ExitOnOutOfMemoryError \
     "-Dcrashflow.hbase.role=$role@$STATE" "${JDK_FLAGS[@]}" \
     -Dlog4j2.configurationFile="file:$CONF/log4j2.properties" \
     -Dcrashflow.hbase.logfile="$LOGS/$role.log" \
     -Dhbase.log.dir="$LOGS" -Djava.io.tmpdir="$DATA/tmp" \
-    -cp "$CONF:$(<"$CP_FILE")" "$@" >> "$LOGS/$role.out" 2>&1 < /dev/null &
+    -cp "$CONF:$(<"$CP_FILE")" "$@" >> "$LOGS/$role.out" 2>&1 < /dev/null 9>&- &
   echo $! > "$RUN/$role.pid"
 }
 
@@ -144,6 +149,7 @@ fail_start() {
   for f in "$LOGS/master.out" "$LOGS/master.log" "$LOGS/thrift.out" "$LOGS/thrift.log"; do
     [[ -s $f ]] && { echo "----- tail $f" >&2; tail -n 30 "$f" >&2; }
   done
+  for f in "${STARTED[@]}"; do stop_role "$f" 10; done   # don't leave half a stack behind
   exit 1
 }
 
@@ -153,16 +159,17 @@ cmd_start() {
   fi
   cmd_install
   write_conf
-  local t0=$SECONDS p
+  local t0=$SECONDS p ports=()
+  pid_of master >/dev/null || ports+=("$ZK_PORT" "$MASTER_PORT" "$RS_PORT")
+  pid_of thrift >/dev/null || ports+=("$THRIFT_PORT")
+  for p in "${ports[@]}"; do
+    port_busy "$p" && die "port $HOST:$p is already in use by something else"
+  done
   if ! pid_of master >/dev/null; then
-    for p in "$ZK_PORT" "$MASTER_PORT" "$RS_PORT"; do
-      port_busy "$p" && die "port $HOST:$p is already in use by something else"
-    done
     log "starting HMaster (standalone, zk :$ZK_PORT, master :$MASTER_PORT, rs :$RS_PORT)"
     launch master "${CRASHFLOW_HBASE_HEAP:-1g}" org.apache.hadoop.hbase.master.HMaster start
   fi
   if ! pid_of thrift >/dev/null; then
-    port_busy "$THRIFT_PORT" && die "port $HOST:$THRIFT_PORT is already in use by something else"
     log "starting Thrift1 server on $HOST:$THRIFT_PORT"
     launch thrift "${CRASHFLOW_HBASE_THRIFT_HEAP:-256m}" org.apache.hadoop.hbase.thrift.ThriftServer \
       -threadpool -b "$HOST" -p "$THRIFT_PORT" start
@@ -187,7 +194,7 @@ stop_role() { # role graceful-seconds
   pid=$(pid_of "$1") || { rm -f "$RUN/$1.pid"; return 0; }
   log "stopping $1 (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
-  wait_exit "$pid" "$2" || { log "$1 did not exit, killing"; kill -KILL "$pid" 2>/dev/null || true; wait_exit "$pid" 10; }
+  wait_exit "$pid" "$2" || { log "$1 did not exit, killing"; kill -KILL "$pid" 2>/dev/null || true; wait_exit "$pid" 10 || true; }
   rm -f "$RUN/$1.pid"
 }
 
@@ -202,17 +209,19 @@ cmd_stop() {
     timeout 60 "$JAVA" -Xmx256m "${JDK_FLAGS[@]}" \
       -Dlog4j2.configurationFile="file:$CONF/log4j2.properties" \
       -Dcrashflow.hbase.logfile="$LOGS/stop.log" -cp "$CONF:$(<"$CP_FILE")" \
-      org.apache.hadoop.hbase.master.HMaster stop --shutDownCluster >> "$LOGS/stop.out" 2>&1 < /dev/null &&
+      org.apache.hadoop.hbase.master.HMaster stop --shutDownCluster > "$LOGS/stop.out" 2>&1 < /dev/null &&
       wait_exit "$pid" 90 || log "clean shutdown failed (see $LOGS/stop.out), sending SIGTERM"
   fi
   stop_role master 30
   log "stopped"
 }
 
+lock() { mkdir -p "$RUN"; exec 9> "$RUN/.lock"; flock -w 600 9 || die "another hbase.sh holds $RUN/.lock"; }
+
 case ${1:-} in
   install) cmd_install ;;
-  start) cmd_start ;;
-  stop) cmd_stop ;;
+  start) lock; cmd_start ;;
+  stop) lock; cmd_stop ;;
   status) cmd_status ;;
   *) echo "usage: $0 {install|start|stop|status}" >&2; exit 2 ;;
 esac
