@@ -35,27 +35,20 @@ def settings():
 @pytest.fixture(scope="session")
 def stack(settings):
     """Fresh buckets, queues, tables and database for the test namespace."""
-    from crashflow.stores import hbase, postgres, s3, sqs
+    from crashflow.provision import provision
+    from crashflow.stores import postgres, sqs
 
     admin = postgres.connect(settings, database="postgres")
     admin.run(f"DROP DATABASE IF EXISTS {settings.database} WITH (FORCE)")
     admin.close()
-    postgres.upgrade(settings)
+    provision(settings)
 
-    s3.CrashStorage(settings).ensure_bucket()
-    client = s3.client(settings, "s3")
-    try:
-        client.head_bucket(Bucket=settings.symbols_bucket)
-    except Exception:
-        client.create_bucket(Bucket=settings.symbols_bucket)
     queues = sqs.CrashQueues(settings)
-    queues.ensure_queues()
     for kind in (*sqs.QUEUE_KINDS, sqs.DEAD_LETTER):
         # PurgeQueue may run once a minute only: drain instead.
         while messages := queues.receive(kind, max_messages=10):
             for message in messages:
                 queues.delete(message)
-    hbase.CrashTable(settings).ensure_tables()
     return settings
 
 

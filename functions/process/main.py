@@ -27,7 +27,8 @@ def _message(request: flask.Request) -> str:
     if isinstance(data, bytes):
         data = data.decode()
     if isinstance(data, dict):
-        data = data.get("crash_id", "")
+        # {"crash_id": ...} from our own callers; SQS event sources wrap the message: {"Body": ...}.
+        data = data.get("crash_id") or data.get("Body") or ""
     return str(data or "")
 
 

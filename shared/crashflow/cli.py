@@ -57,18 +57,10 @@ def submit(dump: Path, annotations: tuple[str, ...], url: str | None, use_gzip: 
 @main.command()
 def setup() -> None:
     """Create buckets, queues, HBase tables and the Postgres schema (idempotent)."""
-    from crashflow.stores import hbase, postgres, s3, sqs
+    from crashflow.provision import provision
 
     settings = get_settings()
-    s3.CrashStorage(settings).ensure_bucket()
-    symbols = s3.client(settings, "s3")
-    try:
-        symbols.head_bucket(Bucket=settings.symbols_bucket)
-    except Exception:
-        symbols.create_bucket(Bucket=settings.symbols_bucket)
-    sqs.CrashQueues(settings).ensure_queues()
-    hbase.CrashTable(settings).ensure_tables()
-    postgres.upgrade(settings)
+    provision(settings)
     click.echo(f"namespace {settings.namespace}: buckets, queues, HBase tables and schema ready")
 
 

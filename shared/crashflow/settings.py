@@ -37,8 +37,11 @@ class Settings(BaseSettings):
     # installations (or the test suite) can share one set of services.
     namespace: str = "crashflow"
 
-    # S3 and SQS (moto's server locally; any compatible service in production).
+    # S3 and SQS (moto's server locally; any compatible service in production). An empty
+    # endpoint means the AWS default; s3_/sqs_endpoint_url override it per service.
     aws_endpoint_url: str | None = "http://127.0.0.1:5000"
+    s3_endpoint_url: str | None = None
+    sqs_endpoint_url: str | None = None
     aws_region: str = "us-east-1"
     aws_access_key_id: str = "testing"
     aws_secret_access_key: str = "testing"
@@ -49,6 +52,7 @@ class Settings(BaseSettings):
     hbase_host: str = "127.0.0.1"
     hbase_thrift_port: int = 9090
     hbase_timeout_ms: int = 60_000
+    hbase_collector_timeout_ms: int = 3_000
 
     # PostgreSQL.
     pg_host: str = "127.0.0.1"
@@ -84,6 +88,11 @@ class Settings(BaseSettings):
         "crashes_per_day": "*/10 * * * *",
         "top_crashers": "*/10 * * * *",
     }
+
+    def endpoint_url(self, service: str) -> str | None:
+        """The endpoint for ``s3`` or ``sqs``; None lets boto3 use the AWS default."""
+        specific = self.s3_endpoint_url if service == "s3" else self.sqs_endpoint_url
+        return specific or self.aws_endpoint_url or None
 
     @property
     def crash_bucket(self) -> str:

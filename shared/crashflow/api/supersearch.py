@@ -154,6 +154,21 @@ def parse_query(params, now: dt.datetime | None = None) -> SearchQuery:
     )
 
 
+# SQL for each operator but "=", over column {c} and parameter {p}.
+OPERATOR_SQL = {
+    "null": "{c} IS NULL",
+    "true": "{c} IS TRUE",
+    ">=": "{c} >= :{p}",
+    "<=": "{c} <= :{p}",
+    ">": "{c} > :{p}",
+    "<": "{c} < :{p}",
+    "~": "strpos(lower({c}::text), lower(:{p})) > 0",
+    "^": "starts_with({c}::text, :{p})",
+    "$": "right({c}::text, length(:{p})) = :{p}",
+    "@": "{c}::text ~ :{p}",
+}
+
+
 def where_clause(filters: list[Filter]) -> tuple[str, dict]:
     """SQL conditions and their parameters; column names come from the whitelist only."""
     conditions, values = [], {}
@@ -161,22 +176,10 @@ def where_clause(filters: list[Filter]) -> tuple[str, dict]:
         column = item.column
         names = [f"p{index}_{n}" for n in range(len(item.values))]
         values.update(zip(names, item.values))
-        if item.operator == "null":
-            condition = f"{column} IS NULL"
-        elif item.operator == "true":
-            condition = f"{column} IS TRUE"
-        elif item.operator == "=":
+        if item.operator == "=":
             condition = f"{column} IN ({', '.join(':' + n for n in names)})"
-        elif item.operator in (">=", "<=", ">", "<"):
-            condition = f"{column} {item.operator} :{names[0]}"
-        elif item.operator == "~":
-            condition = f"strpos(lower({column}::text), lower(:{names[0]})) > 0"
-        elif item.operator == "^":
-            condition = f"starts_with({column}::text, :{names[0]})"
-        elif item.operator == "$":
-            condition = f"right({column}::text, length(:{names[0]})) = :{names[0]}"
-        else:  # "@"
-            condition = f"{column}::text ~ :{names[0]}"
+        else:
+            condition = OPERATOR_SQL[item.operator].format(c=column, p=names[0] if names else "")
         if item.negated:
             condition = f"NOT coalesce({condition}, false)"
         conditions.append(condition)

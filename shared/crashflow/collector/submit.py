@@ -68,7 +68,9 @@ class Collector:
         self.settings = settings
         self.storage = storage or CrashStorage(settings)
         self.queues = queues or CrashQueues(settings)
-        self.crash_table = crash_table or CrashTable(settings)
+        # With HBase down, its Thrift gateway keeps retrying for minutes: the collector's
+        # best-effort index write gives up quickly instead of holding the client.
+        self.crash_table = crash_table or CrashTable(settings, timeout_ms=settings.hbase_collector_timeout_ms)
         self.throttler = throttler or Throttler.from_file(settings.throttle_rules)
         self.limits = Limits(
             max_request_bytes=settings.max_request_bytes,

@@ -45,12 +45,12 @@ def signature_key(signature: str | None) -> str:
 class CrashTable:
     """Reads and writes crash records; safe to share between threads."""
 
-    def __init__(self, settings: Settings, pool_size: int = 4):
+    def __init__(self, settings: Settings, pool_size: int = 4, timeout_ms: int | None = None):
         self.pool = happybase.ConnectionPool(
             pool_size,
             host=settings.hbase_host,
             port=settings.hbase_thrift_port,
-            timeout=settings.hbase_timeout_ms,
+            timeout=timeout_ms or settings.hbase_timeout_ms,
             table_prefix=settings.namespace,
             transport="buffered",
             protocol="binary",

@@ -28,7 +28,7 @@ def client(settings: Settings, service: str):
     """A boto3 client for ``service`` with crashflow's endpoint, credentials and retries."""
     return boto3.client(
         service,
-        endpoint_url=settings.aws_endpoint_url,
+        endpoint_url=settings.endpoint_url(service),
         region_name=settings.aws_region,
         aws_access_key_id=settings.aws_access_key_id,
         aws_secret_access_key=settings.aws_secret_access_key,
@@ -38,6 +38,14 @@ def client(settings: Settings, service: str):
             read_timeout=30,
         ),
     )
+
+
+def ensure_bucket(settings: Settings, bucket: str) -> None:
+    s3 = client(settings, "s3")
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError:
+        s3.create_bucket(Bucket=bucket)
 
 
 def dump_key(crash_id: str, name: str) -> str:
@@ -58,12 +66,6 @@ class CrashStorage:
     def __init__(self, settings: Settings):
         self.bucket = settings.crash_bucket
         self.s3 = client(settings, "s3")
-
-    def ensure_bucket(self) -> None:
-        try:
-            self.s3.head_bucket(Bucket=self.bucket)
-        except ClientError:
-            self.s3.create_bucket(Bucket=self.bucket)
 
     def is_healthy(self) -> bool:
         try:
