@@ -9,6 +9,9 @@ RUN=$STATE/run
 LOGS=$STATE/logs
 mkdir -p "$RUN" "$LOGS" "$CACHE"
 
+# The functions find moto through the S3/SQS endpoint setting: keep it on moto's port.
+export CRASHFLOW_AWS_ENDPOINT_URL=${CRASHFLOW_AWS_ENDPOINT_URL-http://127.0.0.1:${CRASHFLOW_MOTO_PORT:-5000}}
+
 log() { echo "${0##*/}: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
