@@ -27,8 +27,13 @@ log = logging.getLogger(__name__)
 
 
 def post_event(url: str, event_type: str, source: str, data, timeout: float = 300) -> requests.Response:
-    event = CloudEvent({"type": event_type, "source": source, "id": str(uuid.uuid4())}, data)
-    headers, body = to_binary(event)
+    attributes = {"type": event_type, "source": source, "id": str(uuid.uuid4())}
+    if isinstance(data, str):
+        # A queue message goes as its raw body, as Knative's SQS source sends it.
+        attributes["datacontenttype"] = "text/plain"
+        headers, body = to_binary(CloudEvent(attributes, data), data_marshaller=str.encode)
+    else:
+        headers, body = to_binary(CloudEvent(attributes, data))
     return requests.post(url, headers=headers, data=body, timeout=timeout)
 
 
