@@ -5,6 +5,7 @@ import functools
 import flask
 import functions_framework
 
+from crashflow import __version__
 from crashflow.collector.submit import Collector
 from crashflow.logs import setup_logging
 from crashflow.settings import get_settings
@@ -25,8 +26,10 @@ def _body(request: flask.Request):
 
 @functions_framework.http
 def collect(request: flask.Request):
-    if request.path in ("/__lbheartbeat__", "/__version__"):
+    if request.path == "/__lbheartbeat__":
         return flask.jsonify({})
+    if request.path == "/__version__":
+        return flask.jsonify({"version": __version__})
     if request.path == "/__heartbeat__":
         checks = collector().health()
         return flask.jsonify(checks), 200 if all(checks.values()) else 503

@@ -59,7 +59,6 @@ class Relay:
         self.settings = settings
         self.queues = CrashQueues(settings)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="relay")
-        self.workers = workers
         self.schedule = Schedule(settings.schedules, dt.datetime.now(dt.timezone.utc))
 
     def deliver(self, message: QueueMessage) -> bool:

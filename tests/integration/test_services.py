@@ -59,3 +59,27 @@ def test_schema_is_idempotent(settings, stack):
     finally:
         connection.close()
     assert {"reports", "crashes_per_day", "top_crashers", "job_runs"} <= tables
+
+
+def test_crash_table_indexes(settings, stack):
+    """Crashes found by submitted time (16 salted scans merged in time order) and by exact
+    signature, on real HBase."""
+    from crashflow.crashids import create_crash_id
+    from crashflow.stores.hbase import CrashTable
+
+    table = CrashTable(settings)
+    stamp = f"2031-01-0{uuid.uuid4().int % 9 + 1}T10:00:0"  # a day no other test writes
+    crash_ids = []
+    for second in (3, 1, 2):
+        crash_id = create_crash_id()
+        crash_ids.append((second, crash_id))
+        table.put_processed_crash(
+            crash_id, {"submitted_timestamp": f"{stamp}{second}"}, {"signature": f"Sig{second}"}
+        )
+    expected = [crash_id for _, crash_id in sorted(crash_ids)]
+    assert table.crash_ids_submitted(f"{stamp}0", f"{stamp}9") == expected
+    assert table.crash_ids_submitted(f"{stamp}2", f"{stamp}3") == expected[1:2]
+    sig1 = expected[0]
+    assert sig1 in table.crash_ids_by_signature("Sig1")
+    # "Sig" is a prefix of "Sig1<id>" but not a signature of any of them.
+    assert not set(expected) & set(table.crash_ids_by_signature("Sig"))

@@ -117,6 +117,7 @@ class StackwalkRule(Rule):
             result = self.stackwalker.walk(crash.dumps[name])
             if name == MAIN_DUMP:
                 processed["json_dump"] = result.json_dump
+                processed["stackwalk_version"] = self.stackwalker.version
                 processed["mdsw_status_string"] = result.status
                 processed["mdsw_return_code"] = result.return_code
                 processed["success"] = result.status == "OK"

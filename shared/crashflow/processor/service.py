@@ -9,7 +9,7 @@ from crashflow.crashids import normalize_crash_id
 from crashflow.processor.pipeline import CrashContext, Pipeline
 from crashflow.processor.rules import default_rules
 from crashflow.processor.stackwalker import Stackwalker
-from crashflow.processor.symbols import SymbolServer
+from crashflow.processor.symbols import SymbolCache, SymbolServer
 from crashflow.reports import report_row
 from crashflow.settings import Settings
 from crashflow.stores.hbase import CrashTable
@@ -41,10 +41,13 @@ class Processor:
         self.crash_table = CrashTable(settings)
         self.database = Database(settings)
         self.symbol_server = SymbolServer(settings)
+        self.symbol_cache = SymbolCache(
+            settings.symbols_cache_dir / settings.symbols_bucket, settings.symbols_cache_max_bytes
+        )
         self.stackwalker = Stackwalker(
             settings.stackwalker,
             symbols_url=self.symbol_server.url,
-            symbols_cache=settings.symbols_cache_dir / settings.symbols_bucket,
+            symbols_cache=self.symbol_cache.directory,
             timeout=settings.stackwalker_timeout,
         )
         self.pipeline = Pipeline(default_rules(self.stackwalker))
@@ -59,15 +62,17 @@ class Processor:
 
         crash = self.pipeline.run(CrashContext(crash_id, raw_crash, dumps, ruleset=ruleset))
         processed = crash.processed
-        previous = self.crash_table.get_processed_crash(crash_id)
+        previous = self.crash_table.get_processed_crash(crash_id) or {}
         if previous:
             history = previous.get("processor_history", [])
             history.append({k: previous.get(k) for k in ("completed_datetime", "signature", "processor_notes")})
             processed["processor_history"] = history
 
         self.database.upsert_report(report_row(processed))
-        self.crash_table.put_processed_crash(crash_id, raw_crash, processed)
-        self.storage.save_processed_crash(crash_id, processed)
+        self.crash_table.put_processed_crash(
+            crash_id, raw_crash, processed, previous_signature=previous.get("signature")
+        )
+        self.symbol_cache.prune_if_due()
         log.info("processed %s: %s", crash_id, processed.get("signature"))
         return Outcome(crash_id, "processed", processed)
 

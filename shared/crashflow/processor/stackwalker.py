@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import tempfile
@@ -24,6 +25,7 @@ class Stackwalker:
         self.symbols_cache = Path(symbols_cache)
         self.timeout = timeout
 
+    @functools.cached_property
     def version(self) -> str:
         answer = subprocess.run([self.command, "--version"], capture_output=True, text=True, timeout=30)
         return answer.stdout.strip()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -56,13 +57,31 @@ class SymbolServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/"
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+
+class SymbolCache:
+    """minidump-stackwalk's on-disk symbol cache, kept under ``max_bytes``."""
+
+    def __init__(self, directory: Path, max_bytes: int, interval_seconds: float = 60):
+        self.directory = Path(directory)
+        self.max_bytes = max_bytes
+        self.interval = interval_seconds
+        self._next_prune = 0.0
+        self._lock = threading.Lock()
+
+    def prune_if_due(self) -> int:
+        """Prune when the last prune is older than the interval; walking the tree on every
+        crash would cost more than the stackwalk."""
+        with self._lock:
+            if time.monotonic() < self._next_prune:
+                return 0
+            self._next_prune = time.monotonic() + self.interval
+        return prune_cache(self.directory, self.max_bytes)
 
 
 def prune_cache(directory: Path, max_bytes: int) -> int:
     """Delete the least recently used files until the cache fits ``max_bytes``; return bytes freed."""
+    if not Path(directory).is_dir():
+        return 0
     files = [path for path in Path(directory).rglob("*") if path.is_file()]
     stats = {path: path.stat() for path in files}
     total = sum(stat.st_size for stat in stats.values())

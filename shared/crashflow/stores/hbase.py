@@ -78,38 +78,41 @@ class CrashTable:
             return False
         return True
 
-    def put_raw_crash(self, crash_id: str, raw_crash: dict) -> None:
+    def _put(self, crash_id: str, raw_crash: dict, processed_columns: dict[bytes, bytes]) -> None:
         submitted = str(raw_crash.get("submitted_timestamp", ""))
+        columns = {
+            b"ids:ooid": crash_id.encode(),
+            b"meta_data:json": json.dumps(raw_crash, sort_keys=True).encode(),
+            b"timestamps:submitted": submitted.encode(),
+            **processed_columns,
+        }
         with self._connection() as connection:
-            connection.table(CRASH_REPORTS).put(
-                hbase_row_key(crash_id),
-                {
-                    b"ids:ooid": crash_id.encode(),
-                    b"meta_data:json": json.dumps(raw_crash, sort_keys=True).encode(),
-                    b"timestamps:submitted": submitted.encode(),
-                },
-            )
+            connection.table(CRASH_REPORTS).put(hbase_row_key(crash_id), columns)
             connection.table(INDEX_SUBMITTED).put(
                 f"{crash_id[0]}{submitted}{crash_id}".encode(), {b"ids:ooid": crash_id.encode()}
             )
 
-    def put_processed_crash(self, crash_id: str, raw_crash: dict, processed_crash: dict) -> None:
-        """Write the raw annotations, the processed crash and both index rows."""
-        self.put_raw_crash(crash_id, raw_crash)
+    def put_raw_crash(self, crash_id: str, raw_crash: dict) -> None:
+        """Write the raw annotations and the submitted-time index row."""
+        self._put(crash_id, raw_crash, {})
+
+    def put_processed_crash(
+        self, crash_id: str, raw_crash: dict, processed_crash: dict, previous_signature: str | None = None
+    ) -> None:
+        """Write the raw annotations, the processed crash and both index rows. When
+        reprocessing changed the signature, the old signature's index row goes."""
         signature = signature_key(processed_crash.get("signature"))
+        self._put(crash_id, raw_crash, {
+            b"processed_data:json": json.dumps(processed_crash, sort_keys=True, default=str).encode(),
+            b"processed_data:signature": signature.encode(),
+            b"flags:processed": b"Y",
+            b"timestamps:processed": str(processed_crash.get("completed_datetime", "")).encode(),
+        })
         with self._connection() as connection:
-            connection.table(CRASH_REPORTS).put(
-                hbase_row_key(crash_id),
-                {
-                    b"processed_data:json": json.dumps(processed_crash, sort_keys=True, default=str).encode(),
-                    b"processed_data:signature": signature.encode(),
-                    b"flags:processed": b"Y",
-                    b"timestamps:processed": str(processed_crash.get("completed_datetime", "")).encode(),
-                },
-            )
-            connection.table(INDEX_SIGNATURE).put(
-                f"{signature}{crash_id}".encode(), {b"ids:ooid": crash_id.encode()}
-            )
+            index = connection.table(INDEX_SIGNATURE)
+            index.put(f"{signature}{crash_id}".encode(), {b"ids:ooid": crash_id.encode()})
+            if previous_signature is not None and signature_key(previous_signature) != signature:
+                index.delete(f"{signature_key(previous_signature)}{crash_id}".encode())
 
     def _get(self, crash_id: str, column: bytes) -> dict | None:
         with self._connection() as connection:

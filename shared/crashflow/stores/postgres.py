@@ -151,10 +151,3 @@ class Database:
                 f"ON CONFLICT (uuid, date_processed) DO UPDATE SET {updates}",
                 **row,
             )
-
-    def close(self) -> None:
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                return

@@ -3,7 +3,8 @@
 - ``v1/raw_crash/<YYYYMMDD>/<crash id>``: the raw crash JSON (sorted keys)
 - ``v1/dump_names/<crash id>``: JSON list of dump names
 - ``v1/<dump name>/<crash id>``: each dump; ``upload_file_minidump`` is stored as ``dump``
-- ``v1/processed_crash/<crash id>``: the processed crash JSON
+
+Processed crashes live in HBase (``stores.hbase``), not here.
 """
 
 from __future__ import annotations
@@ -106,9 +107,3 @@ class CrashStorage:
     def load_dumps(self, crash_id: str) -> dict[str, bytes]:
         return {name: self.load_dump(crash_id, name) for name in self.load_dump_names(crash_id)}
 
-    def save_processed_crash(self, crash_id: str, processed_crash: dict) -> None:
-        body = json.dumps(processed_crash, sort_keys=True, default=str).encode()
-        self._put(f"v1/processed_crash/{crash_id}", body, "application/json")
-
-    def load_processed_crash(self, crash_id: str) -> dict:
-        return json.loads(self._get(f"v1/processed_crash/{crash_id}"))
