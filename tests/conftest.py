@@ -16,7 +16,8 @@ import requests
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
-TEST_NAMESPACE = "crashflowtest"
+# Several suites may share one set of services (say, parallel developers): each picks its own.
+TEST_NAMESPACE = os.environ.get("CRASHFLOW_TEST_NAMESPACE", "crashflowtest")
 
 
 def free_port() -> int:

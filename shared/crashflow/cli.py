@@ -157,5 +157,40 @@ def recover(day) -> None:
     click.echo(f"queued {queued} unprocessed crash(es) from {day}")
 
 
+@main.group()
+def token() -> None:
+    """API tokens (``Auth-Token`` header)."""
+
+
+@token.command("create")
+@click.option("--permission", "permissions", multiple=True, metavar="NAME",
+              help="view_pii, view_rawdump, reprocess_crashes, run_custom_queries, upload_symbols; repeatable.")
+@click.option("--expires-days", type=float, default=None, help="Expire after N days (default: never).")
+@click.option("--note", default="", help="Who or what the token is for.")
+def token_create(permissions: tuple[str, ...], expires_days: float | None, note: str) -> None:
+    """Create a token and print it (it is shown only this once)."""
+    from crashflow.stores.postgres import Database
+    from crashflow.tokens import TokenStore, UnknownPermission
+
+    if expires_days is not None and expires_days <= 0:
+        raise click.BadParameter("must be more than 0", param_hint="--expires-days")
+    try:
+        click.echo(TokenStore(Database(get_settings())).create(permissions, expires_days, note))
+    except UnknownPermission as error:
+        raise click.BadParameter(str(error), param_hint="--permission") from None
+
+
+@token.command("revoke")
+@click.argument("value", metavar="TOKEN")
+def token_revoke(value: str) -> None:
+    """Revoke TOKEN at once."""
+    from crashflow.stores.postgres import Database
+    from crashflow.tokens import TokenStore
+
+    if not TokenStore(Database(get_settings())).revoke(value):
+        raise click.ClickException("no such live token")
+    click.echo("revoked")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     process_url: str | None = None
     aggregate_url: str | None = None
 
+    # Query API.
+    # (query settings go here)
+
     # Aggregation schedules: job name -> cron expression (UTC).
     schedules: dict[str, str] = {
         "crashes_per_day": "*/10 * * * *",
