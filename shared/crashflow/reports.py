@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-# column -> type, in table order; the single list the processor writes and search reads.
+# column -> kind (text/timestamp/integer/boolean); the single list the processor writes and
+# search reads. Columns 0001 created plus those migration 0003 added.
 REPORT_COLUMNS: dict[str, str] = {
     "uuid": "text",
     "date_processed": "timestamp",
     "client_crash_date": "timestamp",
     "product": "text",
     "version": "text",
+    "major_version": "integer",
     "build": "text",
     "release_channel": "text",
     "signature": "text",
@@ -31,12 +33,15 @@ REPORT_COLUMNS: dict[str, str] = {
     "cpu_count": "integer",
     "uptime": "integer",
     "install_age": "integer",
+    "install_time": "integer",
     "last_crash": "integer",
     "process_type": "text",
     "report_type": "text",
     "hangid": "text",
     "crashing_thread": "integer",
+    "thread_count": "integer",
     "topmost_filenames": "text",
+    "modules_in_stack": "text",
     "addons_checked": "boolean",
     "success": "boolean",
     "mdsw_status_string": "text",

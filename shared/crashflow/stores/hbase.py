@@ -2,6 +2,8 @@
 
 ``crash_reports`` holds one row per crash under the salted key ``<id[0]><YYMMDD><id>``:
 ``meta_data:json`` (raw annotations), ``processed_data:json`` and ``:signature``,
+``processed_data:modules`` / ``:addons`` (small JSON lists, so correlations need not load
+the processed crash),
 ``flags:processed``, ``ids:ooid``, ``timestamps:submitted`` / ``:processed``.
 Two index tables find crashes by submitted time (16 salted prefixes) and by signature.
 """
@@ -40,6 +42,17 @@ def signature_key(signature: str | None) -> str:
     if signature is None:
         return NULL_SIGNATURE
     return signature or EMPTY_SIGNATURE
+
+
+def module_names(processed_crash: dict) -> list[str]:
+    """File names of the modules the stackwalker found, in dump order."""
+    modules = (processed_crash.get("json_dump") or {}).get("modules") or []
+    return [module["filename"] for module in modules if module.get("filename")]
+
+
+def addon_ids(processed_crash: dict) -> list[str]:
+    """Add-on ids of ``addons`` (Socorro's ``id:version`` strings)."""
+    return [addon.rpartition(":")[0] or addon for addon in processed_crash.get("addons") or []]
 
 
 class CrashTable:
@@ -105,6 +118,8 @@ class CrashTable:
         self._put(crash_id, raw_crash, {
             b"processed_data:json": json.dumps(processed_crash, sort_keys=True, default=str).encode(),
             b"processed_data:signature": signature.encode(),
+            b"processed_data:modules": json.dumps(module_names(processed_crash)).encode(),
+            b"processed_data:addons": json.dumps(addon_ids(processed_crash)).encode(),
             b"flags:processed": b"Y",
             b"timestamps:processed": str(processed_crash.get("completed_datetime", "")).encode(),
         })
@@ -125,6 +140,24 @@ class CrashTable:
 
     def get_raw_crash(self, crash_id: str) -> dict | None:
         return self._get(crash_id, b"meta_data:json")
+
+    def modules_and_addons(self, crash_ids: list[str], batch_size: int = 500) -> dict[str, dict]:
+        """``{crash_id: {"modules": [...], "addons": [...]}}`` for the processed crashes among
+        ``crash_ids``, read in batches of ``batch_size`` rows."""
+        columns = [b"ids:ooid", b"processed_data:modules", b"processed_data:addons"]
+        found: dict[str, dict] = {}
+        with self._connection() as connection:
+            table = connection.table(CRASH_REPORTS)
+            for start in range(0, len(crash_ids), batch_size):
+                keys = [hbase_row_key(crash_id) for crash_id in crash_ids[start : start + batch_size]]
+                for _, data in table.rows(keys, columns=columns):
+                    if b"processed_data:modules" not in data:
+                        continue
+                    found[data[b"ids:ooid"].decode()] = {
+                        "modules": json.loads(data[b"processed_data:modules"]),
+                        "addons": json.loads(data.get(b"processed_data:addons") or b"[]"),
+                    }
+        return found
 
     def crash_ids_submitted(self, start: str, stop: str) -> list[str]:
         """Crash ids submitted in [start, stop) (ISO timestamps), in time order:
