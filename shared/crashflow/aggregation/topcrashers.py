@@ -1,0 +1,148 @@
+"""The ranked top-crashers list (Socorro's TCBS view), read from the daily tables that the
+``top_crashers`` job writes.
+
+A window is ``days`` whole UTC days ending with ``end_date`` (inclusive); the previous
+window is the equal stretch just before it. Ranks are by count, ties broken by signature,
+so a ranking is deterministic. ``rank_change`` is previous rank - current rank, or ``"new"``
+when the signature did not crash in the previous window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+WINDOW_DAYS = (1, 3, 7, 14, 28)
+
+# platform name -> the count column that holds it
+PLATFORM_COLUMNS = {
+    "win": "win_count", "windows": "win_count",
+    "mac": "mac_count", "macos": "mac_count", "mac os x": "mac_count",
+    "lin": "lin_count", "linux": "lin_count",
+    "other": "other_count",
+}
+
+RANKED_SQL = """
+WITH counts AS (
+    SELECT signature,
+           sum({count}) FILTER (WHERE report_date >= :start) AS current,
+           sum({count}) FILTER (WHERE report_date < :start) AS previous,
+           sum(win_count) FILTER (WHERE report_date >= :start) AS win,
+           sum(mac_count) FILTER (WHERE report_date >= :start) AS mac,
+           sum(lin_count) FILTER (WHERE report_date >= :start) AS lin,
+           sum(other_count) FILTER (WHERE report_date >= :start) AS other,
+           sum(hang_count) FILTER (WHERE report_date >= :start) AS hang,
+           sum(install_count) FILTER (WHERE report_date >= :start) AS installs
+    FROM {table}
+    WHERE product = :product AND report_date >= :previous_start AND report_date <= :end {filters}
+    GROUP BY signature
+), ranked AS (
+    SELECT *,
+           row_number() OVER (ORDER BY current DESC NULLS LAST, signature) AS rank,
+           row_number() OVER (ORDER BY previous DESC NULLS LAST, signature) AS previous_rank,
+           sum(current) OVER () AS total,
+           sum(previous) OVER () AS previous_total
+    FROM counts
+)
+SELECT signature, rank, current, previous, previous_rank, total, previous_total,
+       win, mac, lin, other, hang, installs
+FROM ranked
+WHERE current > 0
+ORDER BY rank
+LIMIT :limit
+"""
+
+
+def _percent(part, whole) -> float | None:
+    return round(100.0 * part / whole, 4) if part and whole else None
+
+
+def _versions(version: str | Sequence[str] | None) -> list[str] | None:
+    if version is None or version == "" or version == []:
+        return None
+    return [version] if isinstance(version, str) else list(version)
+
+
+def ranked_top_crashers(
+    connection,
+    product: str,
+    version: str | Sequence[str] | None = None,
+    days: int = 7,
+    process_type: str | None = None,
+    platform: str | None = None,
+    limit: int = 50,
+    end_date: dt.date | None = None,
+) -> dict:
+    """The top ``limit`` signatures of ``product`` (optionally one or several versions, one
+    process type, one platform) over ``days`` days ending ``end_date`` (default today, UTC).
+
+    Counts of a platform filter rank by that platform's crashes; hang and install counts
+    are then still those of every platform. Install counts are the sum of each day's
+    distinct installations (an installation crashing on two days counts twice).
+    """
+    if days not in WINDOW_DAYS:
+        raise ValueError(f"days must be one of {', '.join(map(str, WINDOW_DAYS))}, not {days!r}")
+    if not product:
+        raise ValueError("product is required")
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit!r}")
+    count_column = "report_count"
+    if platform:
+        try:
+            count_column = PLATFORM_COLUMNS[platform.lower()]
+        except KeyError:
+            raise ValueError(f"unknown platform {platform!r}; platforms: win, mac, lin, other") from None
+    end = end_date or dt.datetime.now(dt.timezone.utc).date()
+    start = end - dt.timedelta(days=days - 1)
+    previous_start = start - dt.timedelta(days=days)
+
+    versions = _versions(version)
+    filters, params = [], {}
+    if versions is None and not process_type:
+        table = "top_crashers_by_product"
+    else:
+        table = "top_crashers"
+        if versions is not None:
+            filters.append("AND version = ANY(:versions)")
+            params["versions"] = versions
+        if process_type:
+            filters.append("AND process_type = :process_type")
+            params["process_type"] = process_type
+    rows = connection.run(
+        RANKED_SQL.format(count=count_column, table=table, filters=" ".join(filters)),
+        product=product, start=start, end=end, previous_start=previous_start, limit=limit, **params,
+    )
+    # No row means no crash in the window at all.
+    total = int(rows[0][5]) if rows else 0
+    crashes = []
+    for (signature, rank, current, previous, previous_rank, _, previous_total,
+         win, mac, lin, other, hang, installs) in rows:
+        was_there = bool(previous)
+        crashes.append({
+            "rank": rank,
+            "signature": signature,
+            "count": int(current),
+            "percent_of_total": _percent(current, total),
+            "previous_rank": previous_rank if was_there else None,
+            "rank_change": previous_rank - rank if was_there else "new",
+            "previous_count": int(previous or 0),
+            "previous_percent_of_total": _percent(previous, previous_total),
+            "win_count": int(win or 0),
+            "mac_count": int(mac or 0),
+            "lin_count": int(lin or 0),
+            "other_count": int(other or 0),
+            "hang_count": int(hang or 0),
+            "install_count": int(installs or 0),
+        })
+    return {
+        "product": product,
+        "versions": versions,
+        "process_type": process_type,
+        "platform": platform,
+        "days": days,
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+        "total": total,
+        "crashes": crashes,
+    }
+
