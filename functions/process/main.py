@@ -1,16 +1,24 @@
 """process: triggered by queue messages as CloudEvents (data: the crash id, or
-``<id>:<ruleset>``), and by ``POST /process?crash_id=`` for priority processing."""
+``<id>:<ruleset>``), and by ``POST /process?crash_id=`` for priority processing.
+
+Answers: 2xx when the message is done with (processed, or one that can never succeed:
+malformed, or its crash is not in storage); 503 when a store failed, so the queue
+redelivers it and, after ``queue_max_receives`` tries, dead-letters it.
+"""
 
 import functools
+import logging
 
 import flask
 import functions_framework
+from cloudevents.exceptions import GenericException
 from cloudevents.http import from_http
 
-from crashflow.crashids import InvalidCrashId
 from crashflow.logs import setup_logging
-from crashflow.processor.service import Processor, parse_message
+from crashflow.processor.service import InvalidMessage, Processor, parse_message
 from crashflow.settings import get_settings
+
+log = logging.getLogger("crashflow.process")
 
 
 @functools.cache
@@ -22,7 +30,10 @@ def processor() -> Processor:
 def _message(request: flask.Request) -> str:
     if request.path == "/process":
         return request.args.get("crash_id", "")
-    event = from_http(request.headers, request.get_data())
+    try:
+        event = from_http(request.headers, request.get_data())
+    except GenericException as error:
+        raise InvalidMessage(f"not a CloudEvent: {error}") from None
     data = event.data
     if isinstance(data, bytes):
         data = data.decode()
@@ -37,12 +48,18 @@ def process(request: flask.Request):
     if request.path == "/__heartbeat__":
         checks = processor().health()
         return flask.jsonify(checks), 200 if all(checks.values()) else 503
+    on_demand = request.path == "/process"
     try:
         crash_id, ruleset = parse_message(_message(request))
-    except InvalidCrashId as error:
+    except InvalidMessage as error:
         # A malformed message can never succeed: acknowledge it so it is not redelivered.
-        return flask.jsonify({"status": "rejected", "error": str(error)}), 200 if request.path != "/process" else 400
-    outcome = processor().process(crash_id, ruleset)
-    if outcome.status == "missing" and request.path == "/process":
+        log.error("rejected message: %s", error)
+        return flask.jsonify({"status": "rejected", "error": str(error)}), 400 if on_demand else 200
+    try:
+        outcome = processor().process(crash_id, ruleset)
+    except Exception as error:
+        log.exception("processing %s failed; the queue will redeliver it", crash_id)
+        return flask.jsonify({"status": "error", "crash_id": crash_id, "error": f"{type(error).__name__}"}), 503
+    if outcome.status == "missing" and on_demand:
         return flask.jsonify({"status": "missing", "crash_id": crash_id}), 404
     return flask.jsonify({"status": outcome.status, "crash_id": crash_id, "processed": outcome.processed})

@@ -6,6 +6,8 @@ import abc
 import logging
 from dataclasses import dataclass, field
 
+from crashflow.processor.annotations import RawCrash
+
 log = logging.getLogger(__name__)
 
 
@@ -19,6 +21,8 @@ class CrashContext:
     processed: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     ruleset: str = "default"
+    # The typed view of ``raw_crash``, set by the annotation rules.
+    annotations: RawCrash = field(default_factory=RawCrash)
 
 
 class Rule(abc.ABC):
@@ -36,6 +40,8 @@ class Rule(abc.ABC):
 
 
 class Pipeline:
+    """Runs its rules in order over one crash."""
+
     def __init__(self, rules: list[Rule]):
         self.rules = rules
 

@@ -1,22 +1,92 @@
-"""The processing rules, in the order the default pipeline runs them."""
+"""The processing rules, in the order the default pipeline runs them.
+
+Each rule reads and writes one ``CrashContext``; field names are Socorro's processed crash.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from urllib.parse import unquote
 
 from siggen.generator import SignatureGenerator
 from siggen.utils import convert_to_crash_data
 
+from crashflow.processor.annotations import typed_annotations
 from crashflow.processor.pipeline import CrashContext, Rule
 from crashflow.processor.stackwalker import Stackwalker
 from crashflow.stores.s3 import MAIN_DUMP
 
 FAILED_SIGNATURE = "EMPTY: crash failed to process"
+# Raw-crash keys that name what the collector or the processor writes, never a client.
+RESERVED_KEYS = frozenset({
+    "json_dump", "signature", "proto_signature", "processor_notes", "processor_history",
+    "success", "mdsw_status_string", "date_processed", "completed_datetime", "started_datetime",
+})
+COLLECTOR_KEYS = frozenset({"uuid", "submitted_timestamp", "version", "metadata"})
 
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+class StartedRule(Rule):
+    def action(self, crash: CrashContext) -> None:
+        crash.processed["started_datetime"] = _utcnow().isoformat()
+
+
+class CleanAnnotationsRule(Rule):
+    """NUL bytes out of names and values, no None values, no reserved names."""
+
+    def action(self, crash: CrashContext) -> None:
+        clean = {}
+        for key, value in crash.raw_crash.items():
+            if key in COLLECTOR_KEYS:
+                clean[key] = value
+                continue
+            name = key.replace("\0", "")
+            if value is None:
+                crash.notes.append(f"annotation {name!r} has no value; dropped")
+                continue
+            if not name or name in RESERVED_KEYS:
+                crash.notes.append(f"annotation {name!r} is reserved; dropped")
+                continue
+            if isinstance(value, str) and "\0" in value:
+                value = value.replace("\0", "")
+                crash.notes.append(f"annotation {name!r} had NUL bytes; removed")
+            clean[name] = value
+        crash.raw_crash = clean
+
+
+class CopyAnnotationsRule(Rule):
+    """Types the known annotations and copies them under their processed-crash names."""
+
+    COPIED = {
+        "product_name": "product", "version": "version", "build_id": "build",
+        "release_channel": "release_channel", "url": "url", "email": "email",
+        "comments": "user_comments", "notes": "app_notes", "hang_id": "hangid",
+        "install_time": "install_time", "moz_crash_reason": "moz_crash_reason",
+        "abort_message": "abort_message", "oom_allocation_size": "oom_allocation_size",
+        "js_large_allocation_failure": "js_large_allocation_failure",
+        "ipc_channel_error": "ipc_channel_error", "ipc_message_name": "ipc_message_name",
+        "async_shutdown_timeout": "async_shutdown_timeout",
+        "total_physical_memory": "total_physical_memory",
+        "available_physical_memory": "available_physical_memory",
+        "system_memory_use_percentage": "system_memory_use_percentage",
+    }
+
+    def action(self, crash: CrashContext) -> None:
+        crash.annotations, notes = typed_annotations(crash.raw_crash)
+        crash.notes.extend(notes)
+        processed = crash.processed
+        for attribute, name in self.COPIED.items():
+            value = getattr(crash.annotations, attribute)
+            if value is not None and value != "":
+                processed[name] = value
+        for name in ("product", "version", "build", "release_channel"):
+            processed.setdefault(name, "")
+        major = processed["version"].split(".", 1)[0]
+        processed["major_version"] = int(major) if major.isdigit() else 0
 
 
 class IdentifierRule(Rule):
@@ -25,68 +95,47 @@ class IdentifierRule(Rule):
         crash.processed["crash_id"] = crash.crash_id
 
 
-class StartedRule(Rule):
-    def action(self, crash: CrashContext) -> None:
-        crash.processed["started_datetime"] = _utcnow().isoformat()
-
-
-class ProductRule(Rule):
-    """Product, version and build from the annotations."""
-
-    def action(self, crash: CrashContext) -> None:
-        raw, processed = crash.raw_crash, crash.processed
-        processed["product"] = raw.get("ProductName", "")
-        processed["version"] = raw.get("Version", "")
-        processed["release_channel"] = raw.get("ReleaseChannel", "")
-        processed["build"] = raw.get("BuildID", "")
-        major = processed["version"].split(".", 1)[0]
-        processed["major_version"] = int(major) if major.isdigit() else 0
-
-
 class DatesRule(Rule):
-    """``date_processed`` is the submit time, as in Socorro: it never changes on reprocessing."""
+    """``date_processed`` is the submit time, as in Socorro: it never changes on reprocessing.
+    Durations count back from the client's crash time (the submit time when it sent none)."""
 
     def action(self, crash: CrashContext) -> None:
-        submitted = crash.raw_crash.get("submitted_timestamp")
-        crash.processed["date_processed"] = submitted or _utcnow().isoformat()
-        crash_time = crash.raw_crash.get("CrashTime")
-        if crash_time and str(crash_time).isdigit():
-            crash.processed["client_crash_date"] = dt.datetime.fromtimestamp(
-                int(crash_time), dt.timezone.utc
-            ).isoformat()
-
-
-class AnnotationsRule(Rule):
-    """Annotations copied under their processed-crash names, and the durations."""
-
-    COPIED = {"URL": "url", "Email": "email", "Comments": "user_comments", "Notes": "app_notes", "HangID": "hangid"}
-
-    def action(self, crash: CrashContext) -> None:
-        raw, processed = crash.raw_crash, crash.processed
-        for annotation, name in self.COPIED.items():
-            if raw.get(annotation):
-                processed[name] = raw[annotation]
-        crash_time = _int(raw.get("CrashTime"))
-        for name, annotation in (("uptime", "StartupTime"), ("install_age", "InstallTime")):
-            start = _int(raw.get(annotation))
-            if crash_time is not None and start is not None:
+        annotations, processed = crash.annotations, crash.processed
+        submitted = _parse_time(crash.raw_crash.get("submitted_timestamp")) or _utcnow()
+        processed["date_processed"] = submitted.isoformat()
+        crash_time = annotations.crash_time
+        if crash_time is not None:
+            processed["client_crash_date"] = dt.datetime.fromtimestamp(crash_time, dt.timezone.utc).isoformat()
+        else:
+            crash_time = int(submitted.timestamp())
+        for name, start in (("uptime", annotations.startup_time), ("install_age", annotations.install_time)):
+            if start is not None:
                 processed[name] = max(crash_time - start, 0)
-        if _int(raw.get("SecondsSinceLastCrash")) is not None:
-            processed["last_crash"] = _int(raw["SecondsSinceLastCrash"])
+        if annotations.seconds_since_last_crash is not None:
+            processed["last_crash"] = annotations.seconds_since_last_crash
 
 
-def _int(value) -> int | None:
+def _parse_time(value) -> dt.datetime | None:
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        parsed = dt.datetime.fromisoformat(str(value))
+    except ValueError:
         return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
 class ProcessTypeRule(Rule):
+    """Process type (``parent`` unless the client says otherwise) and crash or hang."""
+
     def action(self, crash: CrashContext) -> None:
-        raw = crash.raw_crash
-        crash.processed["process_type"] = raw.get("ProcessType") or raw.get("process_type") or "parent"
-        crash.processed["report_type"] = "hang" if raw.get("Hang") or raw.get("HangID") else "crash"
+        annotations, processed = crash.annotations, crash.processed
+        processed["process_type"] = annotations.process_type or annotations.electron_process_type or "parent"
+        if annotations.hang_id:
+            processed["hang_type"] = 1
+        elif annotations.hang and annotations.hang != "0":
+            processed["hang_type"] = -1
+        else:
+            processed["hang_type"] = 0
+        processed["report_type"] = "hang" if processed["hang_type"] else "crash"
 
 
 class DumpChecksumRule(Rule):
@@ -98,8 +147,8 @@ class DumpChecksumRule(Rule):
 
 
 class StackwalkRule(Rule):
-    """minidump-stackwalk on the main dump; other ``upload_file_minidump*`` dumps go into
-    ``additional_minidumps``."""
+    """minidump-stackwalk on every ``upload_file_minidump*`` dump: the main dump's output is
+    ``json_dump``, another dump's goes under its own name (Socorro's layout)."""
 
     def __init__(self, stackwalker: Stackwalker):
         self.stackwalker = stackwalker
@@ -112,55 +161,151 @@ class StackwalkRule(Rule):
             processed["success"] = False
             processed["mdsw_status_string"] = "NoMinidump"
             crash.notes.append("no minidump")
-            return
         for name in names:
-            result = self.stackwalker.walk(crash.dumps[name])
-            if name == MAIN_DUMP:
-                processed["json_dump"] = result.json_dump
-                processed["stackwalk_version"] = self.stackwalker.version
-                processed["mdsw_status_string"] = result.status
-                processed["mdsw_return_code"] = result.return_code
-                processed["success"] = result.status == "OK"
-                if result.status != "OK":
-                    crash.notes.append(f"minidump-stackwalk: {result.status}")
-                if result.stderr.strip():
-                    processed["mdsw_stderr"] = result.stderr
-            else:
+            result = self.stackwalker.walk(crash.dumps[name], crash.raw_crash)
+            if result.status != "OK":
+                crash.notes.append(f"minidump-stackwalk on {name}: {result.status}")
+            if name != MAIN_DUMP:
                 processed[name] = {"json_dump": result.json_dump, "mdsw_status_string": result.status}
+                continue
+            processed["json_dump"] = result.json_dump
+            processed["stackwalk_version"] = self.stackwalker.version
+            processed["mdsw_status_string"] = result.status
+            processed["mdsw_return_code"] = result.return_code
+            processed["success"] = result.status == "OK"
+            if result.stderr.strip():
+                processed["mdsw_stderr"] = result.stderr
 
 
-class CrashInfoRule(Rule):
-    """Crashing thread, reason, address, OS and CPU from the stackwalker output."""
+def _has_dump_output(crash: CrashContext) -> bool:
+    return bool(crash.processed.get("json_dump"))
 
-    def predicate(self, crash: CrashContext) -> bool:
-        return bool(crash.processed.get("json_dump"))
+
+class TruncateStacksRule(Rule):
+    """A thread with more than ``max_frames`` frames (deep recursion) keeps its first and
+    last ``max_frames // 2``; ``truncated`` and ``frame_count`` tell what was cut."""
+
+    def __init__(self, max_frames: int = 500):
+        self.max_frames = max_frames
+
+    predicate = staticmethod(_has_dump_output)
+
+    def action(self, crash: CrashContext) -> None:
+        dump = crash.processed["json_dump"]
+        threads = list(dump.get("threads") or [])
+        if dump.get("crashing_thread"):
+            threads.append(dump["crashing_thread"])
+        half = self.max_frames // 2
+        for thread in threads:
+            frames = thread.get("frames") or []
+            if len(frames) > self.max_frames:
+                thread["frames"] = frames[:half] + frames[-half:]
+                thread["truncated"] = True
+                thread.setdefault("frame_count", len(frames))
+                crash.notes.append(f"stack of {len(frames)} frames truncated to {self.max_frames}")
+
+
+class CrashingThreadRule(Rule):
+    """Crashing thread, reason and address from the stackwalker output."""
+
+    predicate = staticmethod(_has_dump_output)
 
     def action(self, crash: CrashContext) -> None:
         dump = crash.processed["json_dump"]
         crash_info = dump.get("crash_info") or {}
-        system_info = dump.get("system_info") or {}
         processed = crash.processed
         processed["crashing_thread"] = crash_info.get("crashing_thread")
         processed["reason"] = crash_info.get("type") or ""
         processed["address"] = crash_info.get("address") or ""
-        processed["os_name"] = system_info.get("os") or ""
-        processed["os_version"] = system_info.get("os_ver") or ""
-        processed["cpu_arch"] = system_info.get("cpu_arch") or ""
+        processed["thread_count"] = dump.get("thread_count")
+        if crash_info.get("assertion"):
+            processed["assertion"] = crash_info["assertion"]
+
+
+# Annotation platform names (Electron's process.platform) -> the stackwalker's OS names.
+PLATFORM_OS_NAMES = {"win32": "Windows NT", "darwin": "Mac OS X", "linux": "Linux", "android": "Android"}
+
+
+class SystemInfoRule(Rule):
+    """OS and CPU from the dump's system info, or from the annotations when there is none."""
+
+    def action(self, crash: CrashContext) -> None:
+        system_info = (crash.processed.get("json_dump") or {}).get("system_info") or {}
+        annotations, processed = crash.annotations, crash.processed
+        platform_os = PLATFORM_OS_NAMES.get((annotations.platform or "").lower(), annotations.platform)
+        processed["os_name"] = system_info.get("os") or annotations.os_name or platform_os or ""
+        processed["os_version"] = system_info.get("os_ver") or annotations.os_version or ""
+        processed["cpu_arch"] = system_info.get("cpu_arch") or annotations.cpu_arch or ""
         processed["cpu_info"] = system_info.get("cpu_info") or ""
         processed["cpu_count"] = system_info.get("cpu_count")
-        processed["thread_count"] = dump.get("thread_count")
+        if not system_info and processed["os_name"]:
+            crash.notes.append("OS and CPU from annotations: the dump has no system info")
+
+
+def crashing_thread_frames(dump: dict) -> list[dict]:
+    index = (dump.get("crash_info") or {}).get("crashing_thread")
+    threads = dump.get("threads") or []
+    if isinstance(index, int) and 0 <= index < len(threads):
+        return threads[index].get("frames") or []
+    return (dump.get("crashing_thread") or {}).get("frames") or []
+
+
+class ModulesRule(Rule):
+    """``modules_in_stack`` (``debug_file/debug_id`` of the crashing thread's modules, top
+    first), ``missing_symbols`` (modules the stackwalker had no symbols for) and
+    ``topmost_filenames`` (the source file of the topmost frame that has one)."""
+
+    predicate = staticmethod(_has_dump_output)
+
+    def action(self, crash: CrashContext) -> None:
+        dump = crash.processed["json_dump"]
+        modules = {module.get("filename"): module for module in dump.get("modules") or []}
+        frames = crashing_thread_frames(dump)
+        in_stack = []
+        for frame in frames:
+            module = modules.get(frame.get("module"))
+            if module is not None:
+                name = f"{module.get('debug_file') or ''}/{module.get('debug_id') or ''}"
+                if name not in in_stack:
+                    in_stack.append(name)
+        crash.processed["modules_in_stack"] = in_stack
+        crash.processed["missing_symbols"] = [
+            f"{module.get('debug_file') or ''}/{module.get('debug_id') or ''}"
+            for module in modules.values()
+            if module.get("missing_symbols")
+        ]
+        crash.processed["topmost_filenames"] = next(
+            ([frame["file"]] for frame in frames if frame.get("file")), []
+        )
+
+
+class AddonsRule(Rule):
+    """``addons``: the ``Add-ons`` annotation as ``id:version`` strings, ids URL-decoded."""
+
+    def action(self, crash: CrashContext) -> None:
+        annotations = crash.annotations
+        addons = []
+        for item in (annotations.add_ons or "").split(","):
+            addon_id, colon, version = item.strip().rpartition(":")
+            if not colon:
+                addon_id, version = item.strip(), ""
+            if addon_id:
+                addons.append(f"{unquote(addon_id)}:{version}")
+        crash.processed["addons"] = addons
+        crash.processed["addons_checked"] = annotations.em_check_compatibility
 
 
 class SignatureRule(Rule):
-    """The signature, from Mozilla's siggen."""
+    """Signature, proto signature and notes from Mozilla's siggen."""
 
     def __init__(self):
         self.generator = SignatureGenerator()
 
     def action(self, crash: CrashContext) -> None:
         processed = crash.processed
-        if not processed.get("json_dump") and not processed.get("success"):
+        if not processed.get("json_dump"):
             processed["signature"] = FAILED_SIGNATURE
+            processed["proto_signature"] = ""
             return
         result = self.generator.generate(convert_to_crash_data(processed))
         processed["signature"] = result.signature
@@ -176,15 +321,24 @@ class FinishRule(Rule):
 
 def default_rules(stackwalker: Stackwalker) -> list[Rule]:
     return [
-        IdentifierRule(),
         StartedRule(),
-        ProductRule(),
+        CleanAnnotationsRule(),
+        CopyAnnotationsRule(),
+        IdentifierRule(),
         DatesRule(),
-        AnnotationsRule(),
         ProcessTypeRule(),
         DumpChecksumRule(),
         StackwalkRule(stackwalker),
-        CrashInfoRule(),
+        TruncateStacksRule(),
+        CrashingThreadRule(),
+        SystemInfoRule(),
+        ModulesRule(),
+        AddonsRule(),
         SignatureRule(),
         FinishRule(),
     ]
+
+
+def regenerate_signature_rules() -> list[Rule]:
+    """Re-sign a stored processed crash from its ``json_dump``, without stack-walking again."""
+    return [StartedRule(), SignatureRule(), FinishRule()]

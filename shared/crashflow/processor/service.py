@@ -1,4 +1,11 @@
-"""Processing one crash id: load from S3, run the pipeline, store in HBase, Postgres and S3."""
+"""Processing one crash id: load it from S3, run a rule set, store the result in Postgres
+and HBase.
+
+Every write is keyed by the crash id, so processing a crash again (a redelivered message,
+a reprocessing request) replaces its report row and processed record; the earlier runs
+are kept in ``processor_history``. Store failures propagate: the caller answers non-2xx
+and the queue redelivers.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ from dataclasses import dataclass
 
 from crashflow.crashids import normalize_crash_id
 from crashflow.processor.pipeline import CrashContext, Pipeline
-from crashflow.processor.rules import default_rules
+from crashflow.processor.rules import default_rules, regenerate_signature_rules
 from crashflow.processor.stackwalker import Stackwalker
 from crashflow.processor.symbols import SymbolCache, SymbolServer
 from crashflow.reports import report_row
@@ -17,6 +24,14 @@ from crashflow.stores.postgres import Database
 from crashflow.stores.s3 import CrashNotFound, CrashStorage
 
 log = logging.getLogger(__name__)
+
+RULESETS = ("default", "regenerate_signature")
+# What processor_history keeps of each earlier run.
+HISTORY_FIELDS = ("started_datetime", "completed_datetime", "signature", "processor_notes", "ruleset")
+
+
+class InvalidMessage(ValueError):
+    """A queue message that can never be processed (not a crash id, unknown rule set)."""
 
 
 @dataclass
@@ -29,7 +44,17 @@ class Outcome:
 def parse_message(body: str) -> tuple[str, str]:
     """A queue message is ``<crash id>`` or ``<crash id>:<ruleset>``."""
     crash_id, _, ruleset = body.strip().partition(":")
-    return normalize_crash_id(crash_id), ruleset or "default"
+    ruleset = ruleset or "default"
+    if ruleset not in RULESETS:
+        raise InvalidMessage(f"unknown rule set {ruleset[:40]!r}; known: {', '.join(RULESETS)}")
+    try:
+        return normalize_crash_id(crash_id), ruleset
+    except ValueError as error:
+        raise InvalidMessage(str(error)) from None
+
+
+def history_entry(processed: dict) -> dict:
+    return {name: processed.get(name) for name in HISTORY_FIELDS}
 
 
 class Processor:
@@ -50,31 +75,45 @@ class Processor:
             symbols_cache=self.symbol_cache.directory,
             timeout=settings.stackwalker_timeout,
         )
-        self.pipeline = Pipeline(default_rules(self.stackwalker))
+        self.pipelines = {
+            "default": Pipeline(default_rules(self.stackwalker)),
+            "regenerate_signature": Pipeline(regenerate_signature_rules()),
+        }
 
     def process(self, crash_id: str, ruleset: str = "default") -> Outcome:
         try:
             raw_crash = self.storage.load_raw_crash(crash_id)
-            dumps = self.storage.load_dumps(crash_id)
+            crash = self._context(crash_id, raw_crash, ruleset)
         except CrashNotFound:
             log.error("crash %s is not in storage; message dropped", crash_id)
             return Outcome(crash_id, "missing")
-
-        crash = self.pipeline.run(CrashContext(crash_id, raw_crash, dumps, ruleset=ruleset))
-        processed = crash.processed
-        previous = self.crash_table.get_processed_crash(crash_id) or {}
-        if previous:
-            history = previous.get("processor_history", [])
-            history.append({k: previous.get(k) for k in ("completed_datetime", "signature", "processor_notes")})
+        history = self.crash_table.processor_history(crash_id)
+        crash.processed["ruleset"] = crash.ruleset
+        processed = self.pipelines[crash.ruleset].run(crash).processed
+        if history:
             processed["processor_history"] = history
+        previous_signature = history[-1]["signature"] if history else None
 
+        # Postgres first: the HBase processed flag is what says "done" (recover, query).
         self.database.upsert_report(report_row(processed))
         self.crash_table.put_processed_crash(
-            crash_id, raw_crash, processed, previous_signature=previous.get("signature")
+            crash_id, raw_crash, processed,
+            previous_signature=previous_signature, history=[*history, history_entry(processed)],
         )
         self.symbol_cache.prune_if_due()
-        log.info("processed %s: %s", crash_id, processed.get("signature"))
+        log.info("processed %s (%s): %s", crash_id, crash.ruleset, processed.get("signature"))
         return Outcome(crash_id, "processed", processed)
+
+    def _context(self, crash_id: str, raw_crash: dict, ruleset: str) -> CrashContext:
+        if ruleset == "regenerate_signature":
+            stored = self.crash_table.get_processed_crash(crash_id)
+            if stored and stored.get("json_dump"):
+                stored.pop("processor_history", None)
+                crash = CrashContext(crash_id, dict(raw_crash), {}, processed=stored, ruleset=ruleset)
+                crash.notes.append("signature regenerated from the stored stackwalker output")
+                return crash
+            log.warning("%s has no stored stackwalker output; processing it in full", crash_id)
+        return CrashContext(crash_id, dict(raw_crash), self.storage.load_dumps(crash_id))
 
     def health(self) -> dict[str, bool]:
         return {

@@ -1,4 +1,10 @@
-"""Runs rust-minidump's ``minidump-stackwalk`` on one dump and reads its JSON."""
+"""Runs rust-minidump's ``minidump-stackwalk`` on one dump and reads its JSON.
+
+The command line is Socorro's: ``--json``, the raw crash as ``--evil-json`` (so the
+stackwalker can read annotations such as module signature info), symbols over HTTP through
+an on-disk cache, a kill timeout, and stderr kept for the processor notes. Whatever the
+dump holds, ``walk`` returns a result and never raises.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,8 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+STDERR_LIMIT = 4000
 
 
 @dataclass
@@ -23,6 +31,8 @@ class Stackwalker:
         self.command = command
         self.symbols_url = symbols_url
         self.symbols_cache = Path(symbols_cache)
+        # Downloads land here first and are renamed into the cache: same file system.
+        self.symbols_tmp = self.symbols_cache.with_name(self.symbols_cache.name + ".tmp")
         self.timeout = timeout
 
     @functools.cached_property
@@ -30,35 +40,48 @@ class Stackwalker:
         answer = subprocess.run([self.command, "--version"], capture_output=True, text=True, timeout=30)
         return answer.stdout.strip()
 
-    def walk(self, dump: bytes) -> StackwalkResult:
+    def command_line(self, dump_path: Path, raw_crash_path: Path | None) -> list[str]:
+        command = [
+            self.command,
+            "--json",
+            f"--symbols-cache={self.symbols_cache}",
+            f"--symbols-tmp={self.symbols_tmp}",
+            "--no-color",
+            "--verbose=error",
+        ]
+        if raw_crash_path is not None:
+            command.append(f"--evil-json={raw_crash_path}")
+        if self.symbols_url:
+            command.append(f"--symbols-url={self.symbols_url}")
+        command.append(str(dump_path))
+        return command
+
+    def walk(self, dump: bytes, raw_crash: dict | None = None) -> StackwalkResult:
+        """Stack-walk ``dump``; an empty dump is ``EmptyMinidump``, a dump the stackwalker
+        cannot read gets its error status (or ``StackwalkerFailed`` when it printed none)."""
         if not dump:
             return StackwalkResult({}, "EmptyMinidump", -1, "")
         self.symbols_cache.mkdir(parents=True, exist_ok=True)
+        self.symbols_tmp.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="crashflow-mdsw-") as tmp:
-            tmpdir = Path(tmp)
-            dump_path = tmpdir / "dump.dmp"
+            dump_path = Path(tmp) / "dump.dmp"
             dump_path.write_bytes(dump)
-            output = tmpdir / "out.json"
-            command = [
-                self.command,
-                "--json",
-                f"--output-file={output}",
-                f"--symbols-cache={self.symbols_cache}",
-                f"--symbols-tmp={tmpdir}",
-                "--no-color",
-                "--verbose=error",
-            ]
-            if self.symbols_url:
-                command.append(f"--symbols-url={self.symbols_url}")
-            command.append(str(dump_path))
+            raw_crash_path = None
+            if raw_crash is not None:
+                raw_crash_path = Path(tmp) / "raw_crash.json"
+                raw_crash_path.write_text(json.dumps(raw_crash, default=str))
             try:
-                answer = subprocess.run(command, capture_output=True, timeout=self.timeout)
-            except subprocess.TimeoutExpired as error:
+                answer = subprocess.run(
+                    self.command_line(dump_path, raw_crash_path), capture_output=True, timeout=self.timeout
+                )
+            except subprocess.TimeoutExpired as error:  # subprocess.run killed it
                 stderr = (error.stderr or b"").decode(errors="replace")
-                return StackwalkResult({}, "StackwalkerTimeout", -9, stderr[-4000:])
-            stderr = answer.stderr.decode(errors="replace")[-4000:]
-            try:
-                json_dump = json.loads(output.read_text())
-            except (OSError, ValueError):
-                return StackwalkResult({}, "StackwalkerFailed", answer.returncode, stderr)
-        return StackwalkResult(json_dump, json_dump.get("status", "OK"), answer.returncode, stderr)
+                return StackwalkResult({}, "StackwalkerTimeout", -9, stderr[-STDERR_LIMIT:])
+        stderr = answer.stderr.decode(errors="replace")[-STDERR_LIMIT:]
+        try:
+            json_dump = json.loads(answer.stdout)
+        except ValueError:
+            return StackwalkResult({}, "StackwalkerFailed", answer.returncode, stderr)
+        if not isinstance(json_dump, dict):
+            return StackwalkResult({}, "StackwalkerFailed", answer.returncode, stderr)
+        return StackwalkResult(json_dump, json_dump.get("status") or "OK", answer.returncode, stderr)

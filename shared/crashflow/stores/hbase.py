@@ -2,8 +2,8 @@
 
 ``crash_reports`` holds one row per crash under the salted key ``<id[0]><YYMMDD><id>``:
 ``meta_data:json`` (raw annotations), ``processed_data:json`` and ``:signature``,
-``processed_data:modules`` / ``:addons`` (small JSON lists, so correlations need not load
-the processed crash),
+``processed_data:modules`` / ``:addons`` / ``:history`` (small JSON lists, so correlations
+and processing need not load the processed crash),
 ``flags:processed``, ``ids:ooid``, ``timestamps:submitted`` / ``:processed``.
 Two index tables find crashes by submitted time (16 salted prefixes) and by signature.
 """
@@ -110,12 +110,15 @@ class CrashTable:
         self._put(crash_id, raw_crash, {})
 
     def put_processed_crash(
-        self, crash_id: str, raw_crash: dict, processed_crash: dict, previous_signature: str | None = None
+        self, crash_id: str, raw_crash: dict, processed_crash: dict, previous_signature: str | None = None,
+        history: list[dict] | None = None,
     ) -> None:
-        """Write the raw annotations, the processed crash and both index rows. When
-        reprocessing changed the signature, the old signature's index row goes."""
+        """Write the raw annotations, the processed crash, its processing ``history`` (this
+        run included) and both index rows. When reprocessing changed the signature, the old
+        signature's index row goes."""
         signature = signature_key(processed_crash.get("signature"))
         self._put(crash_id, raw_crash, {
+            b"processed_data:history": json.dumps(history or [], default=str).encode(),
             b"processed_data:json": json.dumps(processed_crash, sort_keys=True, default=str).encode(),
             b"processed_data:signature": signature.encode(),
             b"processed_data:modules": json.dumps(module_names(processed_crash)).encode(),
@@ -134,6 +137,11 @@ class CrashTable:
             row = connection.table(CRASH_REPORTS).row(hbase_row_key(crash_id), columns=[column])
         value = row.get(column)
         return json.loads(value) if value else None
+
+    def processor_history(self, crash_id: str) -> list[dict]:
+        """The runs that processed this crash so far, oldest first (a small column, so
+        processing need not read the processed crash)."""
+        return self._get(crash_id, b"processed_data:history") or []
 
     def get_processed_crash(self, crash_id: str) -> dict | None:
         return self._get(crash_id, b"processed_data:json")
