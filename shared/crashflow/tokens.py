@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import threading
+import time
 
 from crashflow.stores.postgres import Database
 
@@ -88,3 +90,35 @@ class TokenStore:
         if expires is not None and expires <= dt.datetime.now(dt.timezone.utc):
             raise InvalidToken("token expired")
         return frozenset(permissions)
+
+
+class TokenCache:
+    """``TokenStore.permissions`` remembered for ``ttl`` seconds, answers and refusals alike,
+    so a busy API asks Postgres about a token at most once per ``ttl`` (which is also the
+    longest a revoked token keeps working)."""
+
+    def __init__(self, store: TokenStore, ttl: float, max_entries: int = 10_000):
+        self.store = store
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, frozenset[str] | InvalidToken]] = {}
+        self._lock = threading.Lock()
+
+    def permissions(self, token: str) -> frozenset[str]:
+        key = token_hash(token)
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or entry[0] <= now:
+            try:
+                answer: frozenset[str] | InvalidToken = self.store.permissions(token)
+            except InvalidToken as error:
+                answer = error
+            entry = (now + self.ttl, answer)
+            with self._lock:
+                if len(self._entries) >= self.max_entries:
+                    self._entries.clear()
+                self._entries[key] = entry
+        if isinstance(entry[1], InvalidToken):
+            raise InvalidToken(str(entry[1]))
+        return entry[1]

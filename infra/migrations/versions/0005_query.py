@@ -1,4 +1,7 @@
-"""Schema changes of the query function.
+"""Schema changes of the query function: indexes SuperSearch needs.
+
+- ``reports_signature_date``: a signature's reports (SuperSearch ``signature=``, the
+  signature page) without scanning every report of the window.
 
 Revision ID: 0005
 """
@@ -9,13 +12,13 @@ revision = "0005"
 down_revision = "0004"
 
 SCHEMA = """
+CREATE INDEX reports_signature_date ON reports (signature, date_processed);
 """
 
 
 def upgrade():
-    if SCHEMA.strip():
-        op.execute(SCHEMA)
+    op.execute(SCHEMA)
 
 
 def downgrade():
-    pass
+    op.execute("DROP INDEX reports_signature_date")

@@ -1,24 +1,37 @@
-"""SuperSearch over the ``reports`` table.
+"""SuperSearch parameters: parsed and checked against the whitelist of fields.
 
-Parameters are parsed into ``Filter`` objects against a whitelist of fields, then turned
-into parameterised SQL: no user input is ever formatted into a query string.
+Every field is a ``reports`` column (``REPORT_COLUMNS``, so a new column is searchable by
+itself) or one of Socorro's aliases. ``search_sql`` turns the parsed query into SQL.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from crashflow.api.errors import BadRequest
+from crashflow.api.calls import int_param, list_param
+from crashflow.api.errors import BadRequest, Forbidden
 from crashflow.reports import REPORT_COLUMNS
 
 ALIASES = {"date": "date_processed", "platform": "os_name", "build_id": "build"}
 DEFAULT_COLUMNS = ["uuid", "date", "signature", "product", "version"]
 DEFAULT_FACETS = ["signature"]
+DEFAULT_FACETS_SIZE = 50
+MAX_FACETS_SIZE = 10_000
+DEFAULT_RESULTS = 100
 MAX_RESULTS = 1000
-MAX_WINDOW = 10000
+MAX_WINDOW = 10_000
+DEFAULT_DAYS = 7
+MAX_VALUE_LENGTH = 10_000
+# Longest prefix first: ">=" before ">".
 OPERATORS = (">=", "<=", ">", "<", "~", "^", "$", "@", "=")
+TEXT_OPERATORS = {"~", "^", "$", "@"}
+RANGE_OPERATORS = {">=", "<=", ">", "<"}
+SPECIAL = {"_columns", "_sort", "_facets", "_facets_size", "_results_number", "_results_offset"}
+PREFIXED_SPECIAL = ("_aggs.", "_histogram.", "_histogram_interval.", "_cardinality.")
+CARDINALITY = "_cardinality."
+DATE_INTERVALS = {"day": "day", "1d": "day", "hour": "hour", "1h": "hour", "week": "week", "1w": "week"}
 
 
 @dataclass
@@ -29,20 +42,54 @@ class Filter:
     negated: bool = False
 
 
-def column_for(field: str) -> str:
-    column = ALIASES.get(field, field)
+@dataclass
+class Facet:
+    """A terms facet (top values and counts), a cardinality (distinct values) or a
+    histogram (counts per interval); ``name`` is the field as the caller spelled it."""
+
+    kind: str  # "terms", "cardinality" or "histogram"
+    name: str
+    column: str
+    interval: int | str | None = None  # histograms: a number, or a date_trunc unit
+    nested: list[Facet] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """The key of this facet in the answer's ``facets``."""
+        return self.name if self.kind == "terms" else f"{self.kind}_{self.name}"
+
+
+@dataclass
+class SearchQuery:
+    filters: list[Filter]
+    columns: list[tuple[str, str]]  # (name as requested, column)
+    sort: list[tuple[str, bool]]  # (column, descending)
+    facets: list[Facet]
+    facets_size: int
+    results_number: int
+    results_offset: int
+
+
+def column_for(name: str) -> str:
+    column = ALIASES.get(name, name)
     if column not in REPORT_COLUMNS:
-        raise BadRequest(f"unknown field {field!r}")
+        raise BadRequest(f"unknown field {name[:80]!r}")
     return column
 
 
 def _parse_date(text: str) -> dt.datetime:
-    text = text.strip().replace("Z", "+00:00")
+    value_text = text.strip()
+    if value_text.endswith(("Z", "z")):
+        value_text = value_text[:-1] + "+00:00"
     try:
-        value = dt.datetime.fromisoformat(text)
+        value = dt.datetime.fromisoformat(value_text)
     except ValueError:
-        raise BadRequest(f"not a date: {text!r}") from None
+        raise BadRequest(f"not a date: {text[:60]!r} (use 2026-11-01, 2026-11-26 23:59:59 or ISO 8601)") from None
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+TRUE_WORDS = {"1", "true", "t", "yes", "y", "on"}
+FALSE_WORDS = {"0", "false", "f", "no", "n", "off"}
 
 
 def _convert(column: str, text: str):
@@ -53,26 +100,34 @@ def _convert(column: str, text: str):
         try:
             return int(text)
         except ValueError:
-            raise BadRequest(f"{column} wants a number, not {text!r}") from None
+            raise BadRequest(f"{column} wants a whole number, not {text[:40]!r}") from None
     if kind == "boolean":
-        return text.lower() in ("1", "true", "t", "yes", "y")
+        if text.lower() in TRUE_WORDS | FALSE_WORDS:
+            return text.lower() in TRUE_WORDS
+        raise BadRequest(f"{column} wants true or false, not {text[:40]!r}")
     return text
 
 
 def parse_value(column: str, raw: str) -> Filter:
     """``!`` negates; then ``__null__``, ``__true__`` or an operator prefix; default ``=``."""
+    if len(raw) > MAX_VALUE_LENGTH:
+        raise BadRequest(f"value for {column} is longer than {MAX_VALUE_LENGTH} characters")
     negated = raw.startswith("!")
     text = raw[1:] if negated else raw
     if text == "__null__":
         return Filter(column, "null", [], negated)
     if text == "__true__":
+        if REPORT_COLUMNS[column] != "boolean":
+            raise BadRequest(f"__true__ applies to true/false fields; {column} is not one")
         return Filter(column, "true", [], negated)
-    for operator in OPERATORS:
-        if text.startswith(operator):
-            text = text[len(operator) :]
-            break
-    else:
-        operator = "="
+    operator = next((op for op in OPERATORS if text.startswith(op)), "=")
+    if text.startswith(operator):
+        text = text[len(operator):]
+    kind = REPORT_COLUMNS[column]
+    if operator in TEXT_OPERATORS and kind != "text":
+        raise BadRequest(f"operator {operator} applies to text fields; {column} is {kind}")
+    if operator in RANGE_OPERATORS and kind not in ("integer", "timestamp"):
+        raise BadRequest(f"operator {operator} applies to numbers and dates; {column} is {kind}")
     if operator == "@":
         try:
             re.compile(text)
@@ -81,139 +136,130 @@ def parse_value(column: str, raw: str) -> Filter:
     return Filter(column, operator, [_convert(column, text)], negated)
 
 
-@dataclass
-class SearchQuery:
-    filters: list[Filter]
-    columns: list[str]
-    sort: list[tuple[str, bool]]  # (column, descending)
-    facets: list[str]
-    facets_size: int
-    results_number: int
-    results_offset: int
+def group_filters(column: str, raw_values: list[str]) -> list[Filter]:
+    """The filters of one field. Values with the same list-like operator (``=``, ``~``,
+    ``^``, ``$``, ``@``) are alternatives (any may match); negated ones must all fail to
+    match; range operators and ``__null__``/``__true__`` each apply on their own."""
+    grouped: dict[tuple[str, bool], Filter] = {}
+    filters = []
+    for raw in raw_values:
+        parsed = parse_value(column, raw)
+        if parsed.operator in RANGE_OPERATORS or parsed.operator in ("null", "true") or parsed.negated:
+            filters.append(parsed)
+            continue
+        key = (parsed.operator, parsed.negated)
+        if key in grouped:
+            grouped[key].values.extend(parsed.values)
+        else:
+            grouped[key] = parsed
+            filters.append(parsed)
+    return filters
 
 
-def _int_param(params, name: str, default: int, low: int, high: int) -> int:
-    raw = params.get(name)
+class FieldGuard:
+    """Refuses protected fields to a caller without ``view_pii``."""
+
+    def __init__(self, is_protected, allowed: bool):
+        self.is_protected = is_protected
+        self.allowed = allowed
+
+    def check(self, column: str, use: str) -> str:
+        if not self.allowed and self.is_protected(column):
+            raise Forbidden(f"{use} on the protected field {column} needs an Auth-Token with view_pii")
+        return column
+
+
+def _nested_facet(name: str, guard: FieldGuard) -> Facet:
+    if name.startswith(CARDINALITY):
+        inner = name[len(CARDINALITY):]
+        return Facet("cardinality", inner, guard.check(column_for(inner), "faceting"))
+    return Facet("terms", name, guard.check(column_for(name), "faceting"))
+
+
+def _histogram_interval(column: str, raw: str | None):
+    kind = REPORT_COLUMNS[column]
+    if kind == "timestamp":
+        if raw is None or raw == "":
+            return "day"
+        if raw.lower() not in DATE_INTERVALS:
+            raise BadRequest(f"date histogram interval must be one of {', '.join(DATE_INTERVALS)}, not {raw[:20]!r}")
+        return DATE_INTERVALS[raw.lower()]
+    if kind != "integer":
+        raise BadRequest(f"histograms are made of dates and numbers; {column} is {kind}")
     if raw is None or raw == "":
-        return default
+        return 1
     try:
-        value = int(raw)
+        interval = int(raw)
     except ValueError:
-        raise BadRequest(f"{name} must be a whole number") from None
-    if not low <= value <= high:
-        raise BadRequest(f"{name} must be within {low}..{high}")
-    return value
+        raise BadRequest(f"histogram interval of {column} must be a whole number, not {raw[:20]!r}") from None
+    if interval < 1:
+        raise BadRequest(f"histogram interval of {column} must be at least 1")
+    return interval
 
 
-def _list_param(params, name: str) -> list[str]:
-    values = []
-    for raw in params.getlist(name):
-        values.extend(part.strip() for part in raw.split(",") if part.strip())
-    return values
+def parse_facets(params, guard: FieldGuard) -> list[Facet]:
+    """``_facets``, ``_aggs.<f>``, ``_histogram.<f>`` (+ ``_histogram_interval.<f>``),
+    ``_cardinality.<f>``; nested aggregations go one level deep."""
+    names = list_param(params, "_facets") if "_facets" in params else list(DEFAULT_FACETS)
+    facets = [_nested_facet(name, guard) for name in names]
+    histograms = {}
+    for param in params:
+        if param.startswith("_aggs."):
+            name = param[len("_aggs."):]
+            nested = [_nested_facet(sub, guard) for sub in list_param(params, param)]
+            parent = Facet("terms", name, guard.check(column_for(name), "faceting"), nested=nested)
+            facets = [f for f in facets if f.key != parent.key] + [parent]
+        elif param.startswith("_histogram."):
+            name = param[len("_histogram."):]
+            column = guard.check(column_for(name), "histograms")
+            interval = _histogram_interval(column, params.get(f"_histogram_interval.{name}"))
+            nested = [_nested_facet(sub, guard) for sub in list_param(params, param)]
+            histograms[name] = Facet("histogram", name, column, interval, nested)
+        elif param.startswith(CARDINALITY):
+            name = param[len(CARDINALITY):]
+            facets.append(Facet("cardinality", name, guard.check(column_for(name), "cardinality")))
+        elif param.startswith("_histogram_interval."):
+            name = param[len("_histogram_interval."):]
+            if f"_histogram.{name}" not in params:
+                raise BadRequest(f"{param} without _histogram.{name}")
+    return facets + list(histograms.values())
 
 
-def parse_query(params, now: dt.datetime | None = None) -> SearchQuery:
+def parse_query(params, now: dt.datetime | None = None, is_protected=lambda column: False,
+                allow_protected: bool = True) -> SearchQuery:
     """``params`` is a MultiDict of the request's query string."""
     now = now or dt.datetime.now(dt.timezone.utc)
+    guard = FieldGuard(is_protected, allow_protected)
     filters: list[Filter] = []
-    for field in params:
-        if field.startswith("_"):
-            if field not in ("_columns", "_sort", "_facets", "_facets_size", "_results_number", "_results_offset"):
-                raise BadRequest(f"unknown parameter {field!r}")
+    for name in params:
+        if name.startswith("_"):
+            if name not in SPECIAL and not name.startswith(PREFIXED_SPECIAL):
+                raise BadRequest(f"unknown parameter {name[:80]!r}")
             continue
-        column = column_for(field)
-        equal_values = []
-        for raw in params.getlist(field):
-            parsed = parse_value(column, raw)
-            if parsed.operator == "=" and not parsed.negated:
-                equal_values.extend(parsed.values)
-            else:
-                filters.append(parsed)
-        if equal_values:
-            filters.append(Filter(column, "=", equal_values))
+        column = guard.check(column_for(name), "filtering")
+        filters.extend(group_filters(column, [raw for raw in params.getlist(name) if raw != ""]))
     if not any(f.column == "date_processed" for f in filters):
-        filters.append(Filter("date_processed", ">=", [now - dt.timedelta(days=7)]))
+        filters.append(Filter("date_processed", ">=", [now - dt.timedelta(days=DEFAULT_DAYS)]))
 
-    columns = _list_param(params, "_columns") or DEFAULT_COLUMNS
-    for name in columns:
-        column_for(name)
+    columns = []
+    for name in list_param(params, "_columns") or DEFAULT_COLUMNS:
+        column = column_for(name)
+        if allow_protected or not is_protected(column):  # protected columns are left out
+            columns.append((name, column))
     sort = []
-    for name in _list_param(params, "_sort"):
+    for name in list_param(params, "_sort"):
         descending = name.startswith("-")
-        sort.append((column_for(name.lstrip("-")), descending))
-    facets = _list_param(params, "_facets") if "_facets" in params else DEFAULT_FACETS
-    for name in facets:
-        column_for(name)
-    results_number = _int_param(params, "_results_number", 100, 0, MAX_RESULTS)
-    results_offset = _int_param(params, "_results_offset", 0, 0, MAX_WINDOW)
+        sort.append((guard.check(column_for(name.removeprefix("-")), "sorting"), descending))
+    results_number = int_param(params, "_results_number", DEFAULT_RESULTS, 0, MAX_RESULTS)
+    results_offset = int_param(params, "_results_offset", 0, 0, MAX_WINDOW)
     if results_number + results_offset > MAX_WINDOW:
         raise BadRequest(f"_results_offset + _results_number must be at most {MAX_WINDOW}")
     return SearchQuery(
-        filters, columns, sort, facets, _int_param(params, "_facets_size", 50, 0, 1000),
-        results_number, results_offset,
+        filters=filters,
+        columns=columns,
+        sort=sort,
+        facets=parse_facets(params, guard),
+        facets_size=int_param(params, "_facets_size", DEFAULT_FACETS_SIZE, 0, MAX_FACETS_SIZE),
+        results_number=results_number,
+        results_offset=results_offset,
     )
-
-
-# SQL for each operator but "=", over column {c} and parameter {p}.
-OPERATOR_SQL = {
-    "null": "{c} IS NULL",
-    "true": "{c} IS TRUE",
-    ">=": "{c} >= :{p}",
-    "<=": "{c} <= :{p}",
-    ">": "{c} > :{p}",
-    "<": "{c} < :{p}",
-    "~": "strpos(lower({c}::text), lower(:{p})) > 0",
-    "^": "starts_with({c}::text, :{p})",
-    "$": "right({c}::text, length(:{p})) = :{p}",
-    "@": "{c}::text ~ :{p}",
-}
-
-
-def where_clause(filters: list[Filter]) -> tuple[str, dict]:
-    """SQL conditions and their parameters; column names come from the whitelist only."""
-    conditions, values = [], {}
-    for index, item in enumerate(filters):
-        column = item.column
-        names = [f"p{index}_{n}" for n in range(len(item.values))]
-        values.update(zip(names, item.values))
-        if item.operator == "=":
-            condition = f"{column} IN ({', '.join(':' + n for n in names)})"
-        else:
-            condition = OPERATOR_SQL[item.operator].format(c=column, p=names[0] if names else "")
-        if item.negated:
-            condition = f"NOT coalesce({condition}, false)"
-        conditions.append(condition)
-    return " AND ".join(conditions) or "true", values
-
-
-def _as_string(value):
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).isoformat()
-    if isinstance(value, bool):
-        return value
-    return value if isinstance(value, int) else str(value)
-
-
-def search(connection, query: SearchQuery) -> dict:
-    where, values = where_clause(query.filters)
-    columns = [column_for(name) for name in query.columns]
-    order = ", ".join(f"{c} {'DESC' if d else 'ASC'}" for c, d in query.sort) or "date_processed DESC"
-    rows = connection.run(
-        f"SELECT {', '.join(columns)} FROM reports WHERE {where} ORDER BY {order}, uuid "
-        f"LIMIT {query.results_number} OFFSET {query.results_offset}",
-        **values,
-    )
-    hits = [{name: _as_string(value) for name, value in zip(query.columns, row)} for row in rows]
-    total = connection.run(f"SELECT count(*) FROM reports WHERE {where}", **values)[0][0]
-    facets = {}
-    for name in query.facets:
-        column = column_for(name)
-        counts = connection.run(
-            f"SELECT {column}, count(*) AS n FROM reports WHERE {where} "
-            f"GROUP BY {column} ORDER BY n DESC, {column} LIMIT {query.facets_size}",
-            **values,
-        )
-        facets[name] = [{"term": _as_string(term), "count": count} for term, count in counts]
-    return {"hits": hits, "total": total, "facets": facets, "errors": []}

@@ -1,0 +1,115 @@
+"""Endpoints over the aggregate tables: ``TopCrashers``, ``CrashesPerDay``, and
+``AggregationJobs`` (the latest run of every job, with its error)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from crashflow.aggregation.topcrashers import WINDOW_DAYS, ranked_top_crashers
+from crashflow.api.calls import Call, Reply, check_known_params, int_param, list_param
+from crashflow.api.errors import BadRequest
+from crashflow.api.search_sql import as_json_value
+
+MAX_TOP_CRASHERS = 1000
+MAX_DAYS_PER_DAY = 366
+DEFAULT_DAYS_PER_DAY = 7
+
+
+def _date_param(params, name: str, default: dt.date) -> dt.date:
+    raw = params.get(name)
+    if not raw:
+        return default
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a date like 2026-11-26, not {raw[:40]!r}") from None
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def top_crashers(services, call: Call) -> Reply:
+    params = call.args
+    check_known_params(params, {"product", "version", "days", "process_type", "platform",
+                                "_results_number", "end_date"})
+    if not params.get("product"):
+        raise BadRequest("product is required")
+    days = int_param(params, "days", 7, 1, max(WINDOW_DAYS))
+    if days not in WINDOW_DAYS:
+        raise BadRequest(f"days must be one of {', '.join(map(str, WINDOW_DAYS))}")
+    with services.database.connection() as connection:
+        try:
+            ranking = ranked_top_crashers(
+                connection,
+                product=params["product"],
+                version=list_param(params, "version", split=False) or None,
+                days=days,
+                process_type=params.get("process_type") or None,
+                platform=params.get("platform") or None,
+                limit=int_param(params, "_results_number", 50, 1, MAX_TOP_CRASHERS),
+                end_date=_date_param(params, "end_date", _today()),
+            )
+        except ValueError as error:
+            raise BadRequest(str(error)) from None
+    return Reply(200, ranking)
+
+
+def crashes_per_day(services, call: Call) -> Reply:
+    params = call.args
+    check_known_params(params, {"product", "version", "from_date", "to_date", "os_name",
+                                "process_type", "report_type"})
+    if not params.get("product"):
+        raise BadRequest("product is required")
+    to_date = _date_param(params, "to_date", _today())
+    from_date = _date_param(params, "from_date", to_date - dt.timedelta(days=DEFAULT_DAYS_PER_DAY - 1))
+    if from_date > to_date:
+        raise BadRequest("from_date is after to_date")
+    if (to_date - from_date).days >= MAX_DAYS_PER_DAY:
+        raise BadRequest(f"at most {MAX_DAYS_PER_DAY} days at a time")
+    conditions = ["product = :product", "report_date >= :from_date", "report_date <= :to_date"]
+    values = {"product": params["product"], "from_date": from_date, "to_date": to_date}
+    versions = list_param(params, "version", split=False)
+    if versions:
+        conditions.append("version = ANY(:versions)")
+        values["versions"] = versions
+    for name in ("os_name", "process_type", "report_type"):  # fixed names, not user input
+        if params.get(name):
+            conditions.append(f"{name} = :{name}")
+            values[name] = params[name]
+    with services.database.connection() as connection:
+        rows = connection.run(
+            f"SELECT report_date, version, sum(report_count) FROM crashes_per_day "
+            f"WHERE {' AND '.join(conditions)} GROUP BY 1, 2 ORDER BY 1, 2",
+            **values,
+        )
+    per_day = {from_date + dt.timedelta(days=n): 0 for n in range((to_date - from_date).days + 1)}
+    hits = []
+    for day, version, count in rows:
+        per_day[day] += int(count)
+        hits.append({"date": day.isoformat(), "version": version, "count": int(count)})
+    return Reply(200, {
+        "product": params["product"],
+        "from_date": from_date.isoformat(),
+        "to_date": to_date.isoformat(),
+        "hits": hits,
+        "days": [{"date": day.isoformat(), "count": count} for day, count in per_day.items()],
+        "total": sum(per_day.values()),
+    })
+
+
+JOB_COLUMNS = ["job", "window_start", "window_end", "started", "finished", "status", "rows_written",
+               "error", "last_success"]
+
+
+def aggregation_jobs(services, call: Call) -> Reply:
+    check_known_params(call.args, set())
+    with services.database.connection() as connection:
+        rows = connection.run(
+            "SELECT DISTINCT ON (job) job, window_start, window_end, started, finished, status, "
+            "rows_written, error, "
+            "(SELECT max(finished) FROM job_runs ok WHERE ok.job = r.job AND ok.status = 'ok') "
+            "FROM job_runs r ORDER BY job, started DESC, id DESC"
+        )
+    hits = [{name: as_json_value(value) for name, value in zip(JOB_COLUMNS, row)} for row in rows]
+    return Reply(200, {"hits": hits, "total": len(hits)})

@@ -1,0 +1,72 @@
+"""What an endpoint gets (``Call``) and gives back (``Reply``), and parameter helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from crashflow.api.errors import BadRequest, Forbidden
+from crashflow.crashids import InvalidCrashId, normalize_crash_id
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict | list | bool | bytes
+    headers: dict = field(default_factory=dict)
+
+
+@dataclass
+class Call:
+    """One request: its parameters and the permissions of its ``Auth-Token``."""
+
+    request: object  # a flask/werkzeug request
+    permissions: frozenset[str] = frozenset()
+
+    @property
+    def args(self):
+        return self.request.args
+
+    def may(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    def require(self, permission: str) -> None:
+        if permission not in self.permissions:
+            raise Forbidden(f"this needs an Auth-Token with the {permission} permission")
+
+
+def crash_id_param(params, name: str = "crash_id") -> str:
+    raw = params.get(name)
+    if not raw:
+        raise BadRequest(f"{name} is required")
+    try:
+        return normalize_crash_id(raw)
+    except InvalidCrashId as error:
+        raise BadRequest(str(error)) from None
+
+
+def list_param(params, name: str, split: bool = True) -> list[str]:
+    """Every value of a repeated parameter; with ``split``, comma-separated lists too."""
+    values = []
+    for raw in params.getlist(name):
+        parts = raw.split(",") if split else [raw]
+        values.extend(part.strip() for part in parts if part.strip())
+    return values
+
+
+def int_param(params, name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number, not {raw[:40]!r}") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be within {low}..{high}")
+    return value
+
+
+def check_known_params(params, known: set[str]) -> None:
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise BadRequest(f"unknown parameter(s): {', '.join(unknown)}")

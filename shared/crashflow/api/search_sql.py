@@ -1,0 +1,183 @@
+"""SuperSearch as SQL over ``reports``.
+
+Column names come from the whitelist (``supersearch.column_for``) and SQL keywords from the
+fixed tables below; every value the caller sent travels as a query parameter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pg8000.native
+
+from crashflow.api.errors import BadRequest
+from crashflow.api.supersearch import Facet, Filter, SearchQuery
+
+# SQL for one value of each operator but "=", over column {c} and parameter {p}.
+OPERATOR_SQL = {
+    ">=": "{c} >= :{p}",
+    "<=": "{c} <= :{p}",
+    ">": "{c} > :{p}",
+    "<": "{c} < :{p}",
+    "~": "strpos(lower({c}), lower(:{p})) > 0",
+    "^": "starts_with({c}, :{p})",
+    "$": "right({c}, length(:{p})) = :{p}",
+    # As in Socorro (Elasticsearch regexp queries), the expression must match the whole value.
+    "@": "{c} ~ ('^(?:' || :{p} || ')$')",
+}
+INVALID_REGULAR_EXPRESSION = "2201B"
+
+
+def _condition(item: Filter, names: list[str]) -> str:
+    column = item.column
+    if item.operator == "null":
+        return f"{column} IS NULL"
+    if item.operator == "true":
+        return f"{column} IS TRUE"
+    if item.operator == "=":
+        return f"{column} IN ({', '.join(':' + n for n in names)})"
+    alternatives = [OPERATOR_SQL[item.operator].format(c=column, p=name) for name in names]
+    return alternatives[0] if len(alternatives) == 1 else f"({' OR '.join(alternatives)})"
+
+
+def where_clause(filters: list[Filter]) -> tuple[str, dict]:
+    """SQL conditions and their parameters."""
+    conditions, values = [], {}
+    for index, item in enumerate(filters):
+        names = [f"f{index}_{n}" for n in range(len(item.values))]
+        values.update(zip(names, item.values))
+        condition = _condition(item, names)
+        if item.negated:
+            # A missing value is "not equal" too, as in Socorro.
+            condition = f"NOT coalesce({condition}, false)"
+        conditions.append(condition)
+    return " AND ".join(conditions) or "true", values
+
+
+def as_json_value(value):
+    """Dates as ISO strings, numbers and booleans as they are, everything else a string."""
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:  # date_trunc(... AT TIME ZONE 'UTC') buckets
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc).isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return str(value)
+
+
+def bucket_sql(facet: Facet) -> str:
+    """The SQL expression whose values are the facet's terms."""
+    if facet.kind != "histogram":
+        return facet.column
+    if isinstance(facet.interval, str):  # a unit from supersearch.DATE_INTERVALS
+        return f"date_trunc('{facet.interval}', {facet.column} AT TIME ZONE 'UTC')"
+    return f"(floor({facet.column}::float8 / :interval) * :interval)::bigint"
+
+
+class Search:
+    """Runs one parsed query on one connection."""
+
+    def __init__(self, connection, query: SearchQuery):
+        self.connection = connection
+        self.query = query
+        self.where, self.values = where_clause(query.filters)
+
+    def run(self, sql: str, **extra):
+        try:
+            return self.connection.run(sql, **self.values, **extra)
+        except pg8000.native.DatabaseError as error:
+            details = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
+            if details.get("C") == INVALID_REGULAR_EXPRESSION:
+                raise BadRequest(f"bad regular expression: {details.get('M', '')}") from None
+            raise
+
+    def answer(self) -> dict:
+        total = None
+        facets = {}
+        for facet in self.query.facets:
+            if facet.kind == "cardinality":
+                facets[facet.key] = {"value": self.cardinality(facet.column)}
+                continue
+            buckets, group_total = self.buckets(facet)
+            if total is None and buckets:
+                total = group_total
+            facets[facet.key] = buckets
+        if total is None:
+            total = self.run(f"SELECT count(*) FROM reports WHERE {self.where}")[0][0]
+        return {"hits": self.hits() if total else [], "total": total, "facets": facets, "errors": []}
+
+    def hits(self) -> list[dict]:
+        query = self.query
+        if not query.results_number:
+            return []
+        # Every column may have been protected: hits are then empty objects.
+        selected = [column for _, column in query.columns] or ["uuid"]
+        order = [f"{c} {'DESC' if d else 'ASC'} NULLS LAST" for c, d in query.sort] or ["date_processed DESC"]
+        rows = self.run(
+            f"SELECT {', '.join(selected)} FROM reports WHERE {self.where} "
+            f"ORDER BY {', '.join(order)}, uuid LIMIT :limit OFFSET :offset",
+            limit=query.results_number, offset=query.results_offset,
+        )
+        names = [name for name, _ in query.columns]
+        return [{name: as_json_value(value) for name, value in zip(names, row)} for row in rows]
+
+    def cardinality(self, column: str) -> int:
+        return self.run(f"SELECT count(DISTINCT {column}) FROM reports WHERE {self.where}")[0][0]
+
+    def buckets(self, facet: Facet) -> tuple[list[dict], int]:
+        """The facet's buckets, and the number of matching reports (one scan for both)."""
+        term = bucket_sql(facet)
+        extra = {"interval": facet.interval} if isinstance(facet.interval, int) else {}
+        if facet.kind == "histogram":
+            order, limit = "term", ""
+        else:
+            order, limit = "n DESC, term", "LIMIT :size"
+            extra["size"] = self.query.facets_size
+        rows = self.run(
+            f"WITH g AS (SELECT {term} AS term, count(*) AS n FROM reports WHERE {self.where} GROUP BY 1) "
+            f"SELECT term, n, (SELECT sum(n) FROM g) FROM g WHERE term IS NOT NULL ORDER BY {order} {limit}",
+            **extra,
+        )
+        buckets = [{"term": as_json_value(value), "count": count} for value, count, _ in rows]
+        if facet.nested or facet.kind == "histogram":
+            self.add_nested(facet, [value for value, _, _ in rows], buckets)
+        return buckets, int(rows[0][2]) if rows else 0
+
+    def add_nested(self, parent: Facet, terms: list, buckets: list[dict]) -> None:
+        """Each bucket's ``facets``: the nested facets over that bucket's reports."""
+        for bucket in buckets:
+            bucket["facets"] = {}
+        if not terms:
+            return
+        index = {value: bucket for value, bucket in zip(terms, buckets)}
+        term = bucket_sql(parent)
+        extra = {"interval": parent.interval} if isinstance(parent.interval, int) else {}
+        restrict = ""
+        if parent.kind == "terms":
+            restrict, extra["parents"] = f"AND {term} = ANY(:parents)", terms
+        for nested in parent.nested:
+            if nested.kind == "cardinality":
+                rows = self.run(
+                    f"SELECT {term}, count(DISTINCT {nested.column}) FROM reports "
+                    f"WHERE {self.where} {restrict} GROUP BY 1",
+                    **extra,
+                )
+                for value, count in rows:
+                    if value in index:
+                        index[value]["facets"][nested.key] = {"value": count}
+                continue
+            rows = self.run(
+                f"SELECT parent, term, n FROM ("
+                f" SELECT {term} AS parent, {nested.column} AS term, count(*) AS n,"
+                f" row_number() OVER (PARTITION BY {term} ORDER BY count(*) DESC, {nested.column}) AS r"
+                f" FROM reports WHERE {self.where} {restrict} AND {nested.column} IS NOT NULL GROUP BY 1, 2"
+                f") ranked WHERE r <= :size ORDER BY parent, r",
+                size=self.query.facets_size, **extra,
+            )
+            for bucket in buckets:
+                bucket["facets"].setdefault(nested.key, [])
+            for value, sub_term, count in rows:
+                if value in index:
+                    index[value]["facets"][nested.key].append({"term": as_json_value(sub_term), "count": count})

@@ -1,0 +1,100 @@
+"""Signature endpoints: ``CrashSignature`` (siggen on posted crash data), ``Bugs``,
+``SignaturesByBugs`` and ``SignatureFirstDate`` (tables the aggregate jobs fill)."""
+
+from __future__ import annotations
+
+import threading
+
+from siggen.generator import SignatureGenerator
+from siggen.utils import convert_to_crash_data
+
+from crashflow.api.calls import Call, Reply, check_known_params, list_param
+from crashflow.api.errors import BadRequest
+from crashflow.api.search_sql import as_json_value
+
+MAX_JOBS = 100
+MAX_LOOKUPS = 1000
+
+
+class SignatureService:
+    """One signature generator, shared by request threads one at a time."""
+
+    def __init__(self):
+        self.generator = SignatureGenerator()
+        self.lock = threading.Lock()
+
+    def sign(self, job: dict) -> dict:
+        # A processed crash (with the stackwalker's json_dump) is converted; anything else
+        # is taken as siggen's own crash data (os, crashing_thread, threads[].frames, ...).
+        crash_data = convert_to_crash_data(job) if "json_dump" in job else job
+        with self.lock:
+            result = self.generator.generate(crash_data)
+        return {"signature": result.signature, "notes": list(result.notes), "extra": dict(result.extra)}
+
+
+def crash_signature(services, call: Call) -> Reply:
+    body = call.request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("jobs"), list):
+        raise BadRequest('send JSON {"jobs": [crash data, ...]}')
+    jobs = body["jobs"]
+    if not 1 <= len(jobs) <= MAX_JOBS:
+        raise BadRequest(f"send 1..{MAX_JOBS} jobs")
+    if not all(isinstance(job, dict) for job in jobs):
+        raise BadRequest("every job must be a JSON object")
+    return Reply(200, {"results": [services.signatures.sign(job) for job in jobs]})
+
+
+def bug_id(text: str) -> int:
+    value = int(text)
+    if not 0 < value < 2**31:
+        raise ValueError(text)
+    return value
+
+
+def _lookups(params, name: str, convert=str) -> list:
+    values = list_param(params, name, split=False)
+    if not values:
+        raise BadRequest(f"{name} is required")
+    if len(values) > MAX_LOOKUPS:
+        raise BadRequest(f"at most {MAX_LOOKUPS} {name} at a time")
+    try:
+        return [convert(value) for value in values]
+    except ValueError:
+        raise BadRequest(f"{name} must be bug numbers (1..2147483647)") from None
+
+
+def _hits(services, sql: str, names: list[str], **values) -> Reply:
+    with services.database.connection() as connection:
+        rows = connection.run(sql, **values)
+    hits = [{name: as_json_value(value) for name, value in zip(names, row)} for row in rows]
+    return Reply(200, {"hits": hits, "total": len(hits)})
+
+
+def bugs(services, call: Call) -> Reply:
+    check_known_params(call.args, {"signatures"})
+    return _hits(
+        services,
+        "SELECT bug_id, signature FROM bug_associations WHERE signature = ANY(:signatures) "
+        "ORDER BY bug_id, signature",
+        ["id", "signature"], signatures=_lookups(call.args, "signatures"),
+    )
+
+
+def signatures_by_bugs(services, call: Call) -> Reply:
+    check_known_params(call.args, {"bug_ids"})
+    return _hits(
+        services,
+        "SELECT bug_id, signature FROM bug_associations WHERE bug_id = ANY(:bug_ids) "
+        "ORDER BY bug_id, signature",
+        ["id", "signature"], bug_ids=_lookups(call.args, "bug_ids", bug_id),
+    )
+
+
+def signature_first_date(services, call: Call) -> Reply:
+    check_known_params(call.args, {"signatures"})
+    return _hits(
+        services,
+        "SELECT signature, first_date, first_build FROM signatures WHERE signature = ANY(:signatures) "
+        "ORDER BY signature",
+        ["signature", "first_date", "first_build"], signatures=_lookups(call.args, "signatures"),
+    )

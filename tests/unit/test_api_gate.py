@@ -1,0 +1,58 @@
+"""Redaction and rate limiting (pure logic)."""
+
+from crashflow.api.ratelimit import RateLimiter, retry_after_seconds
+from crashflow.api.redaction import Redactor
+from crashflow.settings import Settings
+
+
+def test_redaction_removes_protected_fields_in_any_spelling():
+    redactor = Redactor(Settings().protected_fields)
+    raw = {"URL": "http://a", "Email": "a@b", "Comments": "hi", "ProductName": "X",
+           "json_dump": {"sensitive": {"exploitability": "high"}, "threads": []}}
+    public = redactor.redact(raw)
+    assert public == {"ProductName": "X", "json_dump": {"threads": []}}
+    assert raw["URL"] == "http://a" and "sensitive" in raw["json_dump"]  # the original is untouched
+    processed = {"url": "u", "email": "e", "user_comments": "c", "signature": "s", "exploitability": "x"}
+    assert redactor.redact(processed) == {"signature": "s"}
+    assert redactor.is_protected("user_comments") and redactor.is_protected("UserComments")
+    assert not redactor.is_protected("signature")
+
+
+def test_redaction_follows_the_configured_list():
+    redactor = Redactor(["signature", "a.b"])
+    assert redactor.redact({"signature": 1, "url": 2, "a": [{"b": 1, "c": 2}, 3]}) == {"url": 2, "a": [{"c": 2}, 3]}
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_rate_limiter_allows_a_minute_burst_then_the_steady_rate():
+    clock = Clock()
+    limiter = RateLimiter(60, clock=clock)
+    assert all(limiter.acquire("a") == 0 for _ in range(60))
+    wait = limiter.acquire("a")
+    assert 0 < wait <= 1 and retry_after_seconds(wait) == 1
+    assert limiter.acquire("b") == 0  # another client has its own bucket
+    clock.now += 1.0
+    assert limiter.acquire("a") == 0
+    assert limiter.acquire("a") > 0
+
+
+def test_rate_limit_zero_is_off():
+    limiter = RateLimiter(0)
+    assert all(limiter.acquire("a") == 0 for _ in range(1000))
+
+
+def test_rate_limiter_forgets_full_buckets_when_it_has_too_many():
+    clock = Clock()
+    limiter = RateLimiter(60, max_keys=10, clock=clock)
+    for n in range(10):
+        limiter.acquire(f"k{n}")
+    clock.now += 120
+    limiter.acquire("new")
+    assert len(limiter._buckets) == 1
