@@ -84,7 +84,22 @@ class Settings(BaseSettings):
     aggregate_url: str | None = None
 
     # Query API.
-    # (query settings go here)
+    # Fields removed from RawCrash, ProcessedCrash and SuperSearch for callers without
+    # view_pii. Matched ignoring case and underscores ("Comments" also hides "comments");
+    # a dotted name ("json_dump.sensitive") is a nested field.
+    protected_fields: list[str] = [
+        "url", "email", "comments", "user_comments", "exploitability", "memory_report",
+        "remote_addr", "json_dump.sensitive",
+    ]
+    # How long a token's permissions are trusted without asking Postgres (revocation delay).
+    api_token_cache_seconds: float = 10
+    # Requests per minute per client address (no token) and per token; 0 turns a limit off.
+    api_rate_limit_per_minute: int = 600
+    api_token_rate_limit_per_minute: int = 6000
+    # Take the client address from the last X-Forwarded-For entry (behind a trusted proxy).
+    api_trust_forwarded_for: bool = False
+    # How long ProcessedCrash waits for priority processing before answering "pending".
+    priority_wait_seconds: float = 10
 
     # Aggregation schedules: job name -> cron expression (UTC).
     schedules: dict[str, str] = {
