@@ -1,27 +1,92 @@
-"""collect: the HTTP function crash reporters upload to."""
+"""collect: the HTTP function crash reporters upload to (and symbol uploads arrive at)."""
 
 import functools
 
 import flask
 import functions_framework
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from crashflow import __version__
+from crashflow.collector.payload import MalformedCrash
 from crashflow.collector.submit import Collector
+from crashflow.collector.throttler import Throttler
+from crashflow.collector.symbols_upload import SymbolUploader, SymbolUploadRefused, UploadForbidden
 from crashflow.logs import setup_logging
 from crashflow.settings import get_settings
 
 CHUNK_SIZE = 64 * 1024
+# After an early refusal (413), read what the client still sends, up to this much, so it
+# gets the answer instead of a reset connection.
+DRAIN_BYTES = 64 * 1024 * 1024
+
+
+# Read at import, so that a bad throttle rule file stops the function from starting.
+THROTTLER = Throttler.from_file(get_settings().throttle_rules)
 
 
 @functools.cache
 def collector() -> Collector:
     setup_logging()
-    return Collector(get_settings())
+    return Collector(get_settings(), throttler=THROTTLER)
+
+
+@functools.cache
+def symbol_uploader() -> SymbolUploader:
+    return SymbolUploader(get_settings())
 
 
 def _body(request: flask.Request):
-    while chunk := request.stream.read(CHUNK_SIZE):
-        yield chunk
+    try:
+        while chunk := request.stream.read(CHUNK_SIZE):
+            yield chunk
+    except (ClientDisconnected, OSError) as error:
+        # The client went away mid-body, or sent broken chunked framing (gunicorn
+        # raises IOError subclasses for those).
+        raise MalformedCrash("truncated_body") from error
+
+
+def _drain(request: flask.Request) -> None:
+    drained = 0
+    while drained < DRAIN_BYTES and (chunk := request.stream.read(CHUNK_SIZE)):
+        drained += len(chunk)
+
+
+def _error(status: int, message: str):
+    return flask.jsonify({"error": message}), status
+
+
+def submit(request: flask.Request):
+    answer = collector().submit(
+        dict(request.headers),
+        _body(request),
+        query=request.args.to_dict(),
+        user_agent=request.headers.get("User-Agent", ""),
+    )
+    if answer.status >= 400:
+        try:
+            _drain(request)
+        except (ClientDisconnected, OSError):
+            pass
+    return flask.Response(answer.body, status=answer.status, mimetype=answer.content_type)
+
+
+def upload_symbols(request: flask.Request):
+    uploader = symbol_uploader()
+    try:
+        uploader.check_token(request.headers.get("Auth-Token"))
+    except UploadForbidden as error:
+        return _error(403, str(error))
+    # Room for the multipart framing around the archive itself.
+    request.max_content_length = uploader.max_upload_bytes + CHUNK_SIZE
+    try:
+        files = [(upload.filename or name, upload.stream) for name, upload in request.files.items(multi=True)]
+    except RequestEntityTooLarge:
+        return _error(400, f"the upload is over the {uploader.max_upload_bytes}-byte limit")
+    try:
+        stored = uploader.store(files)
+    except SymbolUploadRefused as error:
+        return _error(400, str(error))
+    return flask.jsonify([item.to_json() for item in stored]), 201
 
 
 @functions_framework.http
@@ -31,14 +96,10 @@ def collect(request: flask.Request):
     if request.path == "/__version__":
         return flask.jsonify({"version": __version__})
     if request.path == "/__heartbeat__":
-        checks = collector().health()
-        return flask.jsonify(checks), 200 if all(checks.values()) else 503
-    if request.path != "/submit" or request.method != "POST":
-        return flask.Response("Not found\n", status=404, mimetype="text/plain")
-    answer = collector().submit(
-        dict(request.headers),
-        _body(request),
-        query=request.args.to_dict(),
-        user_agent=request.headers.get("User-Agent", ""),
-    )
-    return flask.Response(answer.body, status=answer.status, mimetype=answer.content_type)
+        healthy, checks = collector().health()
+        return flask.jsonify(checks), 200 if healthy else 503
+    if request.path == "/submit" and request.method == "POST":
+        return submit(request)
+    if request.path == "/symbols/upload" and request.method == "POST":
+        return upload_symbols(request)
+    return flask.Response("Not found\n", status=404, mimetype="text/plain")

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     max_decompressed_bytes: int = 200 * 1024 * 1024
     max_parts: int = 64
     max_annotation_bytes: int = 1024 * 1024
+    # Symbol upload (POST /symbols/upload): the archive as sent, and what it unpacks to.
+    max_symbols_upload_bytes: int = 1024 * 1024 * 1024
+    max_symbols_uncompressed_bytes: int = 4 * 1024 * 1024 * 1024
 
     # Processing.
     stackwalker: str = Field(default_factory=_default_stackwalker)

@@ -1,7 +1,8 @@
 """Turns a crash upload (multipart, maybe gzipped, maybe chunked) into annotations and dumps.
 
 The body is read in chunks through a size-capped gunzip and werkzeug's sans-io multipart
-decoder, so neither a large body nor a gzip bomb is ever held whole in memory.
+decoder, so neither a large body nor a gzip bomb is ever held whole in memory; each dump is
+collected once, in its own buffer, and handed on as is.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from werkzeug.datastructures import Headers
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
 CHUNK_SIZE = 64 * 1024
 RESERVED_DUMP_NAMES = {"raw_crash", "dump_names", "processed_crash"}
 MULTIPART_TYPES = {"multipart/form-data", "multipart/mixed"}
+# A part without a filename is still a dump when it says it is binary.
+DUMP_CONTENT_TYPES = {"application/octet-stream", "application/x-dmp"}
 
 
 class MalformedCrash(Exception):
@@ -43,10 +47,10 @@ class Limits:
 
 @dataclass
 class CrashPayload:
-    """What a crash upload carried."""
+    """What a crash upload carried. Dumps are the buffers they were read into."""
 
     annotations: dict[str, str] = field(default_factory=dict)
-    dumps: dict[str, bytes] = field(default_factory=dict)
+    dumps: dict[str, bytes | bytearray] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     kind: str = "multipart"
     compressed: bool = False
@@ -55,6 +59,24 @@ class CrashPayload:
 
 def sanitize_dump_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "", name)[:30]
+
+
+def check_body_length(headers: Headers, limit: int) -> None:
+    """Refuse, before reading anything, a body that is announced too large, or that is
+    neither announced (Content-Length) nor chunked."""
+    length = headers.get("Content-Length")
+    if length is None:
+        if "chunked" not in headers.get("Transfer-Encoding", "").lower():
+            raise MalformedCrash("no_content_length")
+        return
+    try:
+        size = int(length)
+    except ValueError:
+        raise MalformedCrash("bad_content_length") from None
+    if size <= 0:
+        raise MalformedCrash("no_content_length")
+    if size > limit:
+        raise PayloadTooLarge(f"request body of {size} bytes is over {limit} bytes")
 
 
 def _read_capped(chunks: Iterable[bytes], limit: int, counter: list[int]) -> Iterator[bytes]:
@@ -81,6 +103,8 @@ def _gunzip(chunks: Iterable[bytes], limit: int) -> Iterator[bytes]:
                 if out:
                     yield out
                 data = decompressor.unconsumed_tail
+            if decompressor.eof:
+                break
         tail = decompressor.flush()
     except zlib.error as error:
         raise MalformedCrash("bad_gzip") from error
@@ -110,35 +134,113 @@ def parse_crash_payload(
     boundary = options.get("boundary", "")
     if not boundary:
         raise MalformedCrash("no_boundary")
+    check_body_length(headers, limits.max_request_bytes)
 
     payload = CrashPayload()
     received = [0]
     body: Iterable[bytes] = _read_capped(chunks, limits.max_request_bytes, received)
-    if headers.get("Content-Encoding", "").lower() == "gzip":
+    encoding = headers.get("Content-Encoding", "").strip().lower()
+    if encoding == "gzip":
         payload.compressed = True
         body = _gunzip(body, limits.max_decompressed_bytes)
+    elif encoding not in ("", "identity"):
+        raise MalformedCrash("unsupported_content_encoding")
 
-    _decode_multipart(body, boundary.encode("latin-1"), payload, limits)
+    try:
+        boundary_bytes = boundary.encode("latin-1")
+    except UnicodeEncodeError:
+        raise MalformedCrash("no_boundary") from None
+    collected = _PartCollector(limits)
+    _decode_multipart(body, boundary_bytes, collected, limits)
     payload.size = received[0]
+    collected.fill(payload)
 
     if not payload.annotations:
         raise MalformedCrash("no_annotations")
     return payload
 
 
-def _decode_multipart(body: Iterable[bytes], boundary: bytes, payload: CrashPayload, limits: Limits) -> None:
+class _PartCollector:
+    """Gathers the parts: form-field annotations, JSON-part annotations and dumps."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.fields: dict[str, str] = {}
+        self.json_annotations: dict[str, str] = {}
+        self.json_parts = 0
+        self.dumps: dict[str, bytearray] = {}
+        self.notes: list[str] = []
+
+    def start(self, part: Field | File) -> tuple[bool, bytearray]:
+        """Whether the part is a dump, and the buffer its data goes into."""
+        mimetype, _ = parse_options_header(part.headers.get("Content-Type", ""))
+        is_dump = isinstance(part, File) or mimetype in DUMP_CONTENT_TYPES
+        return is_dump, bytearray()
+
+    def finish(self, part: Field | File, is_dump: bool, data: bytearray) -> None:
+        if is_dump:
+            self._add_dump(part.name, data)
+        else:
+            self._add_annotation(part.name, part.headers, data)
+
+    def _add_annotation(self, name: str | None, headers: Headers, value: bytearray) -> None:
+        mimetype, _ = parse_options_header(headers.get("Content-Type", "text/plain"))
+        if mimetype == "application/json":
+            try:
+                data = json.loads(value)
+            except ValueError as error:
+                raise MalformedCrash("invalid_json") from error
+            if not isinstance(data, dict):
+                raise MalformedCrash("invalid_json_value")
+            self.json_parts += 1
+            for key, item in data.items():
+                self.json_annotations[key] = item if isinstance(item, str) else json.dumps(item)
+            return
+        if not name:
+            self.notes.append("a form field without a name was ignored")
+            return
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            text = value.decode("utf-8", errors="replace")
+            self.notes.append(f"annotation {name!r} was not valid UTF-8")
+        self.fields[name] = text
+
+    def _add_dump(self, name: str | None, data: bytearray) -> None:
+        clean = sanitize_dump_name(name or "")
+        if not clean or clean in RESERVED_DUMP_NAMES:
+            raise MalformedCrash("invalid_dump_name")
+        if clean != name:
+            self.notes.append(f"dump name {name!r} sanitized to {clean!r}")
+        if clean in self.dumps:
+            self.notes.append(f"dump {clean!r} sent twice; kept the last")
+        self.dumps[clean] = data
+
+    def fill(self, payload: CrashPayload) -> None:
+        """Move what was collected into ``payload``. The JSON part is the newer, complete
+        form of the annotations, so its values win over form fields of the same name."""
+        payload.annotations = {**self.fields, **self.json_annotations}
+        if self.json_parts:
+            payload.kind = "json"
+        if self.json_parts > 1:
+            self.notes.append(f"{self.json_parts} JSON annotation parts; later ones win")
+        if self.fields and self.json_parts:
+            overridden = sorted(set(self.fields) & set(self.json_annotations))
+            self.notes.append(
+                "annotations came both as form fields and as a JSON part"
+                + (f"; JSON won for {', '.join(overridden)}" if overridden else "")
+            )
+        payload.dumps = dict(self.dumps)
+        payload.notes = self.notes
+
+
+def _decode_multipart(body: Iterable[bytes], boundary: bytes, parts: _PartCollector, limits: Limits) -> None:
     decoder = MultipartDecoder(boundary, max_parts=limits.max_parts)
     current: Field | File | None = None
+    is_dump = False
     buffer = bytearray()
     finished = False
     at_end = False
-
-    def finish_part() -> None:
-        assert current is not None
-        if isinstance(current, File):
-            _add_dump(payload, current.name, bytes(buffer))
-        else:
-            _add_annotation(payload, current.name, current.headers, bytes(buffer))
 
     try:
         for chunk in _with_end(body):
@@ -148,13 +250,13 @@ def _decode_multipart(body: Iterable[bytes], boundary: bytes, payload: CrashPayl
             while not isinstance(event, NeedData):
                 if isinstance(event, (Field, File)):
                     current = event
-                    buffer.clear()
+                    is_dump, buffer = parts.start(event)
                 elif isinstance(event, Data) and current is not None:
-                    buffer.extend(event.data)
-                    if isinstance(current, Field) and len(buffer) > limits.max_annotation_bytes:
+                    buffer += event.data
+                    if not is_dump and len(buffer) > limits.max_annotation_bytes:
                         raise PayloadTooLarge(f"annotation {current.name!r} over {limits.max_annotation_bytes} bytes")
                     if not event.more_data:
-                        finish_part()
+                        parts.finish(current, is_dump, buffer)
                         current = None
                 elif isinstance(event, Epilogue):
                     finished = True
@@ -162,11 +264,13 @@ def _decode_multipart(body: Iterable[bytes], boundary: bytes, payload: CrashPayl
                 event = decoder.next_event()
             if finished:
                 break
+    except RequestEntityTooLarge:
+        raise PayloadTooLarge(f"more than {limits.max_parts} parts") from None
     except (MalformedCrash, PayloadTooLarge):
         raise
     except ValueError as error:
-        # werkzeug reports broken multipart (bad headers, too many parts, a body that
-        # ends inside a part) as ValueError.
+        # werkzeug reports broken multipart (bad headers, a body that ends inside a
+        # part) as ValueError.
         raise MalformedCrash("truncated_body" if at_end else "invalid_payload_structure") from error
     if not finished:
         raise MalformedCrash("truncated_body")
@@ -175,37 +279,3 @@ def _decode_multipart(body: Iterable[bytes], boundary: bytes, payload: CrashPayl
 def _with_end(body: Iterable[bytes]) -> Iterator[bytes | None]:
     yield from body
     yield None
-
-
-def _add_annotation(payload: CrashPayload, name: str, headers: Headers, value: bytes) -> None:
-    mimetype, _ = parse_options_header(headers.get("Content-Type", "text/plain"))
-    if mimetype == "application/json":
-        try:
-            data = json.loads(value)
-        except ValueError as error:
-            raise MalformedCrash("invalid_json") from error
-        if not isinstance(data, dict):
-            raise MalformedCrash("invalid_json_value")
-        if payload.annotations:
-            payload.notes.append(f"annotations both as form fields and JSON part {name!r}")
-        payload.kind = "json"
-        for key, item in data.items():
-            payload.annotations[str(key)] = item if isinstance(item, str) else json.dumps(item)
-        return
-    try:
-        text = value.decode("utf-8")
-    except UnicodeDecodeError:
-        text = value.decode("utf-8", errors="replace")
-        payload.notes.append(f"annotation {name!r} was not valid UTF-8")
-    payload.annotations[name] = text
-
-
-def _add_dump(payload: CrashPayload, name: str, data: bytes) -> None:
-    clean = sanitize_dump_name(name)
-    if not clean or clean in RESERVED_DUMP_NAMES:
-        raise MalformedCrash("invalid_dump_name")
-    if clean != name:
-        payload.notes.append(f"dump name {name!r} sanitized to {clean!r}")
-    if clean in payload.dumps:
-        payload.notes.append(f"dump {clean!r} sent twice; kept the last")
-    payload.dumps[clean] = data

@@ -68,9 +68,9 @@ class Collector:
         self.settings = settings
         self.storage = storage or CrashStorage(settings)
         self.queues = queues or CrashQueues(settings)
-        # With HBase down, its Thrift gateway keeps retrying for minutes: the collector's
-        # best-effort index write gives up quickly instead of holding the client.
-        self.crash_table = crash_table or CrashTable(settings, timeout_ms=settings.hbase_collector_timeout_ms)
+        # Made on first use: happybase connects when its pool is built, and the collector
+        # must start (and accept crashes) while HBase is down.
+        self._crash_table = crash_table
         self.throttler = throttler or Throttler.from_file(settings.throttle_rules)
         self.limits = Limits(
             max_request_bytes=settings.max_request_bytes,
@@ -91,7 +91,8 @@ class Collector:
         except MalformedCrash as error:
             return Answer(400, f"Discarded=malformed_{error.reason}")
         except PayloadTooLarge as error:
-            return Answer(413, f"Discarded=too_large: {error}")
+            log.info("refused a crash upload: %s", error)
+            return Answer(413, "Discarded=too_large")
 
         annotations = payload.annotations
         notes = payload.notes + normalize_annotations(annotations, query or {})
@@ -136,6 +137,14 @@ class Collector:
         log.info("accepted %s (%s, rule %s)", crash_id, result.name, rule)
         return Answer(200, f"CrashID=bp-{crash_id}\n")
 
+    @property
+    def crash_table(self) -> CrashTable:
+        if self._crash_table is None:
+            # With HBase down, its Thrift gateway keeps retrying for minutes: the collector's
+            # best-effort index write gives up quickly instead of holding the client.
+            self._crash_table = CrashTable(self.settings, timeout_ms=self.settings.hbase_collector_timeout_ms)
+        return self._crash_table
+
     def _index_raw_crash(self, crash_id: str, raw_crash: dict) -> None:
         # S3 is the durable landing; the HBase row is a convenience that process rewrites.
         try:
@@ -155,8 +164,14 @@ class Collector:
     def _publish_with_retries(self, crash_id: str) -> None:
         self.queues.publish("standard", crash_id)
 
-    def health(self) -> dict[str, bool]:
-        return {
-            "s3": self.storage.is_healthy(),
-            "sqs": self.queues.is_healthy(),
-        }
+    def health(self) -> tuple[bool, dict[str, str]]:
+        """Whether crashes can be collected, and each dependency's state. HBase is only
+        reported: crashes are accepted without it (process writes the row later)."""
+        required = {"s3": self.storage.is_healthy(), "sqs": self.queues.is_healthy()}
+        checks = {name: "ok" if up else "down" for name, up in required.items()}
+        try:
+            hbase_up = self.crash_table.is_healthy()
+        except Exception:
+            hbase_up = False
+        checks["hbase"] = "ok" if hbase_up else "down (crashes are still accepted)"
+        return all(required.values()), checks

@@ -12,10 +12,21 @@ Rules come from a YAML or JSON file (``CRASHFLOW_THROTTLE_RULES``), validated wi
         equals: Firefox
         result: ACCEPT
         percentage: 10          # otherwise REJECT
+      - name: old_build
+        annotation: BuildID
+        older_than_days: 730    # BuildID starts with YYYYMMDD
+        result: REJECT
+
+Conditions (exactly one per rule): ``always``, ``equals`` (a value or a list),
+``not_equals`` (a value or a list; a missing annotation is not equal), ``matches`` (a
+regular expression, searched), ``present`` (true/false) and ``older_than_days`` (the
+annotation is a build id whose first eight characters are a date more than that many days
+ago; a value that is not such a date does not match).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import random
 import re
@@ -43,8 +54,10 @@ class ThrottleRule(BaseModel):
     annotation: str | None = None
     always: bool = False
     equals: str | list[str] | None = None
+    not_equals: str | list[str] | None = None
     matches: str | None = None
     present: bool | None = None
+    older_than_days: float | None = None
     result: ThrottleResult
     percentage: float = 100.0
     otherwise: ThrottleResult = ThrottleResult.REJECT
@@ -62,9 +75,15 @@ class ThrottleRule(BaseModel):
 
     @model_validator(mode="after")
     def _one_condition(self):
-        conditions = [self.always, self.equals is not None, self.matches is not None, self.present is not None]
+        conditions = [
+            self.always, self.equals is not None, self.not_equals is not None,
+            self.matches is not None, self.present is not None, self.older_than_days is not None,
+        ]
         if sum(bool(c) for c in conditions) != 1:
-            raise ValueError(f"rule {self.name!r} needs exactly one of always, equals, matches, present")
+            raise ValueError(
+                f"rule {self.name!r} needs exactly one of always, equals, not_equals, matches,"
+                " present, older_than_days"
+            )
         if not self.always and not self.annotation:
             raise ValueError(f"rule {self.name!r} needs an annotation to test")
         if self.matches is not None:
@@ -72,22 +91,42 @@ class ThrottleRule(BaseModel):
                 re.compile(self.matches)
             except re.error as error:
                 raise ValueError(f"rule {self.name!r}: bad regular expression: {error}") from None
+        if self.older_than_days is not None and self.older_than_days < 0:
+            raise ValueError(f"rule {self.name!r}: older_than_days must not be negative")
         if not 0 <= self.percentage <= 100:
             raise ValueError(f"rule {self.name!r}: percentage must be within 0..100")
         return self
 
-    def matches_crash(self, annotations: dict[str, str]) -> bool:
+    def matches_crash(self, annotations: dict[str, str], today: dt.date) -> bool:
         if self.always:
             return True
         value = annotations.get(self.annotation or "")
         if self.present is not None:
             return (value is not None and value != "") == self.present
+        if self.not_equals is not None:
+            return value not in _as_list(self.not_equals)
         if value is None:
             return False
         if self.equals is not None:
-            wanted = [self.equals] if isinstance(self.equals, str) else self.equals
-            return value in wanted
+            return value in _as_list(self.equals)
+        if self.older_than_days is not None:
+            built = build_date(value)
+            return built is not None and (today - built).days > self.older_than_days
         return re.search(self.matches or "", value) is not None
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def build_date(build_id: str) -> dt.date | None:
+    """The date a Mozilla-style build id (``YYYYMMDDhhmmss``) starts with, if it does."""
+    if len(build_id) < 8 or not build_id[:8].isdigit():
+        return None
+    try:
+        return dt.datetime.strptime(build_id[:8], "%Y%m%d").date()
+    except ValueError:
+        return None
 
 
 class ThrottleRules(BaseModel):
@@ -118,10 +157,11 @@ class Throttler:
         except (OSError, yaml.YAMLError, ValidationError) as error:
             raise InvalidThrottleRules(f"throttle rules {path}: {error}") from error
 
-    def throttle(self, annotations: dict[str, str]) -> tuple[ThrottleResult, str]:
+    def throttle(self, annotations: dict[str, str], today: dt.date | None = None) -> tuple[ThrottleResult, str]:
         """The result and the name of the rule that gave it."""
+        today = today or dt.datetime.now(dt.timezone.utc).date()
         for rule in self.rules:
-            if rule.matches_crash(annotations):
+            if rule.matches_crash(annotations, today):
                 if rule.percentage >= 100 or self.rng.random() * 100 < rule.percentage:
                     return rule.result, rule.name
                 return rule.otherwise, rule.name

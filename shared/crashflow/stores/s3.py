@@ -107,3 +107,15 @@ class CrashStorage:
     def load_dumps(self, crash_id: str) -> dict[str, bytes]:
         return {name: self.load_dump(crash_id, name) for name in self.load_dump_names(crash_id)}
 
+
+class SymbolStorage:
+    """Breakpad .sym files in the symbols bucket, under the symbol server layout
+    ``<debug_file>/<DEBUG_ID>/<name>.sym`` that process's symbol server reads."""
+
+    def __init__(self, settings: Settings):
+        self.bucket = settings.symbols_bucket
+        self.s3 = client(settings, "s3")
+
+    def save(self, key: str, fileobj, size: int | None = None) -> None:
+        """Stream ``fileobj`` to ``key`` (multipart for large files)."""
+        self.s3.upload_fileobj(fileobj, self.bucket, key, ExtraArgs={"ContentType": "text/plain"})

@@ -1,0 +1,222 @@
+"""Symbol upload: Breakpad ``.sym`` files into the symbols bucket, where process finds them.
+
+An upload is a zip of ``<debug_file>/<DEBUG_ID>/<name>.sym`` files (the layout of Mozilla's
+symbol server), or one ``.sym`` file whose MODULE line says where it goes. Every file's
+MODULE line must agree with its path; nothing is stored unless the whole upload is valid.
+Members are streamed from the archive to S3, never all held in memory.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import PurePosixPath
+from typing import IO
+
+from crashflow.settings import Settings
+from crashflow.stores.postgres import Database
+from crashflow.stores.s3 import SymbolStorage
+from crashflow.tokens import InvalidToken, TokenStore
+
+MODULE_LINE_BYTES = 4096
+DEBUG_ID_RE = re.compile(r"^[0-9A-Fa-f]{1,64}$")
+# A debug file name is one path component: no separators, no control characters.
+DEBUG_FILE_RE = re.compile(r"^[^/\\\x00-\x1f]{1,255}$")
+
+
+class SymbolUploadRefused(ValueError):
+    """The upload cannot be stored; the message says why (answered with a 400)."""
+
+
+@dataclass(frozen=True)
+class SymbolModule:
+    """What a .sym file's MODULE line says."""
+
+    os: str
+    arch: str
+    debug_id: str
+    debug_file: str
+
+    @property
+    def key(self) -> str:
+        """Where the symbol server layout puts it: ``<debug_file>/<DEBUG_ID>/<name>.sym``."""
+        return f"{self.debug_file}/{self.debug_id}/{sym_file_name(self.debug_file)}"
+
+
+@dataclass(frozen=True)
+class StoredSymbol:
+    key: str
+    debug_file: str
+    debug_id: str
+    os: str
+    arch: str
+    size: int
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def sym_file_name(debug_file: str) -> str:
+    """``test_app.pdb`` -> ``test_app.sym``; ``libxul.so`` -> ``libxul.so.sym``."""
+    stem = debug_file[:-4] if debug_file.lower().endswith(".pdb") else debug_file
+    return f"{stem}.sym"
+
+
+def parse_module_line(head: bytes, where: str) -> SymbolModule:
+    """The MODULE line that starts a .sym file: ``MODULE <os> <arch> <debug id> <debug file>``."""
+    line = head.split(b"\n", 1)[0].removeprefix(b"\xef\xbb\xbf").rstrip(b"\r")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SymbolUploadRefused(f"{where}: the MODULE line is not UTF-8") from None
+    parts = text.split(" ", 4)
+    if len(parts) != 5 or parts[0] != "MODULE":
+        raise SymbolUploadRefused(f"{where}: does not start with 'MODULE <os> <arch> <debug id> <debug file>'")
+    _, os_name, arch, debug_id, debug_file = parts
+    if not DEBUG_ID_RE.match(debug_id):
+        raise SymbolUploadRefused(f"{where}: debug id {debug_id!r} is not hexadecimal")
+    if not DEBUG_FILE_RE.match(debug_file) or debug_file in (".", ".."):
+        raise SymbolUploadRefused(f"{where}: debug file {debug_file!r} cannot be a file name")
+    return SymbolModule(os_name, arch, debug_id, debug_file)
+
+
+def check_member_path(name: str) -> tuple[str, str, str]:
+    """The three components of a safe ``<debug_file>/<DEBUG_ID>/<name>.sym`` member path."""
+    if "\\" in name or name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        raise SymbolUploadRefused(f"{name!r}: unsafe path in archive")
+    parts = PurePosixPath(name).parts
+    if any(part in ("..", ".") for part in name.split("/")):
+        raise SymbolUploadRefused(f"{name!r}: unsafe path in archive")
+    if not name.endswith(".sym"):
+        raise SymbolUploadRefused(f"{name!r}: not a .sym file")
+    if len(parts) != 3:
+        raise SymbolUploadRefused(f"{name!r}: not laid out as <debug_file>/<DEBUG_ID>/<name>.sym")
+    return parts[0], parts[1], parts[2]
+
+
+def check_module_matches_path(module: SymbolModule, name: str) -> None:
+    if module.key != name:
+        raise SymbolUploadRefused(
+            f"{name!r}: its MODULE line ({module.debug_file} {module.debug_id}) belongs at {module.key!r}"
+        )
+
+
+class SymbolUpload:
+    """Validates an upload's files, then stores them with ``store(key, fileobj, size)``."""
+
+    def __init__(self, max_upload_bytes: int, max_uncompressed_bytes: int):
+        self.max_upload_bytes = max_upload_bytes
+        self.max_uncompressed_bytes = max_uncompressed_bytes
+
+    def process(self, files: Iterable[tuple[str, IO[bytes]]], store) -> list[StoredSymbol]:
+        """``files`` are (file name, seekable file) pairs from the request. Every file is
+        checked before the first is stored."""
+        plans: list[tuple[SymbolModule, int, object]] = []
+        for filename, fileobj in files:
+            plans.extend(self._plan(filename, fileobj))
+        if not plans:
+            raise SymbolUploadRefused("no .sym or .zip file in the upload")
+        keys = [module.key for module, _, _ in plans]
+        if len(set(keys)) != len(keys):
+            raise SymbolUploadRefused("the upload holds the same symbol file twice")
+        stored = []
+        for module, size, opener in plans:
+            try:
+                with opener() as stream:
+                    store(module.key, stream, size)
+            except (zipfile.BadZipFile, EOFError) as error:
+                done = ", ".join(item.key for item in stored) or "nothing"
+                raise SymbolUploadRefused(f"{module.key!r} is corrupt in the archive ({error}); stored before it: {done}") from None
+            stored.append(StoredSymbol(module.key, module.debug_file, module.debug_id, module.os, module.arch, size))
+        return stored
+
+    def _plan(self, filename: str, fileobj: IO[bytes]):
+        size = _size(fileobj)
+        if size > self.max_upload_bytes:
+            raise SymbolUploadRefused(f"{filename!r} is {size} bytes, over the {self.max_upload_bytes}-byte limit")
+        if zipfile.is_zipfile(fileobj):
+            fileobj.seek(0)
+            return self._plan_zip(filename, fileobj)
+        fileobj.seek(0)
+        if not filename.endswith(".sym"):
+            raise SymbolUploadRefused(f"{filename!r} is neither a .zip archive nor a .sym file")
+        module = parse_module_line(fileobj.read(MODULE_LINE_BYTES), filename)
+        fileobj.seek(0)
+        return [(module, size, lambda: _Rewound(fileobj))]
+
+    def _plan_zip(self, filename: str, fileobj: IO[bytes]):
+        try:
+            archive = zipfile.ZipFile(fileobj)
+            members = [info for info in archive.infolist() if not info.is_dir()]
+        except (zipfile.BadZipFile, OSError, ValueError) as error:
+            raise SymbolUploadRefused(f"{filename!r}: not a readable zip archive ({error})") from None
+        total = sum(info.file_size for info in members)
+        if total > self.max_uncompressed_bytes:
+            raise SymbolUploadRefused(
+                f"{filename!r} unpacks to {total} bytes, over the {self.max_uncompressed_bytes}-byte limit"
+            )
+        plans = []
+        for info in members:
+            check_member_path(info.filename)
+            try:
+                with archive.open(info) as member:
+                    head = member.read(MODULE_LINE_BYTES)
+            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as error:
+                raise SymbolUploadRefused(f"{info.filename!r}: cannot be read from the archive ({error})") from None
+            module = parse_module_line(head, info.filename)
+            check_module_matches_path(module, info.filename)
+            # ZipExtFile never yields more than the member's declared size.
+            plans.append((module, info.file_size, lambda info=info: archive.open(info)))
+        return plans
+
+
+class _Rewound:
+    """A context manager handing out an already open file, left open afterwards."""
+
+    def __init__(self, fileobj: IO[bytes]):
+        self.fileobj = fileobj
+
+    def __enter__(self) -> IO[bytes]:
+        self.fileobj.seek(0)
+        return self.fileobj
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def _size(fileobj: IO[bytes]) -> int:
+    fileobj.seek(0, 2)
+    size = fileobj.tell()
+    fileobj.seek(0)
+    return size
+
+
+class UploadForbidden(Exception):
+    """The Auth-Token is missing, unknown, or lacks the ``upload_symbols`` permission."""
+
+
+class SymbolUploader:
+    """The symbol-upload endpoint's work: check the token, then validate and store."""
+
+    PERMISSION = "upload_symbols"
+
+    def __init__(self, settings: Settings, tokens: TokenStore | None = None, storage: SymbolStorage | None = None):
+        self.tokens = tokens or TokenStore(Database(settings))
+        self.storage = storage or SymbolStorage(settings)
+        self.max_upload_bytes = settings.max_symbols_upload_bytes
+        self.upload = SymbolUpload(settings.max_symbols_upload_bytes, settings.max_symbols_uncompressed_bytes)
+
+    def check_token(self, token: str | None) -> None:
+        if not token:
+            raise UploadForbidden("an Auth-Token header is required")
+        try:
+            permissions = self.tokens.permissions(token)
+        except InvalidToken as error:
+            raise UploadForbidden(f"Auth-Token refused: {error}") from None
+        if self.PERMISSION not in permissions:
+            raise UploadForbidden(f"the token lacks the {self.PERMISSION} permission")
+
+    def store(self, files: Iterable[tuple[str, IO[bytes]]]) -> list[StoredSymbol]:
+        return self.upload.process(files, self.storage.save)
