@@ -1,8 +1,11 @@
 """aggregate: triggered by schedule CloudEvents (PingSource, or the local relay) whose data
-names the job: ``{"job": "top_crashers", "date": "2026-11-25"}`` (date, or from/to, optional)."""
+names the job: ``{"job": "top_crashers", "date": "2026-11-25"}`` (``date``, or ``from`` and
+``to``, optional; ``"job": "all"`` runs every job). A failed job answers 500 with its error,
+which ``job_runs`` keeps too; a job already running elsewhere is skipped (2xx)."""
 
 import datetime as dt
 import functools
+import json
 
 import functions_framework
 from cloudevents.http import CloudEvent
@@ -19,16 +22,27 @@ def database() -> Database:
     return Database(get_settings())
 
 
+def _data(event: CloudEvent) -> dict:
+    data = event.data
+    if isinstance(data, (bytes, str)) and data:
+        data = json.loads(data)  # PingSource without a JSON content type sends text
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"event data must be a JSON object naming the job, not {str(data)[:100]!r}")
+    return data
+
+
 def _date(data: dict, key: str):
     return dt.date.fromisoformat(data[key]) if data.get(key) else None
 
 
 @functions_framework.cloud_event
 def aggregate(event: CloudEvent) -> None:
-    data = event.data if isinstance(event.data, dict) else {}
+    data = _data(event)
     start = _date(data, "date") or _date(data, "from")
     end = _date(data, "date") or _date(data, "to")
-    runs = run_jobs(database(), data.get("job", "all"), start, end)
-    failed = [run for run in runs if run.status != "ok"]
+    runs = run_jobs(database(), data.get("job") or "all", start, end)
+    failed = [run for run in runs if run.status == "error"]
     if failed:
         raise RuntimeError("; ".join(f"{run.job}: {run.error}" for run in failed))

@@ -89,8 +89,8 @@ def aggregate() -> None:
 @click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First day of a range.")
 @click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last day of a range.")
 def aggregate_run(job: str, day, start, end) -> None:
-    """Run JOB (or ``all``) now, for a day, a range, or since its last success."""
-    from crashflow.aggregation.runner import JobAlreadyRunning, UnknownJob, run_jobs
+    """Run JOB (or ``all``) now, for a day, a range (backfill), or since its last success."""
+    from crashflow.aggregation.runner import UnknownJob, run_jobs
     from crashflow.stores.postgres import Database
 
     if day and (start or end):
@@ -101,13 +101,25 @@ def aggregate_run(job: str, day, start, end) -> None:
         raise click.UsageError("--to needs --from")
     try:
         runs = run_jobs(Database(get_settings()), job, first, last)
-    except (UnknownJob, JobAlreadyRunning, ValueError) as error:
+    except (UnknownJob, ValueError) as error:
         raise click.ClickException(str(error)) from None
     for run in runs:
         click.echo(f"{run.job} {run.start}..{run.end}: {run.status}, {run.rows_written} rows"
                    + (f" ({run.error})" if run.error else ""))
     if any(run.status != "ok" for run in runs):
         sys.exit(1)
+
+
+@aggregate.command("status")
+def aggregate_status() -> None:
+    """The latest run of every job, with its error."""
+    from crashflow.aggregation.runner import latest_runs
+    from crashflow.stores.postgres import Database
+
+    for run in latest_runs(Database(get_settings())):
+        click.echo(f"{run['job']} {run['window_start']}..{run['window_end']} started {run['started']:%Y-%m-%d %H:%M:%S}: "
+                   f"{run['status']}, {run['rows_written']} rows"
+                   + (f" ({run['error']})" if run["error"] else ""))
 
 
 @main.group()

@@ -11,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 STACKWALKER_VERSION = "0.27.0"
@@ -104,11 +104,63 @@ class Settings(BaseSettings):
     # How long ProcessedCrash waits for priority processing before answering "pending".
     priority_wait_seconds: float = 10
 
-    # Aggregation schedules: job name -> cron expression (UTC).
+    # Aggregation.
+    # Schedules: job name -> cron expression (UTC), checked at start-up; the local relay
+    # fires them (infra/knative/schedules.yaml holds the same for Knative's PingSources).
     schedules: dict[str, str] = {
+        "partitions": "5 0 * * *",
         "crashes_per_day": "*/10 * * * *",
         "top_crashers": "*/10 * * * *",
+        "signatures": "*/10 * * * *",
+        "explosiveness": "15 * * * *",
+        "correlations": "45 * * * *",
+        "bug_associations": "30 * * * *",
+        "retention": "20 3 * * *",
     }
+    # A scheduled run recomputes from (its last success's start - this) onwards: reports
+    # submitted shortly before a run may still be processing.
+    aggregation_late_hours: float = 2
+    # One-day and three-day explosiveness divide by at least this many crashes.
+    explosiveness_floor: float = 10
+    # Correlations: signatures with at least min_crashes crashes of one product and OS in
+    # window_days days; items kept when their share beats the baseline by min_difference.
+    correlation_window_days: int = Field(default=1, ge=1, le=28)
+    correlation_min_crashes: int = Field(default=10, ge=1)
+    correlation_min_difference: float = Field(default=0.05, gt=0, le=1)
+    correlation_signature_sample: int = Field(default=500, ge=1)
+    correlation_baseline_sample: int = Field(default=2000, ge=1)
+    # Bugzilla's REST bug endpoint (cf_crash_signature holds "[@ signature ]" tokens).
+    bugzilla_url: str = "https://bugzilla.mozilla.org/rest/bug"
+    bugzilla_api_key: str | None = None
+    bugzilla_page_size: int = Field(default=500, ge=1)
+    # Weekly reports partitions created ahead of time.
+    partitions_ahead_weeks: int = Field(default=2, ge=0)
+    # Retention in days: raw crashes (S3), processed crashes (HBase and reports rows) and
+    # dumps (S3; at most the raw retention). Deletes go in batches of retention_batch_size.
+    retention_raw_days: int = Field(default=3 * 365, ge=1)
+    retention_processed_days: int = Field(default=3 * 365, ge=1)
+    retention_dumps_days: int = Field(default=3 * 365, ge=1)
+    retention_batch_size: int = Field(default=1000, ge=1, le=1000)
+
+    @field_validator("schedules")
+    @classmethod
+    def _check_schedules(cls, schedules: dict[str, str]) -> dict[str, str]:
+        from croniter import croniter
+
+        from crashflow.aggregation.names import JOB_NAMES
+
+        for name, expression in schedules.items():
+            if name not in JOB_NAMES:
+                raise ValueError(f"schedule for unknown job {name!r}; jobs: {', '.join(JOB_NAMES)}")
+            if not croniter.is_valid(expression):
+                raise ValueError(f"schedule for {name}: invalid cron expression {expression!r}")
+        return schedules
+
+    @model_validator(mode="after")
+    def _check_retention(self):
+        if self.retention_dumps_days > self.retention_raw_days:
+            raise ValueError("retention_dumps_days must not exceed retention_raw_days: a dump is kept with its raw crash")
+        return self
 
     def endpoint_url(self, service: str) -> str | None:
         """The endpoint for ``s3`` or ``sqs``; None lets boto3 use the AWS default."""

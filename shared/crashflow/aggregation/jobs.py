@@ -1,66 +1,119 @@
-"""The aggregation jobs. Each rebuilds its table one UTC day at a time from ``reports``:
-delete the day's rows, insert them again, in one transaction, so a re-run gives the same table."""
+"""What every aggregation job is: a name and ``run(context, start, end) -> rows written``.
+
+Day jobs rebuild their tables one UTC day at a time, each day in its own transaction, so
+a failure on one day leaves that day's earlier rows (and every finished day) intact.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
-PLATFORM_COUNTS = """
-    count(*) FILTER (WHERE os_name ILIKE 'windows%'),
-    count(*) FILTER (WHERE os_name ILIKE 'mac%' OR os_name ILIKE 'darwin%'),
-    count(*) FILTER (WHERE os_name ILIKE 'linux%'),
-    count(*) FILTER (WHERE os_name IS NULL OR NOT (os_name ILIKE 'windows%' OR os_name ILIKE 'mac%'
-                     OR os_name ILIKE 'darwin%' OR os_name ILIKE 'linux%')),
-"""
+from crashflow.settings import Settings
+from crashflow.stores.postgres import Database
+
+
+@dataclass
+class JobContext:
+    """What a job may use: settings, the database and one connection (holding the job's
+    lock), the time the run started and when the job last succeeded."""
+
+    settings: Settings
+    database: Database
+    connection: object
+    now: dt.datetime
+    last_success: dt.datetime | None = None
+    rows_written: int = 0  # by the finished days of a day job, should a later day fail
+
+    @functools.cached_property
+    def crash_table(self):
+        from crashflow.stores.hbase import CrashTable
+
+        return CrashTable(self.settings)
+
+    @functools.cached_property
+    def crash_storage(self):
+        from crashflow.stores.s3 import CrashStorage
+
+        return CrashStorage(self.settings)
+
+
+@contextlib.contextmanager
+def transaction(connection):
+    """BEGIN ... COMMIT on the job's connection; ROLLBACK on any error."""
+    connection.run("BEGIN")
+    try:
+        yield connection
+    except BaseException:
+        connection.run("ROLLBACK")
+        raise
+    connection.run("COMMIT")
+
+
+def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) of a UTC day."""
+    start = dt.datetime.combine(day, dt.time(), dt.timezone.utc)
+    return start, start + dt.timedelta(days=1)
+
+
+def days(start: dt.date, end: dt.date):
+    """Every day of [start, end]."""
+    day = start
+    while day <= end:
+        yield day
+        day += dt.timedelta(days=1)
+
+
+class Job:
+    """A job that runs once per call, whatever the window (bugs, partitions, retention)."""
+
+    name: str = ""
+    per_day = False
+
+    def run(self, context: JobContext, start: dt.date, end: dt.date) -> int:
+        raise NotImplementedError
+
+
+class DayJob(Job):
+    """A job that runs day by day over its window, one transaction per day."""
+
+    per_day = True
+
+    def run(self, context: JobContext, start: dt.date, end: dt.date) -> int:
+        for day in days(start, end):
+            with transaction(context.connection):
+                written = self.run_day(context, day)
+            context.rows_written += written
+        return context.rows_written
+
+    def run_day(self, context: JobContext, day: dt.date) -> int:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
-class DailyJob:
-    """A job that rebuilds ``table`` for one day with ``insert_sql``
+class RebuildStep:
+    """Delete ``table``'s rows of the day, then insert them again with ``insert_sql``
     (parameters ``:day``, ``:start``, ``:end``)."""
 
-    name: str
     table: str
     insert_sql: str
 
-    def run_day(self, connection, day: dt.date) -> int:
-        start = dt.datetime.combine(day, dt.time(), dt.timezone.utc)
-        end = start + dt.timedelta(days=1)
-        connection.run(f"DELETE FROM {self.table} WHERE report_date = :day", day=day)
-        connection.run(self.insert_sql, day=day, start=start, end=end)
-        return connection.row_count
 
+class RebuildJob(DayJob):
+    """A day job made of rebuild steps: re-running a day gives the same tables."""
 
-CRASHES_PER_DAY = DailyJob(
-    name="crashes_per_day",
-    table="crashes_per_day",
-    insert_sql="""
-        INSERT INTO crashes_per_day
-            (report_date, product, version, os_name, process_type, report_type, report_count)
-        SELECT :day, coalesce(product, ''), coalesce(version, ''), coalesce(os_name, ''),
-               coalesce(process_type, ''), coalesce(report_type, ''), count(*)
-        FROM reports
-        WHERE date_processed >= :start AND date_processed < :end
-        GROUP BY 2, 3, 4, 5, 6
-    """,
-)
+    def __init__(self, name: str, *steps: RebuildStep):
+        self.name = name
+        self.steps = steps
 
-TOP_CRASHERS = DailyJob(
-    name="top_crashers",
-    table="top_crashers",
-    insert_sql=f"""
-        INSERT INTO top_crashers
-            (report_date, product, version, process_type, signature, report_count,
-             win_count, mac_count, lin_count, other_count, hang_count)
-        SELECT :day, coalesce(product, ''), coalesce(version, ''), coalesce(process_type, ''),
-               coalesce(signature, ''), count(*),
-               {PLATFORM_COUNTS}
-               count(*) FILTER (WHERE report_type = 'hang')
-        FROM reports
-        WHERE date_processed >= :start AND date_processed < :end
-        GROUP BY 2, 3, 4, 5
-    """,
-)
-
-JOBS: dict[str, DailyJob] = {job.name: job for job in (CRASHES_PER_DAY, TOP_CRASHERS)}
+    def run_day(self, context: JobContext, day: dt.date) -> int:
+        connection = context.connection
+        start, end = day_bounds(day)
+        written = 0
+        for step in self.steps:
+            connection.run(f"DELETE FROM {step.table} WHERE report_date = :day", day=day)
+            connection.run(step.insert_sql, day=day, start=start, end=end)
+            written += connection.row_count
+        return written

@@ -1,5 +1,6 @@
-"""Runs aggregation jobs over a window of days: one at a time per job (advisory lock),
-recorded in ``job_runs``, resuming after the last success when no window is given."""
+"""Runs aggregation jobs over a window of days: one run at a time per job (a Postgres
+advisory lock), each run recorded in ``job_runs`` (window, start, end, ok/error, rows
+written), and, when no window is given, resuming from where the last success left off."""
 
 from __future__ import annotations
 
@@ -8,17 +9,28 @@ import logging
 import zlib
 from dataclasses import dataclass
 
-from crashflow.aggregation.jobs import JOBS
+from crashflow.aggregation.bugs import BUG_ASSOCIATIONS
+from crashflow.aggregation.correlations import CORRELATIONS
+from crashflow.aggregation.counts import CRASHES_PER_DAY, SIGNATURES, TOP_CRASHERS
+from crashflow.aggregation.explosiveness import EXPLOSIVENESS
+from crashflow.aggregation.jobs import Job, JobContext
+from crashflow.aggregation.names import JOB_NAMES
+from crashflow.aggregation.retention import PARTITIONS, RETENTION
 from crashflow.stores.postgres import Database
 
 log = logging.getLogger(__name__)
 
+JOBS: dict[str, Job] = {
+    job.name: job
+    for job in (PARTITIONS, CRASHES_PER_DAY, TOP_CRASHERS, SIGNATURES, EXPLOSIVENESS, CORRELATIONS,
+                BUG_ASSOCIATIONS, RETENTION)
+}
+assert tuple(JOBS) == JOB_NAMES, "names.JOB_NAMES must list the jobs in run order"
+
+MAX_ERROR_CHARS = 4000
+
 
 class UnknownJob(ValueError):
-    pass
-
-
-class JobAlreadyRunning(RuntimeError):
     pass
 
 
@@ -27,7 +39,7 @@ class JobRun:
     job: str
     start: dt.date
     end: dt.date
-    status: str
+    status: str  # ok, error, or skipped (another run of the job holds the lock)
     rows_written: int = 0
     error: str | None = None
 
@@ -36,18 +48,30 @@ def _lock_key(name: str) -> int:
     return zlib.crc32(f"crashflow-job:{name}".encode())
 
 
-def default_window(database: Database, name: str, today: dt.date) -> tuple[dt.date, dt.date]:
-    """From the day of the last successful run (or yesterday) to today: late crashes
-    of yesterday are counted again, and a gap since the last success is filled."""
-    with database.connection() as connection:
-        rows = connection.run(
-            "SELECT max(window_end) FROM job_runs WHERE job = :job AND status = 'ok'", job=name
-        )
-    last = rows[0][0] if rows and rows[0][0] else None
-    start = today - dt.timedelta(days=1)
-    if last is not None and last < start:
-        start = last
-    return start, today
+def _successes(connection, name: str) -> list[tuple[dt.date, dt.datetime]]:
+    """(window_end, started) of the job's latest successful runs."""
+    return [tuple(row) for row in connection.run(
+        "SELECT window_end, started FROM job_runs WHERE job = :job AND status = 'ok' "
+        "ORDER BY started DESC LIMIT 100", job=name,
+    )]
+
+
+def default_window(
+    successes: list[tuple[dt.date, dt.datetime]], now: dt.datetime, late: dt.timedelta
+) -> tuple[dt.date, dt.date]:
+    """The days a scheduled run covers: from the day the last success left off to today.
+
+    A run that started at T covered its window's reports up to T - ``late`` (reports of
+    the last minutes may still be processing), so an hourly run recomputes today only,
+    and a gap since the last success is filled. Without any success: yesterday and today.
+    """
+    today = now.date()
+    covered = [
+        min(started - late, dt.datetime.combine(window_end + dt.timedelta(days=1), dt.time(), dt.timezone.utc))
+        for window_end, started in successes
+    ]
+    start = max(covered).astimezone(dt.timezone.utc).date() if covered else today - dt.timedelta(days=1)
+    return min(start, today), today
 
 
 def run_job(
@@ -55,39 +79,45 @@ def run_job(
     name: str,
     start: dt.date | None = None,
     end: dt.date | None = None,
-    today: dt.date | None = None,
+    now: dt.datetime | None = None,
 ) -> JobRun:
-    """Run job ``name`` for every day in [start, end] (inclusive)."""
+    """Run job ``name`` for every day in [start, end] (inclusive), or its default window."""
     if name not in JOBS:
-        raise UnknownJob(f"unknown job {name!r}; jobs: {', '.join(sorted(JOBS))}")
-    job = JOBS[name]
-    today = today or dt.datetime.now(dt.timezone.utc).date()
-    if start is None:
-        start, end = default_window(database, name, today)
+        raise UnknownJob(f"unknown job {name!r}; jobs: {', '.join(JOB_NAMES)}, or all")
+    job, settings = JOBS[name], database.settings
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if end is not None and start is None:
+        raise ValueError("a window end needs a start")
     end = end or start
-    if end < start:
+    if start is not None and end < start:
         raise ValueError(f"window end {end} is before its start {start}")
 
     with database.connection() as connection:
         if not connection.run("SELECT pg_try_advisory_lock(:key)", key=_lock_key(name))[0][0]:
-            raise JobAlreadyRunning(f"job {name} is already running")
+            log.info("job %s is already running; skipped", name)
+            return JobRun(name, start or now.date(), end or now.date(), "skipped", error="already running")
         try:
+            successes = _successes(connection, name)
+            if start is None:
+                if job.per_day:
+                    start, end = default_window(successes, now, dt.timedelta(hours=settings.aggregation_late_hours))
+                else:
+                    start = end = now.date()
             run_id = connection.run(
                 "INSERT INTO job_runs (job, window_start, window_end) VALUES (:job, :start, :end) RETURNING id",
                 job=name, start=start, end=end,
             )[0][0]
+            context = JobContext(
+                settings, database, connection, now,
+                last_success=max((started for _, started in successes), default=None),
+            )
             run = JobRun(name, start, end, "ok")
             try:
-                day = start
-                while day <= end:
-                    connection.run("BEGIN")
-                    run.rows_written += job.run_day(connection, day)
-                    connection.run("COMMIT")
-                    day += dt.timedelta(days=1)
+                run.rows_written = job.run(context, start, end)
             except Exception as error:
-                connection.run("ROLLBACK")
-                run.status, run.error = "error", f"{type(error).__name__}: {error}"
-                log.exception("job %s failed", name)
+                run.status, run.error = "error", f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
+                run.rows_written = context.rows_written
+                log.exception("job %s failed for %s..%s", name, start, end)
             connection.run(
                 "UPDATE job_runs SET finished = now(), status = :status, rows_written = :rows, error = :error "
                 "WHERE id = :id",
@@ -98,7 +128,21 @@ def run_job(
     return run
 
 
-def run_jobs(database: Database, name: str, start=None, end=None, today=None) -> list[JobRun]:
-    """Run one job, or every job for ``all``."""
-    names = sorted(JOBS) if name == "all" else [name]
-    return [run_job(database, job, start, end, today) for job in names]
+def run_jobs(database: Database, name: str, start=None, end=None, now=None) -> list[JobRun]:
+    """Run one job, or every job in order for ``all`` (a failing job does not stop the next)."""
+    if name != "all" and name not in JOBS:
+        raise UnknownJob(f"unknown job {name!r}; jobs: {', '.join(JOB_NAMES)}, or all")
+    names = JOB_NAMES if name == "all" else [name]
+    return [run_job(database, job, start, end, now) for job in names]
+
+
+def latest_runs(database: Database) -> list[dict]:
+    """The latest run of every job that ran, in job order."""
+    columns = ("job", "window_start", "window_end", "started", "finished", "status", "rows_written", "error")
+    with database.connection() as connection:
+        rows = connection.run(
+            f"SELECT DISTINCT ON (job) {', '.join(columns)} FROM job_runs ORDER BY job, started DESC, id DESC"
+        )
+    runs = [dict(zip(columns, row)) for row in rows]
+    order = {name: index for index, name in enumerate(JOB_NAMES)}
+    return sorted(runs, key=lambda run: order.get(run["job"], len(order)))

@@ -2,8 +2,8 @@
 ``top_crashers`` job writes.
 
 A window is ``days`` whole UTC days ending with ``end_date`` (inclusive); the previous
-window is the equal stretch just before it. Ranks are by count, ties broken by signature,
-so a ranking is deterministic. ``rank_change`` is previous rank - current rank, or ``"new"``
+window is the equal stretch just before it. Ranks are by count; equal counts share a rank
+(and are listed by signature). ``rank_change`` is previous rank - current rank, or ``"new"``
 when the signature did not crash in the previous window.
 """
 
@@ -25,30 +25,30 @@ PLATFORM_COLUMNS = {
 RANKED_SQL = """
 WITH counts AS (
     SELECT signature,
-           sum({count}) FILTER (WHERE report_date >= :start) AS current,
-           sum({count}) FILTER (WHERE report_date < :start) AS previous,
-           sum(win_count) FILTER (WHERE report_date >= :start) AS win,
-           sum(mac_count) FILTER (WHERE report_date >= :start) AS mac,
-           sum(lin_count) FILTER (WHERE report_date >= :start) AS lin,
-           sum(other_count) FILTER (WHERE report_date >= :start) AS other,
-           sum(hang_count) FILTER (WHERE report_date >= :start) AS hang,
-           sum(install_count) FILTER (WHERE report_date >= :start) AS installs
+           sum({count}) FILTER (WHERE report_date >= :start)::bigint AS current,
+           sum({count}) FILTER (WHERE report_date < :start)::bigint AS previous,
+           sum(win_count) FILTER (WHERE report_date >= :start)::bigint AS win,
+           sum(mac_count) FILTER (WHERE report_date >= :start)::bigint AS mac,
+           sum(lin_count) FILTER (WHERE report_date >= :start)::bigint AS lin,
+           sum(other_count) FILTER (WHERE report_date >= :start)::bigint AS other,
+           sum(hang_count) FILTER (WHERE report_date >= :start)::bigint AS hang,
+           sum(install_count) FILTER (WHERE report_date >= :start)::bigint AS installs
     FROM {table}
     WHERE product = :product AND report_date >= :previous_start AND report_date <= :end {filters}
     GROUP BY signature
 ), ranked AS (
     SELECT *,
-           row_number() OVER (ORDER BY current DESC NULLS LAST, signature) AS rank,
-           row_number() OVER (ORDER BY previous DESC NULLS LAST, signature) AS previous_rank,
-           sum(current) OVER () AS total,
-           sum(previous) OVER () AS previous_total
+           rank() OVER (ORDER BY current DESC NULLS LAST) AS rank,
+           rank() OVER (ORDER BY previous DESC NULLS LAST) AS previous_rank,
+           sum(current) OVER ()::bigint AS total,
+           sum(previous) OVER ()::bigint AS previous_total
     FROM counts
 )
 SELECT signature, rank, current, previous, previous_rank, total, previous_total,
        win, mac, lin, other, hang, installs
 FROM ranked
 WHERE current > 0
-ORDER BY rank
+ORDER BY rank, signature
 LIMIT :limit
 """
 

@@ -195,3 +195,34 @@ class CrashTable:
                     if len(found) >= limit:
                         break
             return found
+
+    def delete_crashes_submitted_before(self, before: str, limit: int = 1000) -> int:
+        """Delete up to ``limit`` crashes submitted before ``before`` (an ISO date or
+        timestamp): their ``crash_reports`` rows and both index rows. Returns how many went;
+        call again until 0 (retention)."""
+        with self._connection() as connection:
+            submitted = connection.table(INDEX_SUBMITTED)
+            reports = connection.table(CRASH_REPORTS)
+            by_signature = connection.table(INDEX_SIGNATURE)
+            found: list[tuple[bytes, str]] = []
+            for salt in SALTS:
+                for key, data in submitted.scan(
+                    row_start=salt.encode(), row_stop=f"{salt}{before}".encode(), limit=limit - len(found)
+                ):
+                    found.append((key, data[b"ids:ooid"].decode()))
+                if len(found) >= limit:
+                    break
+            if not found:
+                return 0
+            row_keys = [hbase_row_key(crash_id) for _, crash_id in found]
+            signatures = {
+                key: data[b"processed_data:signature"]
+                for key, data in reports.rows(row_keys, columns=[b"processed_data:signature"])
+            }
+            with reports.batch() as rows, submitted.batch() as index, by_signature.batch() as signature_index:
+                for (index_key, crash_id), row_key in zip(found, row_keys):
+                    if row_key in signatures:
+                        signature_index.delete(signatures[row_key] + crash_id.encode())
+                    rows.delete(row_key)
+                    index.delete(index_key)
+        return len(found)

@@ -9,6 +9,7 @@ Processed crashes live in HBase (``stores.hbase``), not here.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import boto3
@@ -106,6 +107,41 @@ class CrashStorage:
 
     def load_dumps(self, crash_id: str) -> dict[str, bytes]:
         return {name: self.load_dump(crash_id, name) for name in self.load_dump_names(crash_id)}
+
+    def raw_crash_days(self) -> list[dt.date]:
+        """The days that have raw crashes stored (the ``v1/raw_crash/<YYYYMMDD>/`` prefixes)."""
+        paginator = self.s3.get_paginator("list_objects_v2")
+        return [
+            dt.datetime.strptime(prefix["Prefix"].split("/")[2], "%Y%m%d").date()
+            for page in paginator.paginate(Bucket=self.bucket, Prefix="v1/raw_crash/", Delimiter="/")
+            for prefix in page.get("CommonPrefixes", [])
+        ]
+
+    def raw_crash_ids(self, day: dt.date, limit: int = 1000, after: str = "") -> list[str]:
+        """Up to ``limit`` crash ids with a raw crash submitted on ``day``, after ``after``."""
+        prefix = f"v1/raw_crash/{day:%Y%m%d}/"
+        listing = self.s3.list_objects_v2(
+            Bucket=self.bucket, Prefix=prefix, MaxKeys=limit, StartAfter=prefix + after
+        )
+        return [item["Key"].rsplit("/", 1)[1] for item in listing.get("Contents", [])]
+
+    def delete_crashes(self, crash_ids: list[str], raw: bool) -> None:
+        """Delete the dumps and dump names of ``crash_ids`` and, with ``raw``, their raw
+        crashes (retention); 1000 keys a request, missing keys are no error."""
+        keys = []
+        for crash_id in crash_ids:
+            try:
+                names = self.load_dump_names(crash_id)
+            except CrashNotFound:
+                names = []
+            keys += [dump_key(crash_id, name) for name in names] + [f"v1/dump_names/{crash_id}"]
+            if raw:
+                keys.append(raw_crash_key(crash_id))
+        for start in range(0, len(keys), 1000):
+            self.s3.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": key} for key in keys[start : start + 1000]], "Quiet": True},
+            )
 
 
 class SymbolStorage:

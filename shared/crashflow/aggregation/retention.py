@@ -1,0 +1,103 @@
+"""Report partitions ahead of time, and retention: what is older than its configured age
+goes, in bounded batches.
+
+- ``retention_processed_days``: weekly ``reports`` partitions that ended before the
+  cutoff are dropped, and HBase crash records (with their index rows) submitted before it.
+- ``retention_raw_days``: raw crashes in S3 (``v1/raw_crash/<day>/``), with their dumps.
+- ``retention_dumps_days`` (at most the raw retention): dumps and dump names only. Days
+  whose dumps an earlier successful run already removed are not listed again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from crashflow.aggregation.jobs import Job, JobContext
+from crashflow.stores.postgres import week_start
+
+log = logging.getLogger(__name__)
+
+PARTITIONS_SQL = """
+SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'reports'::regclass ORDER BY c.relname
+"""
+
+
+def report_partitions(connection) -> dict[str, dt.date]:
+    """The ``reports`` partitions: name -> first day of its week."""
+    found = {}
+    for (name,) in connection.run(PARTITIONS_SQL):
+        try:
+            found[name] = dt.datetime.strptime(name.removeprefix("reports_"), "%Y%m%d").date()
+        except ValueError:
+            log.warning("reports partition %s does not follow reports_YYYYMMDD; left alone", name)
+    return found
+
+
+class PartitionsJob(Job):
+    """Create the weekly ``reports`` partitions from this week to ``partitions_ahead_weeks``
+    weeks ahead, so the processor's first insert of a week never waits for DDL."""
+
+    name = "partitions"
+
+    def run(self, context: JobContext, start: dt.date, end: dt.date) -> int:
+        before = set(report_partitions(context.connection))
+        first = min(start, context.now.date())
+        last = max(end, context.now.date()) + dt.timedelta(weeks=context.settings.partitions_ahead_weeks)
+        week = week_start(first)
+        while week <= last:
+            context.database.ensure_report_partition(week)
+            week += dt.timedelta(weeks=1)
+        return len(set(report_partitions(context.connection)) - before)
+
+
+class RetentionJob(Job):
+    name = "retention"
+
+    def run(self, context: JobContext, start: dt.date, end: dt.date) -> int:
+        settings, today = context.settings, context.now.date()
+        processed_cutoff = today - dt.timedelta(days=settings.retention_processed_days)
+        raw_cutoff = today - dt.timedelta(days=settings.retention_raw_days)
+        dumps_cutoff = today - dt.timedelta(days=settings.retention_dumps_days)
+        removed = self.drop_report_partitions(context, processed_cutoff)
+        while deleted := context.crash_table.delete_crashes_submitted_before(
+            processed_cutoff.isoformat(), settings.retention_batch_size
+        ):
+            removed += deleted
+        removed += self.delete_s3(context, raw_cutoff, dumps_cutoff)
+        return removed
+
+    def drop_report_partitions(self, context: JobContext, cutoff: dt.date) -> int:
+        dropped = 0
+        for name, first_day in report_partitions(context.connection).items():
+            if first_day + dt.timedelta(weeks=1) <= cutoff:
+                context.connection.run(f"DROP TABLE IF EXISTS {name}")
+                log.info("retention: dropped %s", name)
+                dropped += 1
+        return dropped
+
+    def delete_s3(self, context: JobContext, raw_cutoff: dt.date, dumps_cutoff: dt.date) -> int:
+        storage, batch = context.crash_storage, context.settings.retention_batch_size
+        # Dumps of days before the previous run's dumps cutoff are gone already.
+        done_before = None
+        if context.last_success:
+            done_before = context.last_success.date() - dt.timedelta(days=context.settings.retention_dumps_days)
+        deleted = 0
+        for day in storage.raw_crash_days():
+            if day < raw_cutoff:
+                # Each batch deletes what it listed: list from the start until nothing is left.
+                while crash_ids := storage.raw_crash_ids(day, batch):
+                    storage.delete_crashes(crash_ids, raw=True)
+                    deleted += len(crash_ids)
+            elif day < dumps_cutoff and (done_before is None or day >= done_before - dt.timedelta(days=1)):
+                after = ""
+                while crash_ids := storage.raw_crash_ids(day, batch, after):
+                    storage.delete_crashes(crash_ids, raw=False)
+                    deleted += len(crash_ids)
+                    after = crash_ids[-1]
+        return deleted
+
+
+PARTITIONS = PartitionsJob()
+RETENTION = RetentionJob()

@@ -1,0 +1,133 @@
+"""Pure logic of the aggregation jobs: windows, Bugzilla tokens, correlations, settings."""
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from crashflow.aggregation.bugzilla import find_signatures
+from crashflow.aggregation.correlations import over_represented
+from crashflow.aggregation.names import JOB_NAMES
+from crashflow.aggregation.runner import JOBS, default_window
+from crashflow.aggregation.topcrashers import ranked_top_crashers
+from crashflow.relay import Schedule
+from crashflow.settings import Settings
+
+UTC = dt.timezone.utc
+LATE = dt.timedelta(hours=2)
+REPO = Path(__file__).resolve().parents[2]
+
+
+def at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_first_run_covers_yesterday_and_today():
+    assert default_window([], at("2026-11-26T10:00"), LATE) == (dt.date(2026, 11, 25), dt.date(2026, 11, 26))
+
+
+def test_hourly_run_recomputes_today_only():
+    successes = [(dt.date(2026, 11, 26), at("2026-11-26T09:00"))]
+    assert default_window(successes, at("2026-11-26T10:00"), LATE) == (dt.date(2026, 11, 26), dt.date(2026, 11, 26))
+
+
+def test_run_after_midnight_finishes_yesterday():
+    successes = [(dt.date(2026, 11, 25), at("2026-11-25T23:50"))]
+    assert default_window(successes, at("2026-11-26T00:10"), LATE) == (dt.date(2026, 11, 25), dt.date(2026, 11, 26))
+
+
+def test_resumes_after_a_gap_from_the_last_success():
+    successes = [(dt.date(2026, 11, 20), at("2026-11-20T12:00")), (dt.date(2026, 11, 1), at("2026-11-19T12:00"))]
+    assert default_window(successes, at("2026-11-26T10:00"), LATE) == (dt.date(2026, 11, 20), dt.date(2026, 11, 26))
+
+
+def test_a_backfill_of_old_days_does_not_cover_today():
+    # Backfilling October today covered October only: the scheduled run still owes yesterday.
+    successes = [(dt.date(2026, 10, 31), at("2026-11-26T09:00"))]
+    assert default_window(successes, at("2026-11-26T10:00"), LATE) == (dt.date(2026, 11, 1), dt.date(2026, 11, 26))
+
+
+@pytest.mark.parametrize("field, expected", [
+    ("[@ js::GCMarker::drain ]", {"js::GCMarker::drain"}),
+    ("[@ OOM | small ] [@ mozalloc_abort | abort ]", {"OOM | small", "mozalloc_abort | abort"}),
+    ("[@ std::vector<int>::operator[] ]\r\n[@ foo]", {"std::vector<int>::operator[]", "foo"}),
+    ("[@]  [@   ] no token [@ unterminated", set()),
+    ("", set()),
+    (None, set()),
+])
+def test_crash_signature_tokens(field, expected):
+    assert find_signatures(field) == expected
+
+
+def test_over_represented_keeps_items_five_points_above_the_baseline():
+    signature = [{"evil.dll", "xul.dll"}] * 8 + [{"xul.dll"}] * 2  # evil 80 %, xul 100 %
+    baseline = [{"xul.dll"}] * 90 + [{"evil.dll", "xul.dll"}] * 10  # evil 10 %, xul 100 %
+    found = over_represented(signature, baseline, 0.05)
+    assert [(c.name, c.signature_count, c.signature_share, c.baseline_count, c.baseline_share) for c in found] == [
+        ("evil.dll", 8, 0.8, 10, 0.1)
+    ]
+
+
+def test_over_represented_threshold_is_inclusive_and_empty_sets_give_nothing():
+    signature = [{"a"}] * 15 + [set()] * 85  # 15 %
+    baseline = [{"a"}] * 10 + [set()] * 90  # 10 %
+    assert [c.name for c in over_represented(signature, baseline, 0.05)] == ["a"]
+    assert over_represented(signature, baseline, 0.051) == []
+    assert over_represented([], baseline, 0.05) == []
+    assert over_represented(signature, [], 0.05) == []
+
+
+def test_top_crashers_rejects_bad_arguments_before_querying():
+    for kwargs, message in (
+        ({"days": 5}, "days must be one of 1, 3, 7, 14, 28"),
+        ({"platform": "amiga"}, "unknown platform"),
+        ({"limit": 0}, "limit must be at least 1"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            ranked_top_crashers(None, "Firefox", **kwargs)
+
+
+def test_job_registry_matches_the_names_in_run_order():
+    assert tuple(JOBS) == JOB_NAMES
+    # explosiveness reads what top_crashers wrote
+    assert JOB_NAMES.index("top_crashers") < JOB_NAMES.index("explosiveness")
+
+
+def test_schedules_are_validated_at_start_up():
+    with pytest.raises(ValidationError, match="invalid cron expression"):
+        Settings(schedules={"top_crashers": "every ten minutes"})
+    with pytest.raises(ValidationError, match="unknown job 'top_crasher'"):
+        Settings(schedules={"top_crasher": "*/10 * * * *"})
+    with pytest.raises(ValidationError, match="retention_dumps_days"):
+        Settings(retention_raw_days=30, retention_dumps_days=60)
+
+
+def test_schedules_from_the_environment(monkeypatch):
+    monkeypatch.setenv("CRASHFLOW_SCHEDULES", '{"retention": "0 4 * * 0"}')
+    assert Settings().schedules == {"retention": "0 4 * * 0"}
+    monkeypatch.setenv("CRASHFLOW_SCHEDULES", '{"retention": "61 * * * *"}')
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_every_job_has_a_default_schedule_and_knative_pingsource_in_step():
+    defaults = Settings(_env_file=None).schedules
+    assert set(defaults) == set(JOB_NAMES)
+    sources = [doc for doc in yaml.safe_load_all((REPO / "infra/knative/schedules.yaml").read_text()) if doc]
+    in_knative = {}
+    for source in sources:
+        assert source["kind"] == "PingSource" and source["spec"]["timezone"] == "Etc/UTC"
+        assert source["spec"]["sink"]["ref"]["name"] == "aggregate"
+        job = yaml.safe_load(source["spec"]["data"])["job"]
+        in_knative[job] = source["spec"]["schedule"]
+    assert in_knative == defaults
+
+
+def test_schedule_fires_each_job_when_due():
+    schedule = Schedule({"top_crashers": "*/10 * * * *", "retention": "20 3 * * *"}, at("2026-11-26T03:05"))
+    assert schedule.due(at("2026-11-26T03:09")) == []
+    assert schedule.due(at("2026-11-26T03:10")) == ["top_crashers"]
+    assert schedule.due(at("2026-11-26T03:10:30")) == []
+    assert sorted(schedule.due(at("2026-11-26T03:20"))) == ["retention", "top_crashers"]
