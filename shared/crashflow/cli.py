@@ -54,6 +54,44 @@ def submit(dump: Path, annotations: tuple[str, ...], url: str | None, use_gzip: 
     click.echo(text)
 
 
+@main.group()
+def symbols() -> None:
+    """Breakpad symbol files."""
+
+
+@symbols.command("upload")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--url", default=None, help="Upload URL (default: the local collect function).")
+@click.option("--token", envvar="CRASHFLOW_AUTH_TOKEN", required=True,
+              help="API token with upload_symbols (or CRASHFLOW_AUTH_TOKEN).")
+def symbols_upload(path: Path, url: str | None, token: str) -> None:
+    """Upload PATH: a .sym file, a zip of <debug_file>/<DEBUG_ID>/<name>.sym files, or a
+    directory laid out that way (zipped on the fly)."""
+    import io
+    import zipfile
+
+    url = url or f"http://127.0.0.1:{get_settings().collect_port}/symbols/upload"
+    if path.is_dir():
+        upload = io.BytesIO()
+        with zipfile.ZipFile(upload, "w", zipfile.ZIP_DEFLATED) as archive:
+            for sym in sorted(path.rglob("*.sym")):
+                archive.write(sym, sym.relative_to(path).as_posix())
+        upload.seek(0)
+        name = f"{path.name or 'symbols'}.zip"
+    else:
+        upload, name = path.open("rb"), path.name
+    with upload:
+        answer = requests.post(url, headers={"Auth-Token": token}, files={"symbols": (name, upload)}, timeout=600)
+    if answer.status_code != 201:
+        try:
+            message = answer.json()["error"]
+        except (ValueError, KeyError, TypeError):
+            message = answer.text.strip()
+        raise click.ClickException(f"upload refused ({answer.status_code}): {message}")
+    for item in answer.json():
+        click.echo(f"{item['key']} ({item['size']} bytes)")
+
+
 @main.command()
 def setup() -> None:
     """Create buckets, queues, HBase tables and the Postgres schema (idempotent)."""

@@ -37,12 +37,9 @@ class Answer:
 
 
 def normalize_annotations(annotations: dict[str, str], query: dict[str, str]) -> list[str]:
-    """Fill ProductName / Version from aliases and the query string; return notes."""
+    """Fill ProductName / Version from the body's other names for them, then anything
+    still missing from the query string; return notes. The originals are kept."""
     notes = []
-    for key, target in QUERY_ANNOTATIONS.items():
-        if query.get(key) and not annotations.get(target):
-            annotations[target] = query[key]
-            notes.append(f"{target} from query string")
     for target, aliases in ANNOTATION_ALIASES.items():
         if annotations.get(target):
             continue
@@ -51,6 +48,10 @@ def normalize_annotations(annotations: dict[str, str], query: dict[str, str]) ->
                 annotations[target] = annotations[alias]
                 notes.append(f"{target} from {alias}")
                 break
+    for key, target in QUERY_ANNOTATIONS.items():
+        if query.get(key) and not annotations.get(target):
+            annotations[target] = query[key]
+            notes.append(f"{target} from query string")
     return notes
 
 

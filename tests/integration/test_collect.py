@@ -1,0 +1,383 @@
+"""collect over real HTTP (functions-framework + gunicorn, as deployed) against the real
+S3, SQS and HBase of the test namespace: every test minidump in every encoding, and every
+kind of bad input, checking the answer and what is (and is not) stored and queued."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import DATA, TEST_NAMESPACE, FunctionServer, free_port
+from crashflow.crashids import is_crash_id, throttle_result_from_crash_id
+from crashflow.stores.hbase import CrashTable
+from crashflow.stores.s3 import CrashStorage, dump_key
+from crashflow.stores.sqs import CrashQueues
+
+pytestmark = pytest.mark.integration
+
+BOUNDARY = "------------crashflowTestBoundary7MA4YWxk"
+MINIDUMPS = sorted((DATA / "minidumps").glob("*.dmp"))
+MAX_DECOMPRESSED = 16 * 1024 * 1024
+RULES = """
+rules:
+  - {name: defer_me, annotation: ProductName, equals: DeferMe, result: DEFER}
+  - {name: fake_me, annotation: ProductName, equals: FakeMe, result: FAKEACCEPT}
+  - {name: reject_me, annotation: ProductName, equals: RejectMe, result: REJECT}
+  - {name: accept_everything, always: true, result: ACCEPT}
+"""
+
+
+def start_collect(tmp_path_factory, **env) -> FunctionServer:
+    rules = tmp_path_factory.mktemp("rules") / "rules.yaml"
+    rules.write_text(RULES)
+    server = FunctionServer("collect", free_port(), dict(
+        os.environ,
+        CRASHFLOW_NAMESPACE=TEST_NAMESPACE,
+        CRASHFLOW_THROTTLE_RULES=str(rules),
+        CRASHFLOW_MAX_DECOMPRESSED_BYTES=str(MAX_DECOMPRESSED),
+        **env,
+    ))
+    try:
+        server.wait_ready()
+    except Exception:
+        server.stop()
+        raise
+    return server
+
+
+@pytest.fixture(scope="module")
+def collect(stack, tmp_path_factory):
+    server = start_collect(tmp_path_factory)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def storage(stack):
+    return CrashStorage(stack)
+
+
+@pytest.fixture(scope="module")
+def queues(stack):
+    return CrashQueues(stack)
+
+
+@pytest.fixture(scope="module")
+def table(stack):
+    return CrashTable(stack)
+
+
+def drain(queues: CrashQueues) -> set[str]:
+    found = set()
+    while messages := queues.receive("standard", max_messages=10):
+        for message in messages:
+            found.add(message.body)
+            queues.delete(message)
+    return found
+
+
+@pytest.fixture(autouse=True)
+def empty_queue(queues):
+    drain(queues)
+
+
+def object_count(storage: CrashStorage) -> int:
+    pages = storage.s3.get_paginator("list_objects_v2").paginate(Bucket=storage.bucket)
+    return sum(page.get("KeyCount", 0) for page in pages)
+
+
+def multipart(fields: dict[str, str], dumps: dict[str, bytes], json_extra=None, raw_json: bytes | None = None) -> bytes:
+    out = []
+    if raw_json is not None:
+        out.append(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="extra"\r\n'
+                   f"Content-Type: application/json\r\n\r\n".encode() + raw_json + b"\r\n")
+    for name, value in fields.items():
+        out.append(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+                   + value.encode() + b"\r\n")
+    if json_extra is not None:
+        out.append(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="extra"\r\n'
+                   f"Content-Type: application/json\r\n\r\n".encode() + json.dumps(json_extra).encode() + b"\r\n")
+    for name, data in dumps.items():
+        out.append(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"; filename="{name}.dmp"\r\n'
+                   f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
+    out.append(f"--{BOUNDARY}--\r\n".encode())
+    return b"".join(out)
+
+
+CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def post(url: str, body, headers: dict | None = None, params: dict | None = None) -> requests.Response:
+    headers = {"Content-Type": CONTENT_TYPE, "User-Agent": "crashflow-tests/1", **(headers or {})}
+    return requests.post(f"{url}/submit", data=body, headers=headers, params=params, timeout=60)
+
+
+def in_pieces(data: bytes, size: int = 16 * 1024):
+    """A generator body: requests sends it chunked, without Content-Length, as Crashpad does."""
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+def accepted_id(answer: requests.Response) -> str:
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Content-Type"].startswith("text/plain")
+    assert answer.text.startswith("CrashID=bp-") and answer.text.endswith("\n"), answer.text
+    crash_id = answer.text.strip().removeprefix("CrashID=bp-")
+    assert is_crash_id(crash_id)
+    return crash_id
+
+
+def check_stored(storage, table, queues, crash_id, annotations, dumps, queued=True):
+    raw = storage.load_raw_crash(crash_id)
+    for key, value in annotations.items():
+        assert raw[key] == value
+    assert raw["uuid"] == crash_id and raw["version"] == 2 and raw["submitted_timestamp"]
+    assert storage.load_dump_names(crash_id) == sorted(dumps)
+    for name, data in dumps.items():
+        assert storage.load_dump(crash_id, name) == data
+    assert raw["metadata"]["dump_checksums"] == {name: hashlib.sha256(data).hexdigest() for name, data in dumps.items()}
+    row = table.get_raw_crash(crash_id)
+    assert row is not None and row["uuid"] == crash_id and row["metadata"] == raw["metadata"]
+    assert (crash_id in drain(queues)) is queued
+    return raw
+
+
+ENCODINGS = ["plain", "gzip", "chunked", "gzip+chunked", "json_extra", "multiple_dumps"]
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("dump_path", MINIDUMPS, ids=[p.name for p in MINIDUMPS])
+def test_every_minidump_in_every_encoding(collect, storage, table, queues, dump_path: Path, encoding: str):
+    dump = dump_path.read_bytes()
+    fields = {"ProductName": "Test", "Version": "1.0", "BuildID": "20261101000000"}
+    dumps = {"upload_file_minidump": dump}
+    json_extra = None
+    if encoding == "json_extra":
+        json_extra, fields = {**fields, "Extra": {"nested": [1, 2]}}, {"Comments": "both kinds"}
+    if encoding == "multiple_dumps":
+        dumps = {**dumps, "upload_file_minidump_browser": dump[::-1], "memory_report": gzip.compress(b"{}")}
+    body = multipart(fields, dumps, json_extra)
+    headers = {}
+    if "gzip" in encoding:
+        body = gzip.compress(body)
+        headers["Content-Encoding"] = "gzip"
+    answer = post(collect, in_pieces(body) if "chunked" in encoding else body, headers)
+    crash_id = accepted_id(answer)
+    assert throttle_result_from_crash_id(crash_id) == 0
+
+    expected = {"ProductName": "Test", "Version": "1.0", "BuildID": "20261101000000"}
+    raw = check_stored(storage, table, queues, crash_id, expected, dumps)
+    assert storage.s3.get_object(Bucket=storage.bucket, Key=f"v1/dump/{crash_id}")["Body"].read() == dump
+    metadata = raw["metadata"]
+    assert metadata["payload"] == ("json" if encoding == "json_extra" else "multipart")
+    assert metadata["payload_compressed"] == ("1" if "gzip" in encoding else "0")
+    assert metadata["payload_size"] == len(body)
+    assert metadata["user_agent"] == "crashflow-tests/1"
+    assert metadata["throttle_rule"] == "accept_everything"
+    if encoding == "json_extra":
+        assert raw["Extra"] == '{"nested": [1, 2]}' and raw["Comments"] == "both kinds"
+        assert metadata["collector_notes"] == ["annotations came both as form fields and as a JSON part"]
+
+
+def test_exactly_the_request_limit_passes_and_one_byte_more_is_413(collect, storage, queues):
+    limit = 25 * 1024 * 1024
+    empty = multipart({"ProductName": "Test"}, {"upload_file_minidump": b""})
+    body = multipart({"ProductName": "Test"}, {"upload_file_minidump": b"M" * (limit - len(empty))})
+    assert len(body) == limit
+    crash_id = accepted_id(post(collect, body))
+    assert len(storage.load_dump(crash_id, "upload_file_minidump")) == limit - len(empty)
+    drain(queues)
+
+    before = object_count(storage)
+    too_big = multipart({"ProductName": "Test"}, {"upload_file_minidump": b"M" * (limit - len(empty) + 1)})
+    for data in (too_big, in_pieces(too_big, 1024 * 1024)):  # announced, then chunked
+        answer = post(collect, data)
+        assert (answer.status_code, answer.text) == (413, "Discarded=too_large")
+    assert object_count(storage) == before and drain(queues) == set()
+
+
+def gzip_bomb(inflated: int) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = b"\0" * (1024 * 1024)
+    return b"".join(compressor.compress(block) for _ in range(inflated // len(block))) + compressor.flush()
+
+
+TRUNCATED = multipart({"ProductName": "Test"}, {"upload_file_minidump": b"MDMP" * 100})[:-300]
+
+
+@pytest.mark.parametrize("headers, body, status, answer_text", [
+    ({"Content-Type": None}, b"ProductName=Test", 400, "Discarded=malformed_no_content_type"),
+    ({"Content-Type": "application/x-www-form-urlencoded"}, b"ProductName=Test", 400,
+     "Discarded=malformed_wrong_content_type"),
+    ({"Content-Type": "multipart/form-data"}, multipart({"ProductName": "Test"}, {}), 400,
+     "Discarded=malformed_no_boundary"),
+    ({"Content-Encoding": "gzip"}, multipart({"ProductName": "Test"}, {}), 400, "Discarded=malformed_bad_gzip"),
+    ({"Content-Encoding": "gzip"}, gzip_bomb(4 * MAX_DECOMPRESSED), 413, "Discarded=too_large"),
+    ({}, TRUNCATED, 400, "Discarded=malformed_truncated_body"),
+    ({}, multipart({}, {}, json_extra=None, raw_json=b'{"ProductName": '), 400, "Discarded=malformed_invalid_json"),
+    ({}, multipart({}, {}, json_extra=[1, 2]), 400, "Discarded=malformed_invalid_json_value"),
+    ({}, multipart({}, {"upload_file_minidump": b"MDMP"}), 400, "Discarded=malformed_no_annotations"),
+    ({}, multipart({"ProductName": "Test"}, {"raw_crash": b"MDMP"}), 400, "Discarded=malformed_invalid_dump_name"),
+    ({}, multipart({"ProductName": "Test"}, {"../dump_names": b"MDMP"}), 400,
+     "Discarded=malformed_invalid_dump_name"),
+], ids=["no_content_type", "wrong_content_type", "no_boundary", "bad_gzip", "gzip_bomb", "truncated_multipart",
+        "invalid_json", "json_array", "no_annotations", "reserved_dump_name", "traversal_to_reserved_name"])
+def test_bad_input_is_refused_and_nothing_is_stored(collect, storage, queues, headers, body, status, answer_text):
+    before = object_count(storage)
+    answer = post(collect, body, headers)
+    assert (answer.status_code, answer.text) == (status, answer_text)
+    assert object_count(storage) == before
+    assert drain(queues) == set()
+
+
+def test_body_cut_off_by_the_client_is_refused(collect, storage):
+    """The client announces more than it sends and stops sending: nothing is stored."""
+    body = multipart({"ProductName": "Test"}, {"upload_file_minidump": b"MDMP" * 1000})
+    host, port = collect.removeprefix("http://").split(":")
+    before = object_count(storage)
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(
+            f"POST /submit HTTP/1.1\r\nHost: {host}\r\nContent-Type: {CONTENT_TYPE}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body[: len(body) // 2]
+        )
+        sock.shutdown(socket.SHUT_WR)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    assert b"500" not in reply.split(b"\r\n", 1)[0]
+    if reply:  # the client is gone; if it reads at all it reads a 400
+        assert reply.startswith(b"HTTP/1.1 400") and reply.endswith(b"Discarded=malformed_truncated_body")
+    assert object_count(storage) == before
+
+
+def test_path_traversal_dump_name_is_sanitized(collect, storage, table, queues):
+    answer = post(collect, multipart({"ProductName": "Test"}, {"../../etc/passwd": b"MDMP"}))
+    crash_id = accepted_id(answer)
+    raw = check_stored(storage, table, queues, crash_id, {"ProductName": "Test"}, {"etcpasswd": b"MDMP"})
+    assert storage.s3.get_object(Bucket=storage.bucket, Key=dump_key(crash_id, "etcpasswd"))
+    assert "dump name '../../etc/passwd' sanitized to 'etcpasswd'" in raw["metadata"]["collector_notes"]
+
+
+def test_no_content_length_and_not_chunked(collect):
+    host, port = collect.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(f"POST /submit HTTP/1.1\r\nHost: {host}\r\nContent-Type: {CONTENT_TYPE}\r\n"
+                     f"Connection: close\r\n\r\n".encode())
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 400") and reply.endswith(b"Discarded=malformed_no_content_length")
+
+
+def test_electron_names_query_string_and_dropped_email(collect, storage, table, queues):
+    fields = {"prod": "ElectronApp", "_version": "3.2.1", "Email": "me@example.com", "platform": "win32"}
+    answer = post(collect, multipart(fields, {"upload_file_minidump": b"MDMP"}),
+                  params={"product": "Ignored", "version": "9", "guid": "abc-123"})
+    crash_id = accepted_id(answer)
+    expected = {"ProductName": "ElectronApp", "Version": "3.2.1", "prod": "ElectronApp", "_version": "3.2.1",
+                "guid": "abc-123"}
+    raw = check_stored(storage, table, queues, crash_id, expected, {"upload_file_minidump": b"MDMP"})
+    assert "Email" not in raw and "Email" not in table.get_raw_crash(crash_id)
+    assert "dropped annotation Email" in raw["metadata"]["collector_notes"]
+
+    # Crashpad's query string fills what the body lacks.
+    crash_id = accepted_id(post(collect, multipart({"Other": "x"}, {"upload_file_minidump": b"MDMP"}),
+                                params={"product": "QueryApp", "version": "2.0"}))
+    check_stored(storage, table, queues, crash_id, {"ProductName": "QueryApp", "Version": "2.0"},
+                 {"upload_file_minidump": b"MDMP"})
+
+
+def test_throttle_results(collect, storage, table, queues):
+    def send(product):
+        return post(collect, multipart({"ProductName": product}, {"upload_file_minidump": b"MDMP"}))
+
+    answer = send("RejectMe")
+    assert (answer.status_code, answer.text) == (200, "Discarded=rule_reject_me")
+
+    before = object_count(storage)
+    fake_id = accepted_id(send("FakeMe"))
+    assert throttle_result_from_crash_id(fake_id) == 3
+    assert object_count(storage) == before and table.get_raw_crash(fake_id) is None
+
+    deferred_id = accepted_id(send("DeferMe"))
+    assert throttle_result_from_crash_id(deferred_id) == 1
+    raw = check_stored(storage, table, queues, deferred_id, {"ProductName": "DeferMe"},
+                       {"upload_file_minidump": b"MDMP"}, queued=False)
+    assert raw["metadata"]["throttle_rule"] == "defer_me" and raw["metadata"]["throttle_result"] == "DEFER"
+    assert drain(queues) == set()
+
+
+def test_health_endpoints(collect):
+    assert requests.get(f"{collect}/__lbheartbeat__", timeout=10).status_code == 200
+    assert requests.get(f"{collect}/__version__", timeout=10).json()["version"]
+    answer = requests.get(f"{collect}/__heartbeat__", timeout=30)
+    assert (answer.status_code, answer.json()) == (200, {"s3": "ok", "sqs": "ok", "hbase": "ok"})
+    assert requests.get(f"{collect}/submit", timeout=10).status_code == 404
+
+
+def test_bad_throttle_rules_stop_the_function_at_start_up(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - name: x\n    result: ACCEPT\n")
+    server = subprocess.run(
+        [str(Path(sys.executable).parent / "functions-framework"), "--source",
+         str(Path(__file__).resolve().parents[2] / "functions" / "collect" / "main.py"),
+         "--target", "collect", "--port", str(free_port())],
+        env=dict(os.environ, CRASHFLOW_THROTTLE_RULES=str(bad), CRASHFLOW_NAMESPACE=TEST_NAMESPACE),
+        capture_output=True, text=True, timeout=60,
+    )
+    assert server.returncode != 0
+    assert "InvalidThrottleRules" in server.stderr and "needs exactly one of always" in server.stderr
+
+
+def closed_port() -> str:
+    return str(free_port())
+
+
+def test_hbase_down_still_accepts(stack, tmp_path_factory, storage, queues):
+    server = start_collect(tmp_path_factory, CRASHFLOW_HBASE_THRIFT_PORT=closed_port())
+    try:
+        crash_id = accepted_id(post(server.url, multipart({"ProductName": "Test"}, {"upload_file_minidump": b"MD"})))
+        assert storage.load_raw_crash(crash_id)["ProductName"] == "Test"
+        assert crash_id in drain(queues)
+        answer = requests.get(f"{server.url}/__heartbeat__", timeout=30)
+        assert answer.status_code == 200 and answer.json()["hbase"].startswith("down")
+    finally:
+        server.stop()
+
+
+def test_queue_down_still_accepts_and_recover_requeues(stack, tmp_path_factory, storage, queues):
+    server = start_collect(tmp_path_factory, CRASHFLOW_SQS_ENDPOINT_URL=f"http://127.0.0.1:{closed_port()}")
+    try:
+        crash_id = accepted_id(post(server.url, multipart({"ProductName": "Test"}, {"upload_file_minidump": b"MD"})))
+        assert storage.load_raw_crash(crash_id)["ProductName"] == "Test"
+        assert requests.get(f"{server.url}/__heartbeat__", timeout=60).status_code == 503
+    finally:
+        server.stop()
+    assert crash_id not in drain(queues)
+    recovered = subprocess.run(
+        [str(Path(sys.executable).parent / "crashflow"), "recover"],
+        env=dict(os.environ, CRASHFLOW_NAMESPACE=TEST_NAMESPACE), capture_output=True, text=True, timeout=120,
+    )
+    assert recovered.returncode == 0, recovered.stderr
+    assert crash_id in drain(queues)
+
+
+def test_storage_down_answers_503_and_queues_nothing(stack, tmp_path_factory, queues):
+    server = start_collect(tmp_path_factory, CRASHFLOW_S3_ENDPOINT_URL=f"http://127.0.0.1:{closed_port()}")
+    try:
+        answer = post(server.url, multipart({"ProductName": "Test"}, {"upload_file_minidump": b"MD"}))
+        assert (answer.status_code, answer.text) == (503, "Discarded=storage_unavailable")
+        assert requests.get(f"{server.url}/__heartbeat__", timeout=60).status_code == 503
+    finally:
+        server.stop()
+    assert drain(queues) == set()
