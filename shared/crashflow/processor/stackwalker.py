@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 STDERR_LIMIT = 4000
+# How minidump-stackwalk names the error when it gives up on a dump (exit code 1, no JSON):
+# "ERROR MissingThreadList - Error processing dump: ...".
+FATAL_ERROR_RE = re.compile(r"ERROR (\w+) - ")
 
 
 @dataclass
@@ -81,7 +85,8 @@ class Stackwalker:
         try:
             json_dump = json.loads(answer.stdout)
         except ValueError:
-            return StackwalkResult({}, "StackwalkerFailed", answer.returncode, stderr)
+            json_dump = None
         if not isinstance(json_dump, dict):
-            return StackwalkResult({}, "StackwalkerFailed", answer.returncode, stderr)
+            fatal = FATAL_ERROR_RE.search(stderr)
+            return StackwalkResult({}, fatal.group(1) if fatal else "StackwalkerFailed", answer.returncode, stderr)
         return StackwalkResult(json_dump, json_dump.get("status") or "OK", answer.returncode, stderr)

@@ -1,0 +1,82 @@
+"""Helpers of the process tests: store crashes as collect does, count what processing wrote."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+
+from conftest import DATA
+from crashflow.crashids import create_crash_id, hbase_row_key
+from crashflow.settings import Settings
+from crashflow.stores import postgres
+from crashflow.stores.hbase import CRASH_REPORTS, CrashTable
+from crashflow.stores.s3 import CrashStorage, client
+
+SYMBOLS = DATA / "symbols"
+
+
+def store_crash(settings: Settings, annotations: dict, dumps: dict[str, bytes],
+                submitted: dt.datetime | None = None) -> str:
+    """Store a raw crash in S3 the way collect does; return its crash id."""
+    submitted = submitted or dt.datetime.now(dt.timezone.utc)
+    crash_id = create_crash_id(submitted)
+    raw_crash = dict(annotations)
+    raw_crash.update(
+        uuid=crash_id, submitted_timestamp=submitted.isoformat(), version=2,
+        metadata={"dump_checksums": {name: hashlib.sha256(data).hexdigest() for name, data in dumps.items()}},
+    )
+    CrashStorage(settings).save_raw_crash(crash_id, raw_crash, dumps)
+    return crash_id
+
+
+def dump_crash(settings: Settings, dump_name: str, **annotations) -> str:
+    annotations.setdefault("ProductName", "ProcessTest")
+    annotations.setdefault("Version", "1.0")
+    dump = (DATA / "minidumps" / dump_name).read_bytes()
+    return store_crash(settings, annotations, {"upload_file_minidump": dump})
+
+
+def upload_symbols(settings: Settings) -> list[str]:
+    """Every symbol file of tests/data into the symbols bucket, in the symbol server layout."""
+    s3 = client(settings, "s3")
+    keys = []
+    for path in sorted(SYMBOLS.rglob("*.sym")):
+        key = path.relative_to(SYMBOLS).as_posix()
+        s3.put_object(Bucket=settings.symbols_bucket, Key=key, Body=path.read_bytes())
+        keys.append(key)
+    return keys
+
+
+def delete_symbols(settings: Settings) -> None:
+    s3 = client(settings, "s3")
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.symbols_bucket):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=settings.symbols_bucket, Key=item["Key"])
+
+
+def report_rows(settings: Settings, crash_ids: list[str]) -> dict[str, int]:
+    """crash id -> number of ``reports`` rows."""
+    connection = postgres.connect(settings)
+    try:
+        rows = connection.run(
+            "SELECT uuid, count(*) FROM reports WHERE uuid = ANY(:ids) GROUP BY uuid", ids=list(crash_ids)
+        )
+    finally:
+        connection.close()
+    return {uuid: count for uuid, count in rows}
+
+
+def processed_records(settings: Settings, crash_ids: list[str]) -> dict[str, dict]:
+    """crash id -> processed crash, for those HBase holds a processed record of."""
+    table = CrashTable(settings)
+    with table._connection() as connection:
+        rows = connection.table(CRASH_REPORTS).rows(
+            [hbase_row_key(crash_id) for crash_id in crash_ids],
+            columns=[b"ids:ooid", b"flags:processed", b"processed_data:json"],
+        )
+    return {
+        data[b"ids:ooid"].decode(): json.loads(data[b"processed_data:json"])
+        for _, data in rows
+        if data.get(b"flags:processed") == b"Y"
+    }

@@ -1,0 +1,158 @@
+"""Every test minidump through the real minidump-stackwalk, with and without its symbols
+(served from the symbols bucket by the processor's symbol server), stored in the real
+HBase and Postgres."""
+
+import json
+
+import pytest
+
+from conftest import DATA
+from crashflow.processor.service import Processor
+from crashflow.stores.hbase import CrashTable
+from process_support import delete_symbols, dump_crash, processed_records, report_rows, upload_symbols
+
+pytestmark = pytest.mark.integration
+
+# dump -> (signature with symbols, signature without, os_name, cpu_arch, reason, top frame
+# function with symbols); None where the dump is corrupt.
+DUMPS = {
+    "test.dmp": (
+        "(anonymous namespace)::CrashFunction", "test_app.exe", "Windows NT", "x86",
+        "EXCEPTION_ACCESS_VIOLATION_WRITE", "`anonymous namespace'::CrashFunction",
+    ),
+    "breakpad-linux_null_read_av.dmp": ("crash", "null_read_av", "Linux", "amd64", "SIGSEGV", "crash()"),
+    "breakpad-linux_raise_sigabrt.dmp": (
+        "libpthread-2.19.so", "libpthread-2.19.so", "Linux", "amd64", "SIGABRT", None,
+    ),
+    "breakpad-null_read_av.dmp": (
+        "crashme.exe", "crashme.exe", "Windows NT", "x86", "EXCEPTION_ACCESS_VIOLATION_READ", None,
+    ),
+    "invalid-parameter.dmp": (
+        "crashtest.exe", "crashtest.exe", "Windows NT", "amd64", "STATUS_INVALID_PARAMETER", None,
+    ),
+    "linux-mini.dmp": ("crash", "crash", "Linux", "amd64", "SIGSEGV", None),
+    "pipeline-inlines-macos-segv.dmp": (
+        "sadness_generator::raise_segfault", "crash-client", "Mac OS X", "amd64",
+        "EXC_BAD_ACCESS / KERN_INVALID_ADDRESS", "sadness_generator::raise_segfault",
+    ),
+    "simple-crashpad.dmp": (
+        "libsystem_kernel.dylib", "libsystem_kernel.dylib", "Mac OS X", "amd64", "unknown 0x00000000 / 0x00000000",
+        None,
+    ),
+}
+CORRUPT = {"invalid-range.dmp": "MissingThreadList", "invalid-record-count.dmp": "MissingThreadList"}
+# The stackwalker's own expected output (rust-minidump's snapshots): dump, with symbols?, snapshot.
+SNAPSHOTS = [
+    ("test.dmp", True, "json-pretty-symbols.snap"),
+    ("linux-mini.dmp", False, "linux_json_pretty.snap"),
+    ("pipeline-inlines-macos-segv.dmp", True, "macos_inlines_json_pretty.snap"),
+]
+
+
+def snapshot(name: str) -> dict:
+    text = (DATA / "stackwalk-expected" / name).read_text()
+    return json.loads(text.split("---", 2)[2])
+
+
+def process_all(settings, processor) -> dict[str, dict]:
+    """dump name -> processed crash, for every test dump; also checks what was stored."""
+    crash_ids = {name: dump_crash(settings, name) for name in [*DUMPS, *CORRUPT]}
+    results = {name: processor.process(crash_id).processed for name, crash_id in crash_ids.items()}
+    stored = processed_records(settings, list(crash_ids.values()))
+    rows = report_rows(settings, list(crash_ids.values()))
+    for name, crash_id in crash_ids.items():
+        assert stored[crash_id]["signature"] == results[name]["signature"], name
+        assert rows[crash_id] == 1, name
+    return {name: stored[crash_id] for name, crash_id in crash_ids.items()}
+
+
+@pytest.fixture(scope="module")
+def without_symbols(stack, tmp_path_factory):
+    delete_symbols(stack)
+    settings = stack.model_copy(update={"symbols_cache_dir": tmp_path_factory.mktemp("no-symbols")})
+    return process_all(settings, Processor(settings))
+
+
+@pytest.fixture(scope="module")
+def with_symbols(stack, tmp_path_factory, without_symbols):
+    upload_symbols(stack)
+    try:
+        settings = stack.model_copy(update={"symbols_cache_dir": tmp_path_factory.mktemp("symbols")})
+        yield process_all(settings, Processor(settings))
+    finally:
+        delete_symbols(stack)
+
+
+@pytest.mark.parametrize("name", DUMPS)
+def test_dump_without_symbols(without_symbols, name):
+    _, signature, os_name, cpu_arch, reason, _ = DUMPS[name]
+    processed = without_symbols[name]
+    assert processed["signature"] == signature
+    assert processed["mdsw_status_string"] == "OK" and processed["success"] is True
+    assert (processed["os_name"], processed["cpu_arch"], processed["reason"]) == (os_name, cpu_arch, reason)
+    frames = processed["json_dump"]["threads"][processed["crashing_thread"]]["frames"]
+    assert frames and all(frame.get("function") is None for frame in frames[:1])
+    assert processed["json_dump"]["crashing_thread"]["frames"][0]["module"] == frames[0]["module"]
+    assert processed["minidump_sha256_hash"] and processed["stackwalk_version"].startswith("minidump-stackwalk")
+    assert processed["missing_symbols"]
+
+
+@pytest.mark.parametrize("name", DUMPS)
+def test_dump_with_symbols(with_symbols, name):
+    signature, _, os_name, cpu_arch, reason, top_function = DUMPS[name]
+    processed = with_symbols[name]
+    assert processed["signature"] == signature
+    assert (processed["os_name"], processed["cpu_arch"], processed["reason"]) == (os_name, cpu_arch, reason)
+    frames = processed["json_dump"]["threads"][processed["crashing_thread"]]["frames"]
+    assert frames[0].get("function") == top_function
+    assert processed["modules_in_stack"]
+
+
+@pytest.mark.parametrize("name", CORRUPT)
+def test_corrupt_dump_gets_the_stackwalker_status(without_symbols, name):
+    processed = without_symbols[name]
+    assert processed["mdsw_status_string"] == CORRUPT[name]
+    assert processed["success"] is False and processed["mdsw_return_code"] == 1
+    assert processed["signature"] == "EMPTY: crash failed to process"
+    assert CORRUPT[name] in processed["processor_notes"]
+    assert "thread list stream was not found" in processed["mdsw_stderr"]
+
+
+@pytest.mark.parametrize("name, symbols, snap", SNAPSHOTS)
+def test_stored_stackwalker_output_matches_the_snapshot(without_symbols, with_symbols, name, symbols, snap):
+    processed = (with_symbols if symbols else without_symbols)[name]
+    json_dump, expected = processed["json_dump"], snapshot(snap)
+    # Where symbols came from differs: the snapshot read a local tree (or had no symbol source
+    # at all, so nothing was "missing"), we asked the symbol server.
+    ours = [(module.pop("symbol_url"), module.pop("missing_symbols")) for module in json_dump["modules"]]
+    theirs = [(module.pop("symbol_url"), module.pop("missing_symbols")) for module in expected["modules"]]
+    assert json_dump == expected
+    assert all(url is None for url, _ in theirs)
+    missing = [module["debug_file"] for module, (_, gone) in zip(json_dump["modules"], ours) if gone]
+    assert missing == [name.split("/")[0] for name in processed["missing_symbols"]]
+    if symbols:
+        assert any(url and url.split("?")[0].endswith(".sym") for url, _ in ours)
+
+
+def test_modules_and_addons_for_correlations(stack, without_symbols):
+    crash_ids = [without_symbols["test.dmp"]["uuid"], without_symbols["linux-mini.dmp"]["uuid"]]
+    found = CrashTable(stack).modules_and_addons([*crash_ids, "00000000-0000-4000-8000-000000261126"])
+    assert set(found) == set(crash_ids)
+    assert "test_app.exe" in found[crash_ids[0]]["modules"]
+    assert found[crash_ids[0]]["addons"] == []
+
+
+def test_report_row_columns(stack, without_symbols):
+    from crashflow.stores import postgres
+
+    crash_id = without_symbols["test.dmp"]["uuid"]
+    connection = postgres.connect(stack)
+    try:
+        [row] = connection.run(
+            "SELECT signature, os_name, cpu_arch, major_version, thread_count, modules_in_stack, success "
+            "FROM reports WHERE uuid = :id", id=crash_id,
+        )
+    finally:
+        connection.close()
+    assert row[:5] == ["test_app.exe", "Windows NT", "x86", 1, 2]
+    assert row[5].startswith("test_app.pdb/") and row[6] is True
