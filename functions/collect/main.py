@@ -15,9 +15,6 @@ from crashflow.logs import setup_logging
 from crashflow.settings import get_settings
 
 CHUNK_SIZE = 64 * 1024
-# After an early refusal (413), read what the client still sends, up to this much, so it
-# gets the answer instead of a reset connection.
-DRAIN_BYTES = 64 * 1024 * 1024
 
 
 # Read at import, so that a bad throttle rule file stops the function from starting.
@@ -45,14 +42,16 @@ def _body(request: flask.Request):
         raise MalformedCrash("truncated_body") from error
 
 
-def _drain(request: flask.Request) -> None:
-    drained = 0
-    while drained < DRAIN_BYTES and (chunk := request.stream.read(CHUNK_SIZE)):
-        drained += len(chunk)
+def _refusal(body: str, status: int, mimetype: str) -> flask.Response:
+    """An answer sent before the body was read. It is marked streamed so that
+    functions-framework does not read the rest of the body into memory first
+    (gunicorn discards it instead, chunk by chunk)."""
+    data = body.encode()
+    return flask.Response(iter([data]), status=status, mimetype=mimetype, headers={"Content-Length": str(len(data))})
 
 
-def _error(status: int, message: str):
-    return flask.jsonify({"error": message}), status
+def _error(status: int, message: str) -> flask.Response:
+    return _refusal(flask.json.dumps({"error": message}), status, "application/json")
 
 
 def submit(request: flask.Request):
@@ -63,10 +62,7 @@ def submit(request: flask.Request):
         user_agent=request.headers.get("User-Agent", ""),
     )
     if answer.status >= 400:
-        try:
-            _drain(request)
-        except (ClientDisconnected, OSError):
-            pass
+        return _refusal(answer.body, answer.status, answer.content_type)
     return flask.Response(answer.body, status=answer.status, mimetype=answer.content_type)
 
 
@@ -77,7 +73,10 @@ def upload_symbols(request: flask.Request):
     except UploadForbidden as error:
         return _error(403, str(error))
     # Room for the multipart framing around the archive itself.
-    request.max_content_length = uploader.max_upload_bytes + CHUNK_SIZE
+    limit = uploader.max_upload_bytes + CHUNK_SIZE
+    if request.content_length is not None and request.content_length > limit:
+        return _error(400, f"the upload is over the {uploader.max_upload_bytes}-byte limit")
+    request.max_content_length = limit
     try:
         files = [(upload.filename or name, upload.stream) for name, upload in request.files.items(multi=True)]
     except RequestEntityTooLarge:
@@ -102,4 +101,4 @@ def collect(request: flask.Request):
         return submit(request)
     if request.path == "/symbols/upload" and request.method == "POST":
         return upload_symbols(request)
-    return flask.Response("Not found\n", status=404, mimetype="text/plain")
+    return _refusal("Not found\n", 404, "text/plain")
