@@ -1,0 +1,153 @@
+"""The process function on the real stack: idempotent writes, messages that can never
+succeed, on-demand processing, rule sets, crashes without a dump, partitions, indexes."""
+
+import datetime as dt
+import os
+
+import pytest
+import requests
+
+from conftest import DATA, TEST_NAMESPACE, FunctionServer, free_port
+from crashflow.processor.service import Processor
+from crashflow.relay import Relay, post_event
+from crashflow.stores.hbase import CrashTable
+from crashflow.stores.sqs import CrashQueues
+from process_support import delete_symbols, dump_crash, processed_records, report_rows, store_crash, upload_symbols
+
+pytestmark = pytest.mark.integration
+
+NOT_STORED = "00000000-0000-4000-8000-000000261126"
+
+
+@pytest.fixture(scope="module")
+def process_url(stack, tmp_path_factory):
+    env = dict(
+        os.environ, CRASHFLOW_NAMESPACE=TEST_NAMESPACE,
+        CRASHFLOW_SYMBOLS_CACHE_DIR=str(tmp_path_factory.mktemp("symbols-cache")),
+    )
+    server = FunctionServer("process", free_port(), env)
+    try:
+        server.wait_ready()
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def processor(stack, tmp_path):
+    return Processor(stack.model_copy(update={"symbols_cache_dir": tmp_path}))
+
+
+def deliver(url: str, body: str) -> requests.Response:
+    return post_event(f"{url}/", "com.crashflow.crash.queued", "test", body, timeout=60)
+
+
+def drain(settings, url: str) -> None:
+    relay = Relay(settings.model_copy(update={"process_url": url}))
+    while relay.drain_once():
+        pass
+
+
+def test_the_same_message_twice_leaves_one_row_and_one_record(stack, process_url):
+    crash_id = dump_crash(stack, "test.dmp")
+    queues = CrashQueues(stack)
+    queues.publish("standard", crash_id)
+    queues.publish("standard", crash_id)
+    drain(stack, process_url)
+    assert report_rows(stack, [crash_id]) == {crash_id: 1}
+    processed = processed_records(stack, [crash_id])[crash_id]
+    assert processed["signature"] == "test_app.exe"
+    # The relay may deliver both at once: the later write wins, with at most the other run as history.
+    assert len(processed.get("processor_history", [])) <= 1
+    assert CrashTable(stack).crash_ids_by_signature("test_app.exe").count(crash_id) == 1
+
+
+@pytest.mark.parametrize("body, status", [
+    (NOT_STORED, "missing"),
+    ("not a crash id", "rejected"),
+    (f"{NOT_STORED}:no_such_ruleset", "rejected"),
+])
+def test_messages_that_can_never_succeed_are_acknowledged(process_url, body, status):
+    answer = deliver(process_url, body)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == status
+
+
+def test_on_demand_processing_returns_the_processed_crash(stack, process_url):
+    crash_id = dump_crash(stack, "linux-mini.dmp")
+    answer = requests.post(f"{process_url}/process", params={"crash_id": f"bp-{crash_id}"}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["processed"]["uuid"] == crash_id
+    assert answer.json()["processed"]["os_name"] == "Linux"
+    assert requests.post(f"{process_url}/process", params={"crash_id": NOT_STORED}, timeout=60).status_code == 404
+    assert requests.post(f"{process_url}/process", params={"crash_id": "nope"}, timeout=60).status_code == 400
+
+
+def test_regenerate_signature_re_signs_without_stack_walking(stack, processor):
+    crash_id = dump_crash(stack, "test.dmp")
+    first = processor.process(crash_id).processed
+    assert first["signature"] == "test_app.exe"
+    upload_symbols(stack)
+    try:
+        resigned = processor.process(crash_id, "regenerate_signature").processed
+        # The stored stackwalker output (walked without symbols) was re-signed, not re-walked.
+        assert resigned["json_dump"] == first["json_dump"]
+        assert resigned["signature"] == "test_app.exe"
+        assert "signature regenerated" in resigned["processor_notes"]
+        assert resigned["ruleset"] == "regenerate_signature"
+
+        reprocessed = processor.process(crash_id).processed
+        assert reprocessed["signature"] == "(anonymous namespace)::CrashFunction"
+        assert [run["ruleset"] for run in reprocessed["processor_history"]] == ["default", "regenerate_signature"]
+        assert report_rows(stack, [crash_id]) == {crash_id: 1}
+        table = CrashTable(stack)
+        assert crash_id in table.crash_ids_by_signature("(anonymous namespace)::CrashFunction")
+        assert crash_id not in table.crash_ids_by_signature("test_app.exe")
+    finally:
+        delete_symbols(stack)
+
+
+def test_a_crash_without_a_dump_uses_its_annotations(stack, processor):
+    crash_id = store_crash(stack, {
+        "ProductName": "Electronish", "Version": "30.0.1", "platform": "linux", "process_type": "renderer",
+        "InstallTime": "1700000000", "Add-ons": "a%40b:1.0",
+    }, {})
+    processed = processor.process(crash_id).processed
+    assert processed["mdsw_status_string"] == "NoMinidump" and processed["success"] is False
+    assert processed["signature"] == "EMPTY: crash failed to process"
+    assert (processed["os_name"], processed["process_type"], processed["major_version"]) == ("Linux", "renderer", 30)
+    assert processed["addons"] == ["a@b:1.0"]
+    assert CrashTable(stack).modules_and_addons([crash_id]) == {crash_id: {"modules": [], "addons": ["a@b"]}}
+
+
+def test_a_crash_from_a_week_without_a_partition_is_stored(stack, processor):
+    submitted = dt.datetime(2020, 1, 1, 12, tzinfo=dt.timezone.utc)
+    crash_id = store_crash(stack, {"ProductName": "Old"}, {"upload_file_minidump": b""}, submitted=submitted)
+    processed = processor.process(crash_id).processed
+    assert processed["mdsw_status_string"] == "EmptyMinidump"
+    assert report_rows(stack, [crash_id]) == {crash_id: 1}
+    assert CrashTable(stack).crash_ids_submitted("2020-01-01", "2020-01-02") == [crash_id]
+
+
+def test_submitted_time_index_merges_the_salts_in_time_order(stack, processor):
+    base = dt.datetime(2021, 3, 4, 10, tzinfo=dt.timezone.utc)
+    crash_ids = [
+        store_crash(stack, {"ProductName": "Index"}, {}, submitted=base + dt.timedelta(minutes=minute))
+        for minute in range(6)
+    ]
+    for crash_id in reversed(crash_ids):
+        processor.process(crash_id)
+    assert CrashTable(stack).crash_ids_submitted("2021-03-04", "2021-03-05") == crash_ids
+
+
+def test_the_dump_is_hashed_and_the_annotations_typed(stack, processor):
+    dump = (DATA / "minidumps" / "test.dmp").read_bytes()
+    crash_id = store_crash(stack, {
+        "ProductName": "Typed", "Version": "7.1", "CrashTime": "1764144000", "StartupTime": "1764143000",
+        "InstallTime": "not a number", "Weird\u0000Name": "x",
+    }, {"upload_file_minidump": dump})
+    processed = processor.process(crash_id).processed
+    assert processed["uptime"] == 1000
+    assert "install_time" not in processed
+    assert "annotation InstallTime: not a valid int" in processed["processor_notes"]
+    assert CrashTable(stack).get_raw_crash(crash_id)["Weird\u0000Name"] == "x"  # the raw crash stays raw
