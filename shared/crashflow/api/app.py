@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from crashflow import __version__
 from crashflow.api import aggregates, crashes, fields, reprocessing, search, signatures
 from crashflow.api.auth import Gatekeeper
 from crashflow.api.calls import Call, Reply
@@ -85,11 +84,8 @@ class QueryApi:
             return Reply(error.status, {"error": str(error)})
 
     def health(self, path: str) -> Reply:
-        """The health endpoints as collect has them."""
-        if path == "/__lbheartbeat__":
-            return Reply(200, {})
-        if path == "/__version__":
-            return Reply(200, {"version": __version__})
+        """``/__heartbeat__``: can every store be reached? (``/__lbheartbeat__`` and
+        ``/__version__`` are answered by the function itself, as collect does.)"""
         if path == "/__heartbeat__":
             services = self.services
             checks = {
