@@ -40,6 +40,9 @@ class JobContext:
         return CrashStorage(self.settings)
 
 
+DAY_WORK_MEM = "64MB"
+
+
 @contextlib.contextmanager
 def transaction(connection):
     """BEGIN ... COMMIT on the job's connection; ROLLBACK on any error."""
@@ -77,13 +80,15 @@ class Job:
 
 
 class DayJob(Job):
-    """A job that runs day by day over its window, one transaction per day."""
+    """A job that runs day by day over its window, one transaction per day (with room to
+    group a day's reports in memory)."""
 
     per_day = True
 
     def run(self, context: JobContext, start: dt.date, end: dt.date) -> int:
         for day in days(start, end):
             with transaction(context.connection):
+                context.connection.run(f"SET LOCAL work_mem = '{DAY_WORK_MEM}'")
                 written = self.run_day(context, day)
             context.rows_written += written
         return context.rows_written
