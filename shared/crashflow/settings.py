@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     priority_wait_seconds: float = 10
 
     # Aggregation.
+    # How long TopCrashers / CrashesPerDay answers are reused (the jobs rebuild the tables
+    # every few minutes); 0 turns the cache off.
+    api_aggregates_cache_seconds: float = 60
     # Schedules: job name -> cron expression (UTC), checked at start-up; the local relay
     # fires them (infra/knative/schedules.yaml holds the same for Knative's PingSources).
     schedules: dict[str, str] = {
