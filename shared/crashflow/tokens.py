@@ -10,10 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-import threading
-import time
 
 from crashflow.stores.postgres import Database
+from crashflow.ttlcache import TtlCache
 
 PERMISSIONS = (
     "view_pii",
@@ -99,26 +98,16 @@ class TokenCache:
 
     def __init__(self, store: TokenStore, ttl: float, max_entries: int = 10_000):
         self.store = store
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self._entries: dict[str, tuple[float, frozenset[str] | InvalidToken]] = {}
-        self._lock = threading.Lock()
+        self.cache = TtlCache(ttl, max_entries)
+
+    def _lookup(self, token: str) -> frozenset[str] | InvalidToken:
+        try:
+            return self.store.permissions(token)
+        except InvalidToken as error:
+            return error
 
     def permissions(self, token: str) -> frozenset[str]:
-        key = token_hash(token)
-        now = time.monotonic()
-        with self._lock:
-            entry = self._entries.get(key)
-        if entry is None or entry[0] <= now:
-            try:
-                answer: frozenset[str] | InvalidToken = self.store.permissions(token)
-            except InvalidToken as error:
-                answer = error
-            entry = (now + self.ttl, answer)
-            with self._lock:
-                if len(self._entries) >= self.max_entries:
-                    self._entries.clear()
-                self._entries[key] = entry
-        if isinstance(entry[1], InvalidToken):
-            raise InvalidToken(str(entry[1]))
-        return entry[1]
+        answer = self.cache.get_or_compute(token_hash(token), lambda: self._lookup(token))
+        if isinstance(answer, InvalidToken):
+            raise InvalidToken(str(answer))
+        return answer

@@ -12,7 +12,7 @@ from collections import defaultdict
 import pytest
 
 from crashflow.stores.postgres import Database
-from test_query_api import get, start_query_server
+from test_query_api import api, get  # noqa: F401  (api: the query function fixture)
 
 pytestmark = pytest.mark.integration
 
@@ -21,13 +21,6 @@ SIGNATURES = ["alpha", "beta", "gamma", "delta", "epsilon"]
 VERSIONS = ["1.0", "2.0"]
 PROCESS_TYPES = ["parent", "content"]
 PLATFORMS = ["win_count", "mac_count", "lin_count", "other_count"]
-
-
-@pytest.fixture(scope="module")
-def api(stack, functions):
-    server = start_query_server(stack, functions, api_rate_limit_per_minute=0)
-    yield server.url
-    server.stop()
 
 
 @pytest.fixture(scope="module")

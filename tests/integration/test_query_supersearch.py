@@ -17,7 +17,7 @@ from bench.reportgen import COLUMNS, copy_rows
 from crashflow.reports import REPORT_COLUMNS
 from crashflow.stores.postgres import Database
 from crashflow.tokens import TokenStore
-from test_query_api import get, start_query_server
+from test_query_api import api, get  # noqa: F401  (api: the query function fixture)
 
 pytestmark = pytest.mark.integration
 
@@ -68,13 +68,6 @@ def reports(stack):
     rows = make_rows(product)
     copy_rows(Database(stack), [tuple(row[c] for c in COLUMNS) for row in rows])
     return product, rows
-
-
-@pytest.fixture(scope="module")
-def api(stack, functions):
-    server = start_query_server(stack, functions, api_rate_limit_per_minute=0)
-    yield server.url
-    server.stop()
 
 
 @pytest.fixture(scope="module")

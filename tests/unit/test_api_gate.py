@@ -56,3 +56,26 @@ def test_rate_limiter_forgets_full_buckets_when_it_has_too_many():
     clock.now += 120
     limiter.acquire("new")
     assert len(limiter._buckets) == 1
+
+
+def test_ttl_cache_reuses_values_until_they_expire():
+    from crashflow.ttlcache import TtlCache
+
+    clock = Clock()
+    cache = TtlCache(10, max_entries=2, clock=clock)
+    computed = []
+
+    def compute(value):
+        computed.append(value)
+        return value
+
+    assert cache.get_or_compute("a", lambda: compute(1)) == 1
+    assert cache.get_or_compute("a", lambda: compute(2)) == 1
+    clock.now += 10
+    assert cache.get_or_compute("a", lambda: compute(3)) == 3
+    cache.get_or_compute("b", lambda: compute(4))
+    cache.get_or_compute("c", lambda: compute(5))  # over the bound: nothing stale, so it starts afresh
+    assert len(cache._entries) == 1
+    assert computed == [1, 3, 4, 5]
+    assert TtlCache(0).get_or_compute("a", lambda: compute(6)) == 6
+    assert TtlCache(0).get_or_compute("a", lambda: compute(7)) == 7

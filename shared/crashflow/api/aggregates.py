@@ -25,42 +25,46 @@ def _date_param(params, name: str, default: dt.date) -> dt.date:
         raise BadRequest(f"{name} must be a date like 2026-11-26, not {raw[:40]!r}") from None
 
 
+def product_params(call: Call, known: set[str]):
+    """The parameters of an endpoint that needs ``product`` and knows ``known`` besides."""
+    check_known_params(call.args, known | {"product"})
+    if not call.args.get("product"):
+        raise BadRequest("product is required")
+    return call.args
+
+
 def _today() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
 
 
 def top_crashers(services, call: Call) -> Reply:
-    params = call.args
-    check_known_params(params, {"product", "version", "days", "process_type", "platform",
-                                "_results_number", "end_date"})
-    if not params.get("product"):
-        raise BadRequest("product is required")
+    params = product_params(call, {"version", "days", "process_type", "platform", "_results_number", "end_date"})
     days = int_param(params, "days", 7, 1, max(WINDOW_DAYS))
     if days not in WINDOW_DAYS:
         raise BadRequest(f"days must be one of {', '.join(map(str, WINDOW_DAYS))}")
-    with services.database.connection() as connection:
-        try:
-            ranking = ranked_top_crashers(
-                connection,
-                product=params["product"],
-                version=list_param(params, "version", split=False) or None,
-                days=days,
-                process_type=params.get("process_type") or None,
-                platform=params.get("platform") or None,
-                limit=int_param(params, "_results_number", 50, 1, MAX_TOP_CRASHERS),
-                end_date=_date_param(params, "end_date", _today()),
-            )
-        except ValueError as error:
-            raise BadRequest(str(error)) from None
-    return Reply(200, ranking)
+    arguments = {
+        "product": params["product"],
+        "version": tuple(list_param(params, "version", split=False)) or None,
+        "days": days,
+        "process_type": params.get("process_type") or None,
+        "platform": params.get("platform") or None,
+        "limit": int_param(params, "_results_number", 50, 1, MAX_TOP_CRASHERS),
+        "end_date": _date_param(params, "end_date", _today()),
+    }
+
+    def rank() -> dict:
+        with services.database.connection() as connection:
+            try:
+                return ranked_top_crashers(connection, **arguments)
+            except ValueError as error:
+                raise BadRequest(str(error)) from None
+
+    key = ("TopCrashers", *sorted(arguments.items()))
+    return Reply(200, services.aggregates_cache.get_or_compute(key, rank))
 
 
 def crashes_per_day(services, call: Call) -> Reply:
-    params = call.args
-    check_known_params(params, {"product", "version", "from_date", "to_date", "os_name",
-                                "process_type", "report_type"})
-    if not params.get("product"):
-        raise BadRequest("product is required")
+    params = product_params(call, {"version", "from_date", "to_date", "os_name", "process_type", "report_type"})
     to_date = _date_param(params, "to_date", _today())
     from_date = _date_param(params, "from_date", to_date - dt.timedelta(days=DEFAULT_DAYS_PER_DAY - 1))
     if from_date > to_date:
@@ -77,12 +81,16 @@ def crashes_per_day(services, call: Call) -> Reply:
         if params.get(name):
             conditions.append(f"{name} = :{name}")
             values[name] = params[name]
-    with services.database.connection() as connection:
-        rows = connection.run(
-            f"SELECT report_date, version, sum(report_count) FROM crashes_per_day "
-            f"WHERE {' AND '.join(conditions)} GROUP BY 1, 2 ORDER BY 1, 2",
-            **values,
-        )
+    def count() -> list:
+        with services.database.connection() as connection:
+            return connection.run(
+                f"SELECT report_date, version, sum(report_count) FROM crashes_per_day "
+                f"WHERE {' AND '.join(conditions)} GROUP BY 1, 2 ORDER BY 1, 2",
+                **values,
+            )
+
+    key = ("CrashesPerDay", *sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in values.items()))
+    rows = services.aggregates_cache.get_or_compute(key, count)
     per_day = {from_date + dt.timedelta(days=n): 0 for n in range((to_date - from_date).days + 1)}
     hits = []
     for day, version, count in rows:

@@ -17,6 +17,7 @@ from crashflow.stores.postgres import Database
 from crashflow.stores.s3 import CrashStorage
 from crashflow.stores.sqs import CrashQueues
 from crashflow.tokens import TokenCache, TokenStore
+from crashflow.ttlcache import TtlCache
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class Services:
         self.priority = PriorityProcessing(settings, self.queues)
         self.signatures = signatures.SignatureService()
         self.tokens = TokenCache(TokenStore(self.database), settings.api_token_cache_seconds)
+        self.aggregates_cache = TtlCache(settings.api_aggregates_cache_seconds)
 
 
 class QueryApi:

@@ -63,38 +63,35 @@ def _lookups(params, name: str, convert=str) -> list:
         raise BadRequest(f"{name} must be bug numbers (1..2147483647)") from None
 
 
-def _hits(services, sql: str, names: list[str], **values) -> Reply:
+def _lookup(services, call: Call, name: str, sql: str, columns: list[str], convert=str) -> Reply:
+    """Rows of ``sql`` for the values of parameter ``name`` (``:values`` in the SQL)."""
+    check_known_params(call.args, {name})
+    values = _lookups(call.args, name, convert)
     with services.database.connection() as connection:
-        rows = connection.run(sql, **values)
-    hits = [{name: as_json_value(value) for name, value in zip(names, row)} for row in rows]
+        rows = connection.run(sql, values=values)
+    hits = [{column: as_json_value(value) for column, value in zip(columns, row)} for row in rows]
     return Reply(200, {"hits": hits, "total": len(hits)})
 
 
 def bugs(services, call: Call) -> Reply:
-    check_known_params(call.args, {"signatures"})
-    return _hits(
-        services,
-        "SELECT bug_id, signature FROM bug_associations WHERE signature = ANY(:signatures) "
-        "ORDER BY bug_id, signature",
-        ["id", "signature"], signatures=_lookups(call.args, "signatures"),
+    return _lookup(
+        services, call, "signatures",
+        "SELECT bug_id, signature FROM bug_associations WHERE signature = ANY(:values) ORDER BY bug_id, signature",
+        ["id", "signature"],
     )
 
 
 def signatures_by_bugs(services, call: Call) -> Reply:
-    check_known_params(call.args, {"bug_ids"})
-    return _hits(
-        services,
-        "SELECT bug_id, signature FROM bug_associations WHERE bug_id = ANY(:bug_ids) "
-        "ORDER BY bug_id, signature",
-        ["id", "signature"], bug_ids=_lookups(call.args, "bug_ids", bug_id),
+    return _lookup(
+        services, call, "bug_ids",
+        "SELECT bug_id, signature FROM bug_associations WHERE bug_id = ANY(:values) ORDER BY bug_id, signature",
+        ["id", "signature"], bug_id,
     )
 
 
 def signature_first_date(services, call: Call) -> Reply:
-    check_known_params(call.args, {"signatures"})
-    return _hits(
-        services,
-        "SELECT signature, first_date, first_build FROM signatures WHERE signature = ANY(:signatures) "
-        "ORDER BY signature",
-        ["signature", "first_date", "first_build"], signatures=_lookups(call.args, "signatures"),
+    return _lookup(
+        services, call, "signatures",
+        "SELECT signature, first_date, first_build FROM signatures WHERE signature = ANY(:values) ORDER BY signature",
+        ["signature", "first_date", "first_build"],
     )
