@@ -27,20 +27,23 @@ def processor() -> Processor:
     return Processor(get_settings())
 
 
-def _message(request: flask.Request) -> str:
+def _message(request: flask.Request) -> tuple[str, bool]:
+    """The message, and whether symbols must be looked up afresh: for on-demand processing
+    and for messages from the reprocessing queue (its name ends the event source)."""
     if request.path == "/process":
-        return request.args.get("crash_id", "")
+        return request.args.get("crash_id", ""), True
     try:
         event = from_http(request.headers, request.get_data())
     except GenericException as error:
         raise InvalidMessage(f"not a CloudEvent: {error}") from None
+    fresh_symbols = str(event.get("source") or "").endswith("reprocessing")
     data = event.data
     if isinstance(data, bytes):
         data = data.decode()
     if isinstance(data, dict):
         # {"crash_id": ...} from our own callers; SQS event sources wrap the message: {"Body": ...}.
         data = data.get("crash_id") or data.get("Body") or ""
-    return str(data or "")
+    return str(data or ""), fresh_symbols
 
 
 @functions_framework.http
@@ -50,13 +53,14 @@ def process(request: flask.Request):
         return flask.jsonify(checks), 200 if all(checks.values()) else 503
     on_demand = request.path == "/process"
     try:
-        crash_id, ruleset = parse_message(_message(request))
+        message, fresh_symbols = _message(request)
+        crash_id, ruleset = parse_message(message)
     except InvalidMessage as error:
         # A malformed message can never succeed: acknowledge it so it is not redelivered.
         log.error("rejected message: %s", error)
         return flask.jsonify({"status": "rejected", "error": str(error)}), 400 if on_demand else 200
     try:
-        outcome = processor().process(crash_id, ruleset)
+        outcome = processor().process(crash_id, ruleset, fresh_symbols)
     except Exception as error:
         log.exception("processing %s failed; the queue will redeliver it", crash_id)
         return flask.jsonify({"status": "error", "crash_id": crash_id, "error": f"{type(error).__name__}"}), 503

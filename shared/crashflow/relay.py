@@ -59,7 +59,7 @@ class Relay:
         self.schedule = Schedule(settings.schedules, dt.datetime.now(dt.timezone.utc))
 
     def deliver(self, message: QueueMessage) -> bool:
-        """POST one message to process; delete it from its queue on 2xx."""
+        """POST one message to process; True on a 2xx answer (the caller deletes it)."""
         try:
             answer = post_event(
                 f"{self.settings.process_base_url}/",
@@ -71,22 +71,27 @@ class Relay:
             log.warning("process unreachable for %s: %s", message.body, error)
             return False
         if 200 <= answer.status_code < 300:
-            self.queues.delete(message)
             return True
         log.warning("process answered %s for %s (try %s)", answer.status_code, message.body, message.receive_count)
         return False
 
     def drain_once(self, wait_seconds: int = 0) -> int:
-        """Deliver one batch from the first non-empty queue, in priority order."""
+        """Deliver one batch from the first non-empty queue, in priority order; delete what
+        process acknowledged (one request for the batch)."""
         for kind in QUEUE_KINDS:
             messages = self.queues.receive(kind, max_messages=10, wait_seconds=0)
             if messages:
-                return sum(self.pool.map(self.deliver, messages))
+                return self._deliver_all(messages)
         if wait_seconds:
             # Idle: long-poll the standard queue briefly, so new crashes start at once.
-            messages = self.queues.receive("standard", max_messages=10, wait_seconds=wait_seconds)
-            return sum(self.pool.map(self.deliver, messages))
+            return self._deliver_all(self.queues.receive("standard", max_messages=10, wait_seconds=wait_seconds))
         return 0
+
+    def _deliver_all(self, messages: list[QueueMessage]) -> int:
+        delivered = [message for message, ok in zip(messages, self.pool.map(self.deliver, messages)) if ok]
+        if delivered:
+            self.queues.delete_many(delivered)
+        return len(delivered)
 
     def fire_schedules(self, now: dt.datetime | None = None) -> list[str]:
         fired = self.schedule.due(now or dt.datetime.now(dt.timezone.utc))

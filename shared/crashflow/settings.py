@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     stackwalker_timeout: int = 120
     symbols_cache_dir: Path = Field(default_factory=lambda: _cache_dir() / "symbols")
     symbols_cache_max_bytes: int = 2 * 1024**3
+    # How long a symbol file the bucket lacked is not asked for again (reprocessing always asks).
+    symbols_missing_ttl: float = 600
 
     # Where the functions listen (locally) and reach each other.
     collect_port: int = 8001

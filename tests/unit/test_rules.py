@@ -144,7 +144,7 @@ class FakeStackwalker:
     def __init__(self):
         self.walked = []
 
-    def walk(self, dump, raw_crash=None):
+    def walk(self, dump, raw_crash=None, fresh_symbols=False):
         self.walked.append((dump, raw_crash))
         if dump == b"bad":
             return StackwalkResult({"status": "ERROR_MINIDUMP_HEADER_MISMATCH"}, "ERROR_MINIDUMP_HEADER_MISMATCH", 0, "")

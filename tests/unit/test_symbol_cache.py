@@ -1,6 +1,7 @@
 import os
 
-from crashflow.processor.symbols import SymbolCache, prune_cache
+from crashflow.processor import symbols
+from crashflow.processor.symbols import MissingSymbols, SymbolCache, prune_cache
 
 
 def write(path, size, atime):
@@ -30,3 +31,23 @@ def test_prune_is_rate_limited(tmp_path):
 
 def test_missing_cache_directory(tmp_path):
     assert prune_cache(tmp_path / "nothing-yet", 0) == 0
+
+
+def test_missing_symbols_are_remembered_for_the_ttl(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(symbols.time, "monotonic", lambda: now[0])
+    missing = MissingSymbols(ttl=60, max_entries=2)
+    missing.add("a.pdb/1/a.sym")
+    assert "a.pdb/1/a.sym" in missing
+    now[0] += 61
+    assert "a.pdb/1/a.sym" not in missing
+    missing.add("b")
+    missing.discard("b")
+    assert "b" not in missing
+
+
+def test_missing_symbols_stay_bounded():
+    missing = MissingSymbols(ttl=60, max_entries=2)
+    for key in ("a", "b", "c"):
+        missing.add(key)
+    assert "c" in missing and len(missing._until) <= 2

@@ -21,6 +21,8 @@ class CrashContext:
     processed: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     ruleset: str = "default"
+    # Look symbols up again even where the bucket lacked them lately (reprocessing).
+    fresh_symbols: bool = False
     # The typed view of ``raw_crash``, set by the annotation rules.
     annotations: RawCrash = field(default_factory=RawCrash)
 

@@ -162,7 +162,7 @@ class StackwalkRule(Rule):
             processed["mdsw_status_string"] = "NoMinidump"
             crash.notes.append("no minidump")
         for name in names:
-            result = self.stackwalker.walk(crash.dumps[name], crash.raw_crash)
+            result = self.stackwalker.walk(crash.dumps[name], crash.raw_crash, crash.fresh_symbols)
             if result.status != "OK":
                 crash.notes.append(f"minidump-stackwalk on {name}: {result.status}")
             if name != MAIN_DUMP:

@@ -10,6 +10,7 @@ and the queue redelivers.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from crashflow.crashids import normalize_crash_id
@@ -21,7 +22,7 @@ from crashflow.reports import report_row
 from crashflow.settings import Settings
 from crashflow.stores.hbase import CrashTable
 from crashflow.stores.postgres import Database
-from crashflow.stores.s3 import CrashNotFound, CrashStorage
+from crashflow.stores.s3 import MAIN_DUMP, CrashNotFound, CrashStorage
 
 log = logging.getLogger(__name__)
 
@@ -74,20 +75,27 @@ class Processor:
             symbols_url=self.symbol_server.url,
             symbols_cache=self.symbol_cache.directory,
             timeout=settings.stackwalker_timeout,
+            fresh_symbols_url=self.symbol_server.fresh_url,
         )
+        # Loads of one crash run side by side: each is a network round trip.
+        self.loader = ThreadPoolExecutor(8, thread_name_prefix="load")
         self.pipelines = {
             "default": Pipeline(default_rules(self.stackwalker)),
             "regenerate_signature": Pipeline(regenerate_signature_rules()),
         }
 
-    def process(self, crash_id: str, ruleset: str = "default") -> Outcome:
+    def process(self, crash_id: str, ruleset: str = "default", fresh_symbols: bool = False) -> Outcome:
+        """Process one crash. ``fresh_symbols``: ask the bucket even for symbols it lacked
+        lately (reprocessing after a symbol upload)."""
+        history = self.loader.submit(self.crash_table.processor_history, crash_id)
         try:
-            raw_crash = self.storage.load_raw_crash(crash_id)
-            crash = self._context(crash_id, raw_crash, ruleset)
+            crash = self._context(crash_id, ruleset)
         except CrashNotFound:
             log.error("crash %s is not in storage; message dropped", crash_id)
             return Outcome(crash_id, "missing")
-        history = self.crash_table.processor_history(crash_id)
+        raw_crash, history = crash.raw_crash, history.result()
+        crash.raw_crash = dict(raw_crash)
+        crash.fresh_symbols = fresh_symbols
         crash.processed["ruleset"] = crash.ruleset
         processed = self.pipelines[crash.ruleset].run(crash).processed
         if history:
@@ -104,16 +112,36 @@ class Processor:
         log.info("processed %s (%s): %s", crash_id, crash.ruleset, processed.get("signature"))
         return Outcome(crash_id, "processed", processed)
 
-    def _context(self, crash_id: str, raw_crash: dict, ruleset: str) -> CrashContext:
+    def _context(self, crash_id: str, ruleset: str) -> CrashContext:
+        """The crash to run ``ruleset`` on; ``raw_crash`` as stored. CrashNotFound when the
+        raw crash is not in S3."""
         if ruleset == "regenerate_signature":
+            raw_crash = self.storage.load_raw_crash(crash_id)
             stored = self.crash_table.get_processed_crash(crash_id)
             if stored and stored.get("json_dump"):
                 stored.pop("processor_history", None)
-                crash = CrashContext(crash_id, dict(raw_crash), {}, processed=stored, ruleset=ruleset)
+                crash = CrashContext(crash_id, raw_crash, {}, processed=stored, ruleset=ruleset)
                 crash.notes.append("signature regenerated from the stored stackwalker output")
                 return crash
             log.warning("%s has no stored stackwalker output; processing it in full", crash_id)
-        return CrashContext(crash_id, dict(raw_crash), self.storage.load_dumps(crash_id))
+        raw_crash, dumps = self._load(crash_id)
+        return CrashContext(crash_id, raw_crash, dumps)
+
+    def _load(self, crash_id: str) -> tuple[dict, dict[str, bytes]]:
+        """The raw crash and its dumps. The main dump is fetched alongside the raw crash (nearly
+        every crash has one); the dump names come from the collector's checksums, or from
+        ``dump_names`` for raw crashes without them."""
+        main_dump = self.loader.submit(self.storage.load_dump, crash_id, MAIN_DUMP)
+        raw_crash = self.storage.load_raw_crash(crash_id)
+        checksums = (raw_crash.get("metadata") or {}).get("dump_checksums")
+        names = list(checksums) if isinstance(checksums, dict) else self.storage.load_dump_names(crash_id)
+        others = {
+            name: self.loader.submit(self.storage.load_dump, crash_id, name) for name in names if name != MAIN_DUMP
+        }
+        dumps = {name: future.result() for name, future in others.items()}
+        if MAIN_DUMP in names:
+            dumps[MAIN_DUMP] = main_dump.result()
+        return raw_crash, dumps
 
     def health(self) -> dict[str, bool]:
         return {

@@ -31,9 +31,12 @@ class StackwalkResult:
 
 
 class Stackwalker:
-    def __init__(self, command: str, symbols_url: str | None, symbols_cache: Path, timeout: int = 120):
+    def __init__(self, command: str, symbols_url: str | None, symbols_cache: Path, timeout: int = 120,
+                 fresh_symbols_url: str | None = None):
         self.command = command
         self.symbols_url = symbols_url
+        # Where symbols are looked up again even if they were missing a moment ago.
+        self.fresh_symbols_url = fresh_symbols_url or symbols_url
         self.symbols_cache = Path(symbols_cache)
         # Downloads land here first and are renamed into the cache: same file system.
         self.symbols_tmp = self.symbols_cache.with_name(self.symbols_cache.name + ".tmp")
@@ -44,7 +47,7 @@ class Stackwalker:
         answer = subprocess.run([self.command, "--version"], capture_output=True, text=True, timeout=30)
         return answer.stdout.strip()
 
-    def command_line(self, dump_path: Path, raw_crash_path: Path | None) -> list[str]:
+    def command_line(self, dump_path: Path, raw_crash_path: Path | None, symbols_url: str | None) -> list[str]:
         command = [
             self.command,
             "--json",
@@ -55,14 +58,15 @@ class Stackwalker:
         ]
         if raw_crash_path is not None:
             command.append(f"--evil-json={raw_crash_path}")
-        if self.symbols_url:
-            command.append(f"--symbols-url={self.symbols_url}")
+        if symbols_url:
+            command.append(f"--symbols-url={symbols_url}")
         command.append(str(dump_path))
         return command
 
-    def walk(self, dump: bytes, raw_crash: dict | None = None) -> StackwalkResult:
+    def walk(self, dump: bytes, raw_crash: dict | None = None, fresh_symbols: bool = False) -> StackwalkResult:
         """Stack-walk ``dump``; an empty dump is ``EmptyMinidump``, a dump the stackwalker
         cannot read gets its error status (or ``StackwalkerFailed`` when it printed none)."""
+        symbols_url = self.fresh_symbols_url if fresh_symbols else self.symbols_url
         if not dump:
             return StackwalkResult({}, "EmptyMinidump", -1, "")
         self.symbols_cache.mkdir(parents=True, exist_ok=True)
@@ -76,7 +80,8 @@ class Stackwalker:
                 raw_crash_path.write_text(json.dumps(raw_crash, default=str))
             try:
                 answer = subprocess.run(
-                    self.command_line(dump_path, raw_crash_path), capture_output=True, timeout=self.timeout
+                    self.command_line(dump_path, raw_crash_path, symbols_url), capture_output=True,
+                    timeout=self.timeout,
                 )
             except subprocess.TimeoutExpired as error:  # subprocess.run killed it
                 stderr = (error.stderr or b"").decode(errors="replace")

@@ -21,24 +21,71 @@ from crashflow.stores.s3 import client
 log = logging.getLogger(__name__)
 
 
+FRESH_PREFIX = "fresh/"
+
+
+class MissingSymbols:
+    """Symbol keys the bucket did not have, remembered for ``ttl`` seconds: the stackwalker
+    asks for every module without symbols on every crash, and each miss would cost an S3
+    round trip."""
+
+    def __init__(self, ttl: float, max_entries: int = 100_000):
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def __contains__(self, key: str) -> bool:
+        until = self._until.get(key)
+        return until is not None and until > time.monotonic()
+
+    def add(self, key: str) -> None:
+        with self._lock:
+            if len(self._until) >= self.max_entries:
+                now = time.monotonic()
+                self._until = {k: v for k, v in self._until.items() if v > now}
+                if len(self._until) >= self.max_entries:
+                    self._until.clear()
+            self._until[key] = time.monotonic() + self.ttl
+
+    def discard(self, key: str) -> None:
+        with self._lock:
+            self._until.pop(key, None)
+
+
 class SymbolServer:
-    """Serves the symbols bucket on 127.0.0.1 on a free port, in a daemon thread."""
+    """Serves the symbols bucket on 127.0.0.1 on a free port, in a daemon thread.
+
+    ``url`` remembers misses for ``settings.symbols_missing_ttl`` seconds; ``fresh_url``
+    always asks the bucket (reprocessing: the symbols may just have been uploaded)."""
 
     def __init__(self, settings: Settings):
         s3 = client(settings, "s3")
         bucket = settings.symbols_bucket
+        missing = self.missing = MissingSymbols(settings.symbols_missing_ttl)
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - http.server's naming
                 key = self.path.lstrip("/").split("?", 1)[0]
+                fresh = key.startswith(FRESH_PREFIX)
+                key = key.removeprefix(FRESH_PREFIX)
                 if ".." in key.split("/"):
                     self.send_error(400)
                     return
-                try:
-                    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-                except ClientError:
+                if not fresh and key in missing:
                     self.send_error(404)
                     return
+                try:
+                    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+                except ClientError as error:
+                    if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                        missing.add(key)
+                        self.send_error(404)
+                    else:  # not known to be missing: don't remember it
+                        log.warning("symbols bucket error for %s: %s", key, error)
+                        self.send_error(502)
+                    return
+                missing.discard(key)
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain")
                 self.send_header("Content-Length", str(len(body)))
@@ -56,6 +103,10 @@ class SymbolServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    @property
+    def fresh_url(self) -> str:
+        return self.url + FRESH_PREFIX
 
 
 class SymbolCache:

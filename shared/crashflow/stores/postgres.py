@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import queue
 import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,6 +80,9 @@ class Database:
         self._idle: queue.LifoQueue[pg8000.native.Connection] = queue.LifoQueue(maxsize=size)
         self._partitions: set[str] = set()
         self._partition_lock = threading.Lock()
+        # connection -> {columns: prepared upsert}: pg8000 re-parses a statement's named
+        # parameters on every run, which for the report upsert cost more than the round trip.
+        self._upserts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[pg8000.native.Connection]:
@@ -142,12 +146,14 @@ class Database:
     def upsert_report(self, row: dict) -> None:
         """Insert or replace the report row of one crash (keyed by uuid and date_processed)."""
         self.ensure_report_partition(row["date_processed"].date())
-        columns = list(row)
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in ("uuid", "date_processed"))
+        columns = tuple(row)
         with self.connection() as connection:
-            connection.run(
-                f"INSERT INTO reports ({', '.join(columns)}) "
-                f"VALUES ({', '.join(':' + c for c in columns)}) "
-                f"ON CONFLICT (uuid, date_processed) DO UPDATE SET {updates}",
-                **row,
-            )
+            prepared = self._upserts.setdefault(connection, {})
+            if columns not in prepared:
+                updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in ("uuid", "date_processed"))
+                prepared[columns] = connection.prepare(
+                    f"INSERT INTO reports ({', '.join(columns)}) "
+                    f"VALUES ({', '.join(':' + c for c in columns)}) "
+                    f"ON CONFLICT (uuid, date_processed) DO UPDATE SET {updates}"
+                )
+            prepared[columns].run(**row)

@@ -4,10 +4,13 @@ redriven to one dead-letter queue after ``queue_max_receives`` failed deliveries
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 
 from crashflow.settings import Settings
 from crashflow.stores.s3 import client
+
+log = logging.getLogger(__name__)
 
 # The order in which queues are drained: a user waiting beats the backlog beats reprocessing.
 QUEUE_KINDS = ("priority", "standard", "reprocessing")
@@ -64,6 +67,12 @@ class CrashQueues:
     def publish(self, kind: str, body: str) -> None:
         self.sqs.send_message(QueueUrl=self.url(kind), MessageBody=body)
 
+    def publish_batch(self, kind: str, bodies: list[str]) -> list[str]:
+        """Send up to 10 messages in one call; the bodies the queue did not take."""
+        entries = [{"Id": str(index), "MessageBody": body} for index, body in enumerate(bodies)]
+        answer = self.sqs.send_message_batch(QueueUrl=self.url(kind), Entries=entries)
+        return [bodies[int(failure["Id"])] for failure in answer.get("Failed", [])]
+
     def receive(self, kind: str, max_messages: int = 10, wait_seconds: int = 0) -> list[QueueMessage]:
         answer = self.sqs.receive_message(
             QueueUrl=self.url(kind),
@@ -83,6 +92,19 @@ class CrashQueues:
 
     def delete(self, message: QueueMessage) -> None:
         self.sqs.delete_message(QueueUrl=self.url(message.kind), ReceiptHandle=message.receipt_handle)
+
+    def delete_many(self, messages: list[QueueMessage]) -> None:
+        """Delete messages received from one queue, ten per request."""
+        for start in range(0, len(messages), 10):
+            batch = messages[start : start + 10]
+            answer = self.sqs.delete_message_batch(
+                QueueUrl=self.url(batch[0].kind),
+                Entries=[{"Id": str(i), "ReceiptHandle": m.receipt_handle} for i, m in enumerate(batch)],
+            )
+            if answer.get("Failed"):
+                # Not deleted: it comes back after the visibility timeout and is processed again,
+                # which processing makes harmless.
+                log.warning("could not delete %d delivered message(s): %s", len(answer["Failed"]), answer["Failed"])
 
     def count(self, kind: str) -> int:
         """Messages visible plus in flight: an estimate, as SQS gives it."""

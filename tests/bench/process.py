@@ -1,0 +1,238 @@
+"""Processing benchmark: N crashes through the process function (as deployed: functions-
+framework's gunicorn, fed by the relay from SQS, storing into the real HBase and Postgres)
+against the bare ``minidump-stackwalk`` on the same dumps, in the same run, with the same
+parallelism and the same symbols.
+
+Corpus: the valid test minidumps in turn, their symbol files in the symbols bucket (the bare
+stackwalker reads the same files from tests/data/symbols). Both sides get one warm-up pass
+so neither pays for first symbol downloads in the measured phase.
+
+Phases:
+1. bare: ``minidump-stackwalk --json`` on every dump, ``--parallel`` at a time.
+2. throughput: all N crashes stored in S3 and queued at once; the relay delivers them with
+   ``--parallel`` workers; crashes/s from the first delivery until the last report row.
+3. lag: ``--lag-crashes`` crashes queued one by one at half the measured throughput;
+   submit (queued) to searchable (its ``reports`` row visible) per crash, polled every 50 ms.
+
+Prints JSON: crashes/s of both, the overhead ratio (function / bare throughput), p50/p95
+lag, the machine load. ``--profile`` also prints where the function's time went.
+
+    .venv/bin/python tests/bench/process.py                 # 200 crashes
+    .venv/bin/python tests/bench/process.py --crashes 40    # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import datetime as dt
+import hashlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from crashflow.crashids import create_crash_id
+from crashflow.provision import provision
+from crashflow.relay import Relay
+from crashflow.settings import Settings
+from crashflow.stores import postgres
+from crashflow.stores.s3 import CrashStorage, client
+from crashflow.stores.sqs import DEAD_LETTER, QUEUE_KINDS, CrashQueues
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "tests" / "data"
+DUMPS = [
+    "test.dmp", "breakpad-linux_null_read_av.dmp", "breakpad-linux_raise_sigabrt.dmp",
+    "breakpad-null_read_av.dmp", "invalid-parameter.dmp", "linux-mini.dmp",
+    "pipeline-inlines-macos-segv.dmp", "simple-crashpad.dmp",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def prepare(settings: Settings) -> None:
+    provision(settings)
+    queues = CrashQueues(settings)
+    for kind in (*QUEUE_KINDS, DEAD_LETTER):
+        while messages := queues.receive(kind, max_messages=10):
+            for message in messages:
+                queues.delete(message)
+    s3 = client(settings, "s3")
+    symbols = DATA / "symbols"
+    for path in symbols.rglob("*.sym"):
+        s3.put_object(Bucket=settings.symbols_bucket, Key=path.relative_to(symbols).as_posix(), Body=path.read_bytes())
+
+
+def bare_stackwalk(settings: Settings, dumps: list[Path], parallel: int) -> float:
+    """Seconds for the bare stackwalker over ``dumps``."""
+    def walk(path: Path) -> None:
+        subprocess.run(
+            [settings.stackwalker, "--json", "--no-color", "--verbose=error",
+             f"--symbols-path={DATA / 'symbols'}", str(path)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+        )
+    with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
+        list(pool.map(walk, dumps[: len(DUMPS)]))  # warm-up: page cache, symbol parsing paths
+        start = time.perf_counter()
+        list(pool.map(walk, dumps))
+        return time.perf_counter() - start
+
+
+def store(settings: Settings, storage: CrashStorage, name: str) -> str:
+    now = dt.datetime.now(dt.timezone.utc)
+    crash_id = create_crash_id(now)
+    dump = (DATA / "minidumps" / name).read_bytes()
+    raw_crash = {"ProductName": "Bench", "Version": "1.0", "uuid": crash_id,
+                 "submitted_timestamp": now.isoformat(), "version": 2,
+                 "metadata": {"dump_checksums": {"upload_file_minidump": hashlib.sha256(dump).hexdigest()}}}
+    storage.save_raw_crash(crash_id, raw_crash, {"upload_file_minidump": dump})
+    return crash_id
+
+
+def searchable(settings: Settings, crash_ids: list[str]) -> set[str]:
+    connection = postgres.connect(settings)
+    try:
+        return {row[0] for row in connection.run("SELECT uuid FROM reports WHERE uuid = ANY(:ids)", ids=crash_ids)}
+    finally:
+        connection.close()
+
+
+def start_function(settings: Settings, cache_dir: str, profile: bool) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = dict(os.environ, CRASHFLOW_NAMESPACE=settings.namespace, CRASHFLOW_SYMBOLS_CACHE_DIR=cache_dir)
+    if profile:
+        env["CRASHFLOW_PROCESS_PROFILE"] = "1"
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "functions-framework"),
+         "--source", str(REPO / "functions" / "process" / "main.py"),
+         "--target", "process", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=open(Path(cache_dir) / "process.log", "wb"),
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            requests.get(url + "/__lbheartbeat__", timeout=1)
+            return process, url
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError("process function did not start")
+
+
+def run_relay_until(settings: Settings, url: str, crash_ids: list[str], parallel: int) -> None:
+    relay = Relay(settings.model_copy(update={"process_url": url}), workers=parallel)
+    pending = set(crash_ids)
+    while pending:
+        if not relay.drain_once():
+            pending -= searchable(settings, list(pending))
+            time.sleep(0.05)
+    relay.pool.shutdown()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--crashes", type=int, default=200)
+    parser.add_argument("--lag-crashes", type=int, default=30)
+    parser.add_argument("--parallel", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--namespace", default="cfprocessbench")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+
+    settings = Settings(namespace=args.namespace)
+    load_before = os.getloadavg()[0]
+    prepare(settings)
+    names = [DUMPS[i % len(DUMPS)] for i in range(args.crashes)]
+    bare_seconds = bare_stackwalk(settings, [DATA / "minidumps" / name for name in names], args.parallel)
+
+    storage = CrashStorage(settings)
+    queues = CrashQueues(settings)
+    with tempfile.TemporaryDirectory(prefix="crashflow-bench-") as cache_dir:
+        process, url = start_function(settings, cache_dir, args.profile)
+        try:
+            warmup = [store(settings, storage, name) for name in DUMPS]
+            for crash_id in warmup:
+                queues.publish("standard", crash_id)
+            run_relay_until(settings, url, warmup, args.parallel)
+
+            crash_ids = [store(settings, storage, name) for name in names]
+            for crash_id in crash_ids:
+                queues.publish("standard", crash_id)
+            start = time.perf_counter()
+            run_relay_until(settings, url, crash_ids, args.parallel)
+            function_seconds = time.perf_counter() - start
+            throughput = len(crash_ids) / function_seconds
+
+            # Lag: crashes arrive one at a time at half the throughput; a relay delivers them.
+            lags = []
+            interval = 2 / throughput
+            relay = Relay(settings.model_copy(update={"process_url": url}), workers=args.parallel)
+            submitted: dict[str, float] = {}
+            lag_names = [DUMPS[i % len(DUMPS)] for i in range(args.lag_crashes)]
+            prepared = [store(settings, storage, name) for name in lag_names]
+            with concurrent.futures.ThreadPoolExecutor(1) as deliverer:
+                draining = True
+
+                def drain():
+                    while draining:
+                        relay.drain_once(wait_seconds=1)
+
+                future = deliverer.submit(drain)
+                next_at = time.perf_counter()
+                for crash_id in prepared:
+                    time.sleep(max(0.0, next_at - time.perf_counter()))
+                    queues.publish("standard", crash_id)
+                    submitted[crash_id] = time.perf_counter()
+                    next_at += interval
+                pending = set(prepared)
+                while pending:
+                    found = searchable(settings, list(pending))
+                    now = time.perf_counter()
+                    for crash_id in found:
+                        lags.append(now - submitted[crash_id])
+                    pending -= found
+                    time.sleep(0.05)
+                draining = False
+                future.result()
+            relay.pool.shutdown()
+        finally:
+            process.terminate()
+            process.wait(10)
+            profile_text = (Path(cache_dir) / "process.log").read_text(errors="replace") if args.profile else ""
+
+    bare = len(names) / bare_seconds
+    result = {
+        "crashes": len(names),
+        "parallel": args.parallel,
+        "bare_stackwalker_crashes_per_s": round(bare, 2),
+        "function_crashes_per_s": round(throughput, 2),
+        "throughput_ratio": round(throughput / bare, 3),
+        "overhead_percent": round((bare / throughput - 1) * 100, 1),
+        "lag_crashes": len(lags),
+        "lag_p50_s": round(percentile(lags, 0.5), 3),
+        "lag_p95_s": round(percentile(lags, 0.95), 3),
+        "loadavg_1m_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(result, indent=2))
+    if profile_text:
+        print(profile_text[-6000:], file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
