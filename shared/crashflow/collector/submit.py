@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from tenacity import retry, stop_after_attempt, wait_exponential
 
 from crashflow.collector.payload import Limits, MalformedCrash, PayloadTooLarge, parse_crash_payload
+from crashflow.collector.publisher import BatchPublisher
 from crashflow.collector.throttler import Throttler, ThrottleResult
 from crashflow.crashids import create_crash_id
 from crashflow.settings import Settings
 from crashflow.stores.hbase import CrashTable
-from crashflow.stores.s3 import CrashStorage
+from crashflow.stores.s3 import CrashStorage, RawCrashWriter
 from crashflow.stores.sqs import CrashQueues
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,9 @@ class Collector:
     ):
         self.settings = settings
         self.storage = storage or CrashStorage(settings)
+        self.writer = RawCrashWriter(settings) if storage is None else storage
         self.queues = queues or CrashQueues(settings)
+        self.publisher = BatchPublisher(self._send_batch)
         # Made on first use: happybase connects when its pool is built, and the collector
         # must start (and accept crashes) while HBase is down.
         self._crash_table = crash_table
@@ -127,7 +130,7 @@ class Collector:
             },
         )
         try:
-            self.storage.save_raw_crash(crash_id, raw_crash, payload.dumps)
+            self.writer.save_raw_crash(crash_id, raw_crash, payload.dumps)
         except Exception:
             log.exception("could not store crash %s", crash_id)
             return Answer(503, "Discarded=storage_unavailable")
@@ -155,15 +158,15 @@ class Collector:
 
     def _publish(self, crash_id: str) -> None:
         try:
-            self._publish_with_retries(crash_id)
+            self.publisher.publish(crash_id)
         except Exception:
             # The crash is stored: the recovery job (`crashflow recover`) requeues raw crashes
             # that have no processed record.
             log.exception("could not queue %s; left for recovery", crash_id)
 
     @retry(stop=stop_after_attempt(3), wait=wait_exponential(multiplier=0.1, max=1), reraise=True)
-    def _publish_with_retries(self, crash_id: str) -> None:
-        self.queues.publish("standard", crash_id)
+    def _send_batch(self, crash_ids: list[str]) -> list[str]:
+        return self.queues.publish_batch("standard", crash_ids)
 
     def health(self) -> tuple[bool, dict[str, str]]:
         """Whether crashes can be collected, and each dependency's state. HBase is only
