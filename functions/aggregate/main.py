@@ -16,10 +16,14 @@ from crashflow.settings import get_settings
 from crashflow.stores.postgres import Database
 
 
+# Read (and so validate: schedules, retention) the settings at start-up, not at the first event.
+SETTINGS = get_settings()
+
+
 @functools.cache
 def database() -> Database:
     setup_logging()
-    return Database(get_settings())
+    return Database(SETTINGS)
 
 
 def _data(event: CloudEvent) -> dict:

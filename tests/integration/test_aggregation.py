@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
+import os
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -22,6 +23,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 from click.testing import CliRunner
+from conftest import REPO, FunctionServer, free_port
 
 from crashflow.aggregation.counts import new_signatures
 from crashflow.aggregation.runner import _lock_key, run_job, run_jobs
@@ -420,3 +422,15 @@ def test_all_runs_every_job_in_order(database, stack):
     # Bugzilla is unreachable here: that job fails, the others still run.
     assert {run.job: run.status for run in runs if run.status != "ok"} == {"bug_associations": "error"}
 
+
+
+def test_the_function_refuses_to_start_with_a_bad_schedule(stack):
+    env = dict(os.environ, CRASHFLOW_NAMESPACE=stack.namespace, CRASHFLOW_SCHEDULES='{"top_crashers": "every hour"}')
+    server = FunctionServer("aggregate", free_port(), env)
+    try:
+        with pytest.raises(RuntimeError, match="exited"):
+            server.wait_ready(timeout=60)
+    finally:
+        server.stop()
+    log = (REPO / ".local" / "logs" / "test-aggregate.log").read_text()
+    assert "invalid cron expression 'every hour'" in log
