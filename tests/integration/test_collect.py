@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from conftest import DATA, TEST_NAMESPACE, FunctionServer, free_port
 from crashflow.crashids import is_crash_id, throttle_result_from_crash_id
@@ -381,3 +384,34 @@ def test_storage_down_answers_503_and_queues_nothing(stack, tmp_path_factory, qu
     finally:
         server.stop()
     assert drain(queues) == set()
+
+
+@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    parts=st.lists(st.tuples(
+        st.sampled_from(["ProductName", "Version", "extra", "upload_file_minidump", "raw_crash", "", "a b"]),
+        st.one_of(st.none(), st.sampled_from(["x.dmp", ""])),
+        st.sampled_from([None, "application/json", "application/octet-stream"]),
+        st.binary(max_size=300),
+    ), max_size=5),
+    cut=st.one_of(st.none(), st.integers(min_value=0, max_value=2000)),
+    gzipped=st.booleans(),
+    chunked=st.booleans(),
+)
+def test_random_bodies_over_http_never_get_a_500(collect, parts, cut, gzipped, chunked):
+    body = b"".join(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"'.encode()
+        + (f'; filename="{filename}"'.encode() if filename is not None else b"")
+        + (f"\r\nContent-Type: {ctype}".encode() if ctype else b"")
+        + b"\r\n\r\n" + data + b"\r\n"
+        for name, filename, ctype, data in parts
+    ) + f"--{BOUNDARY}--\r\n".encode()
+    if cut is not None:
+        body = body[:cut]
+    headers = {}
+    if gzipped:
+        body = gzip.compress(body)
+        headers["Content-Encoding"] = "gzip"
+    answer = post(collect, in_pieces(body, 100) if chunked else body, headers)
+    assert answer.status_code in (200, 400, 413), answer.text
+    assert answer.text.startswith(("CrashID=bp-", "Discarded="))
