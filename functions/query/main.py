@@ -28,4 +28,6 @@ def query(request: flask.Request):
     if isinstance(reply.body, bytes):
         return flask.Response(reply.body, status=reply.status, headers=reply.headers,
                               mimetype="application/octet-stream")
+    if isinstance(reply.body, str):  # a web UI page
+        return flask.Response(reply.body, status=reply.status, headers=reply.headers, mimetype="text/html")
     return flask.jsonify(reply.body), reply.status, reply.headers

@@ -18,6 +18,7 @@ from crashflow.stores.s3 import CrashStorage
 from crashflow.stores.sqs import CrashQueues
 from crashflow.tokens import TokenCache, TokenStore
 from crashflow.ttlcache import TtlCache
+from crashflow.web import pages
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,12 @@ ROUTES = {
     "/api/TopCrashers/": Route(aggregates.top_crashers),
     "/api/CrashesPerDay/": Route(aggregates.crashes_per_day),
     "/api/AggregationJobs/": Route(aggregates.aggregation_jobs),
+    # The web UI's pages.
+    "/search/": Route(pages.search_page),
+    "/signature/": Route(pages.signature_page),
+    "/topcrashers/": Route(pages.top_crashers_page),
 }
+REPORT_PAGE = "/report/index/"
 
 
 class Services:
@@ -72,7 +78,11 @@ class QueryApi:
         path = request.path
         if path.startswith("/__"):
             return self.health(path)
-        route = ROUTES.get(path if path.endswith("/") else path + "/")
+        if path.startswith(REPORT_PAGE):
+            crash_id = path[len(REPORT_PAGE):].strip("/")
+            route = Route(lambda services, call: pages.report(services, call, crash_id))
+        else:
+            route = ROUTES.get(path if path.endswith("/") else path + "/")
         if route is None:
             return Reply(404, {"error": f"no such endpoint: {path[:200]}"})
         try:

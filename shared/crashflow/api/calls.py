@@ -11,7 +11,7 @@ from crashflow.crashids import InvalidCrashId, normalize_crash_id
 @dataclass
 class Reply:
     status: int
-    body: dict | list | bool | bytes
+    body: dict | list | bool | bytes | str  # JSON, a download, or a web page (str)
     headers: dict = field(default_factory=dict)
 
 

@@ -15,4 +15,4 @@ def super_search(services, call: Call) -> Reply:
         allow_protected=call.may(PII_PERMISSION),
     )
     with services.database.connection() as connection:
-        return Reply(200, Search(connection, query).answer())
+        return Reply(200, Search(connection, query, services.settings.api_search_timeout_ms).answer())

@@ -26,6 +26,7 @@ OPERATOR_SQL = {
     "@": "{c} ~ ('^(?:' || :{p} || ')$')",
 }
 INVALID_REGULAR_EXPRESSION = "2201B"
+QUERY_CANCELED = "57014"
 
 
 def _condition(item: Filter, names: list[str]) -> str:
@@ -79,10 +80,13 @@ def bucket_sql(facet: Facet) -> str:
 class Search:
     """Runs one parsed query on one connection."""
 
-    def __init__(self, connection, query: SearchQuery):
+    def __init__(self, connection, query: SearchQuery, timeout_ms: int = 0):
         self.connection = connection
         self.query = query
         self.where, self.values = where_clause(query.filters)
+        # Each statement of this search may take this long (0: no limit); for the session,
+        # so every search sets it again.
+        connection.run("SELECT set_config('statement_timeout', :ms, false)", ms=str(timeout_ms))
 
     def run(self, sql: str, **extra):
         try:
@@ -91,6 +95,8 @@ class Search:
             details = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
             if details.get("C") == INVALID_REGULAR_EXPRESSION:
                 raise BadRequest(f"bad regular expression: {details.get('M', '')}") from None
+            if details.get("C") == QUERY_CANCELED:
+                raise BadRequest("the search took too long; narrow its dates or filters") from None
             raise
 
     def answer(self) -> dict:

@@ -1,0 +1,1 @@
+"""A small web UI over the crash API: report, search, signature and top-crashers pages."""

@@ -1,0 +1,97 @@
+"""The UI's pages. Each one asks the API's own endpoint functions (so the UI shows exactly
+what the API answers, redaction included) and renders a template; Jinja2 escapes every
+value, so crash data cannot inject markup."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import jinja2
+from werkzeug.datastructures import MultiDict
+
+from crashflow.api import aggregates, crashes, search
+from crashflow.api.calls import Call, Reply
+from crashflow.api.errors import ApiError
+
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("crashflow.web", "templates"),
+    autoescape=jinja2.select_autoescape(default=True),
+)
+PENDING_REFRESH_SECONDS = 3
+
+
+@dataclass
+class PageRequest:
+    """What an endpoint reads of a request, with the page's own parameters."""
+
+    args: MultiDict
+    headers: dict
+
+
+def _ask(handler, services, call: Call, **params) -> Reply:
+    request = PageRequest(MultiDict(params), {})
+    return handler(services, Call(request, call.permissions))
+
+
+def page(name: str, status: int = 200, headers: dict | None = None, **values) -> Reply:
+    return Reply(status, TEMPLATES.get_template(name).render(**values), headers or {})
+
+
+def report(services, call: Call, crash_id: str) -> Reply:
+    """``/report/index/<crash id>``: details, modules, threads and raw annotations; a crash
+    not processed yet gets a page that asks for it again every few seconds."""
+    try:
+        answer = _ask(crashes.processed_crash, services, call, crash_id=crash_id)
+    except ApiError as error:
+        return page("error.html", error.status, message=str(error))
+    if answer.status == 202:
+        return page("pending.html", 200, {"Refresh": str(PENDING_REFRESH_SECONDS)},
+                    crash_id=answer.body["crash_id"], seconds=PENDING_REFRESH_SECONDS)
+    processed = answer.body
+    raw = _ask(crashes.raw_crash, services, call, crash_id=crash_id).body
+    dump = processed.get("json_dump") or {}
+    crashing = dump.get("crashing_thread") or {}
+    return page("report.html", crash=processed, raw=raw, modules=dump.get("modules") or [],
+                frames=crashing.get("frames") or [], threads=dump.get("threads") or [])
+
+
+def search_page(services, call: Call) -> Reply:
+    """``/search/``: a SuperSearch form, its signature facet and its reports."""
+    params = {name: call.args.get(name, "") for name in ("product", "version", "signature", "platform", "date")}
+    filters = [(name, value) for name, value in params.items() if value]
+    if not filters:
+        return page("search.html", params=params, result=None)
+    try:
+        query = MultiDict([*filters, ("_columns", "uuid,date,signature,product,version,platform"),
+                           ("_facets", "signature")])
+        result = search.super_search(services, Call(PageRequest(query, {}), call.permissions)).body
+    except ApiError as error:
+        return page("search.html", 400, params=params, result=None, error=str(error))
+    return page("search.html", params=params, result=result)
+
+
+def signature_page(services, call: Call) -> Reply:
+    """``/signature/?signature=``: the signature's reports, its spread, crashes per day."""
+    signature = call.args.get("signature", "")
+    if not signature:
+        return page("error.html", 400, message="signature is required")
+    since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=7)).date().isoformat()
+    query = MultiDict([("signature", signature), ("date", f">={since}"),
+                       ("_columns", "uuid,date,product,version,platform"), ("_facets", "product,version,platform"),
+                       ("_histogram.date", "")])
+    result = search.super_search(services, Call(PageRequest(query, {}), call.permissions)).body
+    return page("signature.html", signature=signature, result=result, since=since)
+
+
+def top_crashers_page(services, call: Call) -> Reply:
+    """``/topcrashers/?product=&version=&days=``."""
+    params = {name: call.args.get(name, "") for name in ("product", "version", "days", "process_type", "platform")}
+    if not params["product"]:
+        return page("topcrashers.html", params=params, ranking=None)
+    try:
+        ranking = _ask(aggregates.top_crashers, services, call,
+                       **{name: value for name, value in params.items() if value}).body
+    except ApiError as error:
+        return page("topcrashers.html", 400, params=params, ranking=None, error=str(error))
+    return page("topcrashers.html", params=params, ranking=ranking)
