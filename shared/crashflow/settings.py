@@ -108,6 +108,10 @@ class Settings(BaseSettings):
 
     # Aggregation.
     # How long TopCrashers / CrashesPerDay answers are reused (the jobs rebuild the tables
+    # Longest a SuperSearch SQL statement may run before the search is refused (0: no limit).
+    api_search_timeout_ms: int = 30_000
+
+    # Aggregation.
     # every few minutes); 0 turns the cache off.
     api_aggregates_cache_seconds: float = 60
     # Schedules: job name -> cron expression (UTC), checked at start-up; the local relay
