@@ -105,15 +105,13 @@ class Settings(BaseSettings):
     api_trust_forwarded_for: bool = False
     # How long ProcessedCrash waits for priority processing before answering "pending".
     priority_wait_seconds: float = 10
-
-    # Aggregation.
     # How long TopCrashers / CrashesPerDay answers are reused (the jobs rebuild the tables
+    # every few minutes); 0 turns the cache off.
+    api_aggregates_cache_seconds: float = 60
     # Longest a SuperSearch SQL statement may run before the search is refused (0: no limit).
     api_search_timeout_ms: int = 30_000
 
     # Aggregation.
-    # every few minutes); 0 turns the cache off.
-    api_aggregates_cache_seconds: float = 60
     # Schedules: job name -> cron expression (UTC), checked at start-up; the local relay
     # fires them (infra/knative/schedules.yaml holds the same for Knative's PingSources).
     schedules: dict[str, str] = {
