@@ -180,6 +180,9 @@ class RawCrashWriter:
             region=settings.aws_region,
             access_key_id=settings.aws_access_key_id,
             secret_access_key=settings.aws_secret_access_key,
+            # As the AWS SDKs do over HTTPS: the body is not hashed into the signature
+            # (TLS protects it); hashing a 400 KB dump for it adds about a third to the PUT's CPU.
+            unsigned_payload=True,
             client_options={"allow_http": bool(endpoint and endpoint.startswith("http://")),
                             "connect_timeout": "5s", "timeout": "30s"},
             retry_config={"max_retries": 3, "retry_timeout": dt.timedelta(seconds=20),
