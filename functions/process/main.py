@@ -64,6 +64,9 @@ def process(request: flask.Request):
     except Exception as error:
         log.exception("processing %s failed; the queue will redeliver it", crash_id)
         return flask.jsonify({"status": "error", "crash_id": crash_id, "error": f"{type(error).__name__}"}), 503
-    if outcome.status == "missing" and on_demand:
+    if not on_demand:
+        # The queue only needs the 2xx; the processed crash is in HBase.
+        return flask.jsonify({"status": outcome.status, "crash_id": crash_id})
+    if outcome.status == "missing":
         return flask.jsonify({"status": "missing", "crash_id": crash_id}), 404
     return flask.jsonify({"status": outcome.status, "crash_id": crash_id, "processed": outcome.processed})

@@ -200,7 +200,7 @@ def recover(day) -> None:
     for page in paginator.paginate(Bucket=storage.bucket, Prefix=f"v1/raw_crash/{day:%Y%m%d}/"):
         for item in page.get("Contents", []):
             crash_id = item["Key"].rsplit("/", 1)[1]
-            if throttle_result_from_crash_id(crash_id) != 0 or table.get_processed_crash(crash_id):
+            if throttle_result_from_crash_id(crash_id) != 0 or table.is_processed(crash_id):
                 continue
             queues.publish("standard", crash_id)
             queued += 1

@@ -143,6 +143,12 @@ class CrashTable:
         processing need not read the processed crash)."""
         return self._get(crash_id, b"processed_data:history") or []
 
+    def is_processed(self, crash_id: str) -> bool:
+        """Whether a processed record exists (reads the flag, not the processed crash)."""
+        with self._connection() as connection:
+            row = connection.table(CRASH_REPORTS).row(hbase_row_key(crash_id), columns=[b"flags:processed"])
+        return row.get(b"flags:processed") == b"Y"
+
     def get_processed_crash(self, crash_id: str) -> dict | None:
         return self._get(crash_id, b"processed_data:json")
 
