@@ -67,12 +67,12 @@ def symbols() -> None:
 def symbols_upload(path: Path, url: str | None, token: str) -> None:
     """Upload PATH: a .sym file, a zip of <debug_file>/<DEBUG_ID>/<name>.sym files, or a
     directory laid out that way (zipped on the fly)."""
-    import io
+    import tempfile
     import zipfile
 
     url = url or f"http://127.0.0.1:{get_settings().collect_port}/symbols/upload"
     if path.is_dir():
-        upload = io.BytesIO()
+        upload = tempfile.TemporaryFile()  # symbol trees can be large: zipped on disk
         with zipfile.ZipFile(upload, "w", zipfile.ZIP_DEFLATED) as archive:
             for sym in sorted(path.rglob("*.sym")):
                 archive.write(sym, sym.relative_to(path).as_posix())
