@@ -382,6 +382,11 @@ def test_retention_deletes_old_rows_objects_and_partitions_in_batches(stack):
     reports = query(db, "SELECT uuid FROM reports WHERE product = 'Old'")
     # Whole weeks ending before the processed cutoff (2023-05-02) are dropped: ages 45 and 90.
     assert sorted(row[0] for row in reports) == sorted(crashes[5] + crashes[20])
+    # Days whose dumps are gone are noted, and the next run has nothing left to do.
+    done = {row[0] for row in query(db, "SELECT day FROM retention_done WHERE kind = 'dumps'")}
+    assert {(now - dt.timedelta(days=age)).date() for age in (20, 45)} <= done
+    again = run_job(db, "retention", now=now + dt.timedelta(hours=1))
+    assert (again.status, again.rows_written) == ("ok", 0)
 
 
 def test_the_function_runs_the_job_a_cloudevent_names(functions, database):

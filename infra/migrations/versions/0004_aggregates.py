@@ -15,6 +15,8 @@ the query API serves (top crashers, signatures, explosiveness, correlations, bug
   the same product and OS, with both shares (fractions 0..1) and the counts behind them.
 - ``bugs`` / ``bug_associations``: Bugzilla bugs and the signatures in their
   ``cf_crash_signature`` field.
+- ``retention_done``: days whose dumps retention removed while their raw crashes stay,
+  so later runs do not list them again.
 
 Revision ID: 0004
 """
@@ -93,6 +95,13 @@ CREATE TABLE bug_associations (
 );
 CREATE INDEX bug_associations_signature ON bug_associations (signature);
 
+CREATE TABLE retention_done (
+    kind  text NOT NULL,
+    day   date NOT NULL,
+    done  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (kind, day)
+);
+
 CREATE INDEX job_runs_job_status ON job_runs (job, status, window_end);
 """
 
@@ -104,7 +113,7 @@ def upgrade():
 def downgrade():
     op.execute(
         "DROP INDEX job_runs_job_status; "
-        "DROP TABLE bug_associations, bugs, correlations, explosiveness, signatures, "
+        "DROP TABLE retention_done, bug_associations, bugs, correlations, explosiveness, signatures, "
         "top_crashers_by_product; "
         "DROP INDEX crashes_per_day_product_date, top_crashers_date_product; "
         "ALTER TABLE top_crashers DROP COLUMN install_count, "

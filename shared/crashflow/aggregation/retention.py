@@ -4,8 +4,8 @@ goes, in bounded batches.
 - ``retention_processed_days``: weekly ``reports`` partitions that ended before the
   cutoff are dropped, and HBase crash records (with their index rows) submitted before it.
 - ``retention_raw_days``: raw crashes in S3 (``v1/raw_crash/<day>/``), with their dumps.
-- ``retention_dumps_days`` (at most the raw retention): dumps and dump names only. Days
-  whose dumps an earlier successful run already removed are not listed again.
+- ``retention_dumps_days`` (at most the raw retention): dumps and dump names only. A day
+  whose dumps are all gone is noted in ``retention_done`` and not listed again.
 """
 
 from __future__ import annotations
@@ -78,11 +78,8 @@ class RetentionJob(Job):
         return dropped
 
     def delete_s3(self, context: JobContext, raw_cutoff: dt.date, dumps_cutoff: dt.date) -> int:
-        storage, batch = context.crash_storage, context.settings.retention_batch_size
-        # Dumps of days before the previous run's dumps cutoff are gone already.
-        done_before = None
-        if context.last_success:
-            done_before = context.last_success.date() - dt.timedelta(days=context.settings.retention_dumps_days)
+        storage, batch, connection = context.crash_storage, context.settings.retention_batch_size, context.connection
+        dumps_done = {day for (day,) in connection.run("SELECT day FROM retention_done WHERE kind = 'dumps'")}
         deleted = 0
         for day in storage.raw_crash_days():
             if day < raw_cutoff:
@@ -90,12 +87,15 @@ class RetentionJob(Job):
                 while crash_ids := storage.raw_crash_ids(day, batch):
                     storage.delete_crashes(crash_ids, raw=True)
                     deleted += len(crash_ids)
-            elif day < dumps_cutoff and (done_before is None or day >= done_before - dt.timedelta(days=1)):
+            elif day < dumps_cutoff and day not in dumps_done:
                 after = ""
                 while crash_ids := storage.raw_crash_ids(day, batch, after):
                     storage.delete_crashes(crash_ids, raw=False)
                     deleted += len(crash_ids)
                     after = crash_ids[-1]
+                connection.run("INSERT INTO retention_done (kind, day) VALUES ('dumps', :day) "
+                               "ON CONFLICT DO NOTHING", day=day)
+        connection.run("DELETE FROM retention_done WHERE day < :cutoff", cutoff=raw_cutoff)
         return deleted
 
 
