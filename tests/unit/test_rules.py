@@ -106,6 +106,12 @@ def test_dates_and_durations():
     assert processed["last_crash"] == 3600
 
 
+def test_without_a_submit_time_the_crash_id_gives_the_day():
+    context = crash({})
+    rules.DatesRule().action(context)
+    assert context.processed["date_processed"] == "2016-09-18T00:00:00+00:00"
+
+
 def test_durations_count_from_the_submit_time_without_crash_time():
     context = crash({"submitted_timestamp": "2026-11-26T08:00:00+00:00", "StartupTime": str(1795680000 - 60)})
     rules.DatesRule().action(context)

@@ -12,6 +12,7 @@ from urllib.parse import unquote
 from siggen.generator import SignatureGenerator
 from siggen.utils import convert_to_crash_data
 
+from crashflow.crashids import date_from_crash_id
 from crashflow.processor.annotations import typed_annotations
 from crashflow.processor.pipeline import CrashContext, Rule
 from crashflow.processor.stackwalker import Stackwalker
@@ -96,12 +97,17 @@ class IdentifierRule(Rule):
 
 
 class DatesRule(Rule):
-    """``date_processed`` is the submit time, as in Socorro: it never changes on reprocessing.
-    Durations count back from the client's crash time (the submit time when it sent none)."""
+    """``date_processed`` is the submit time, as in Socorro: it never changes on reprocessing
+    (it keys the report row); without one, the submit day in the crash id. Durations count
+    back from the client's crash time (the submit time when it sent none)."""
 
     def action(self, crash: CrashContext) -> None:
         annotations, processed = crash.annotations, crash.processed
-        submitted = _parse_time(crash.raw_crash.get("submitted_timestamp")) or _utcnow()
+        submitted = _parse_time(crash.raw_crash.get("submitted_timestamp"))
+        if submitted is None:
+            day = date_from_crash_id(crash.crash_id)
+            submitted = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+            crash.notes.append("no submitted_timestamp: date_processed is the crash id's day")
         processed["date_processed"] = submitted.isoformat()
         crash_time = annotations.crash_time
         if crash_time is not None:
