@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from conftest import DATA, TEST_NAMESPACE, FunctionServer, free_port
 from crashflow.crashids import is_crash_id, throttle_result_from_crash_id
+from crashflow.provision import provision
 from crashflow.stores.hbase import CrashTable
 from crashflow.stores.s3 import CrashStorage, dump_key
 from crashflow.stores.sqs import CrashQueues
@@ -43,13 +44,13 @@ rules:
 def start_collect(tmp_path_factory, **env) -> FunctionServer:
     rules = tmp_path_factory.mktemp("rules") / "rules.yaml"
     rules.write_text(RULES)
-    server = FunctionServer("collect", free_port(), dict(
-        os.environ,
-        CRASHFLOW_NAMESPACE=TEST_NAMESPACE,
-        CRASHFLOW_THROTTLE_RULES=str(rules),
-        CRASHFLOW_MAX_DECOMPRESSED_BYTES=str(MAX_DECOMPRESSED),
+    server = FunctionServer("collect", free_port(), {
+        **os.environ,
+        "CRASHFLOW_NAMESPACE": TEST_NAMESPACE,
+        "CRASHFLOW_THROTTLE_RULES": str(rules),
+        "CRASHFLOW_MAX_DECOMPRESSED_BYTES": str(MAX_DECOMPRESSED),
         **env,
-    ))
+    })
     try:
         server.wait_ready()
     except Exception:
@@ -358,8 +359,15 @@ def test_hbase_down_still_accepts(stack, tmp_path_factory, storage, queues):
         server.stop()
 
 
-def test_queue_down_still_accepts_and_recover_requeues(stack, tmp_path_factory, storage, queues):
-    server = start_collect(tmp_path_factory, CRASHFLOW_SQS_ENDPOINT_URL=f"http://127.0.0.1:{closed_port()}")
+def test_queue_down_still_accepts_and_recover_requeues(stack, tmp_path_factory):
+    # A namespace of its own: recover walks every crash of the day, and this one should
+    # not wait for all the others the suite stored.
+    settings = stack.model_copy(update={"namespace": f"{TEST_NAMESPACE}recover"})
+    provision(settings)
+    storage, queues = CrashStorage(settings), CrashQueues(settings)
+    drain(queues)
+    server = start_collect(tmp_path_factory, CRASHFLOW_NAMESPACE=settings.namespace,
+                           CRASHFLOW_SQS_ENDPOINT_URL=f"http://127.0.0.1:{closed_port()}")
     try:
         crash_id = accepted_id(post(server.url, multipart({"ProductName": "Test"}, {"upload_file_minidump": b"MD"})))
         assert storage.load_raw_crash(crash_id)["ProductName"] == "Test"
@@ -369,7 +377,7 @@ def test_queue_down_still_accepts_and_recover_requeues(stack, tmp_path_factory, 
     assert crash_id not in drain(queues)
     recovered = subprocess.run(
         [str(Path(sys.executable).parent / "crashflow"), "recover"],
-        env=dict(os.environ, CRASHFLOW_NAMESPACE=TEST_NAMESPACE), capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, CRASHFLOW_NAMESPACE=settings.namespace), capture_output=True, text=True, timeout=120,
     )
     assert recovered.returncode == 0, recovered.stderr
     assert crash_id in drain(queues)
