@@ -8,7 +8,7 @@ import yaml
 from pydantic import ValidationError
 
 from crashflow.aggregation.bugzilla import find_signatures
-from crashflow.aggregation.correlations import over_represented
+from crashflow.aggregation.correlations import Shares, over_represented
 from crashflow.aggregation.names import JOB_NAMES
 from crashflow.aggregation.runner import JOBS, default_window
 from crashflow.aggregation.topcrashers import ranked_top_crashers
@@ -62,8 +62,9 @@ def test_crash_signature_tokens(field, expected):
 
 
 def test_over_represented_keeps_items_five_points_above_the_baseline():
-    signature = [{"evil.dll", "xul.dll"}] * 8 + [{"xul.dll"}] * 2  # evil 80 %, xul 100 %
-    baseline = [{"xul.dll"}] * 90 + [{"evil.dll", "xul.dll"}] * 10  # evil 10 %, xul 100 %
+    signature = Shares.of([["evil.dll", "xul.dll", "xul.dll"]] * 8 + [["xul.dll"]] * 2)  # evil 80 %, xul 100 %
+    baseline = Shares.of([["xul.dll"]] * 90 + [["evil.dll", "xul.dll"]] * 10)  # evil 10 %, xul 100 %
+    assert signature.counts["xul.dll"] == 10  # once per crash
     found = over_represented(signature, baseline, 0.05)
     assert [(c.name, c.signature_count, c.signature_share, c.baseline_count, c.baseline_share) for c in found] == [
         ("evil.dll", 8, 0.8, 10, 0.1)
@@ -71,12 +72,12 @@ def test_over_represented_keeps_items_five_points_above_the_baseline():
 
 
 def test_over_represented_threshold_is_inclusive_and_empty_sets_give_nothing():
-    signature = [{"a"}] * 15 + [set()] * 85  # 15 %
-    baseline = [{"a"}] * 10 + [set()] * 90  # 10 %
+    signature = Shares.of([["a"]] * 15 + [[]] * 85)  # 15 %
+    baseline = Shares.of([["a"]] * 10 + [[]] * 90)  # 10 %
     assert [c.name for c in over_represented(signature, baseline, 0.05)] == ["a"]
     assert over_represented(signature, baseline, 0.051) == []
-    assert over_represented([], baseline, 0.05) == []
-    assert over_represented(signature, [], 0.05) == []
+    assert over_represented(Shares.of([]), baseline, 0.05) == []
+    assert over_represented(signature, Shares.of([]), 0.05) == []
 
 
 def test_top_crashers_rejects_bad_arguments_before_querying():

@@ -5,10 +5,9 @@ For each signature with at least ``correlation_min_crashes`` crashes of one prod
 in the window (``correlation_window_days`` days ending with the day), a module or add-on is
 kept when its share among the signature's crashes exceeds its share among all crashes of
 that product and OS by at least ``correlation_min_difference`` (0.05 = 5 points). Both
-shares and the counts behind them are stored. Module and add-on lists come from HBase;
-crashes are sampled (lowest crash ids first, which are random) up to
-``correlation_signature_sample`` per signature and ``correlation_baseline_sample`` per
-product and OS, so a day costs a bounded number of HBase reads.
+shares and the counts behind them are stored. Shares count processed crashes only (those
+with module lists in HBase); the lists are read with one scan per day rather than a get
+per crash, and counted as they stream by.
 """
 
 from __future__ import annotations
@@ -17,33 +16,18 @@ import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from crashflow.aggregation.jobs import DayJob, JobContext, day_bounds
+from crashflow.aggregation.jobs import DayJob, JobContext, day_bounds, days
 
 KINDS = ("modules", "addons")
 MAX_PER_SIGNATURE = 50  # the strongest correlations of a signature; the rest is noise
 
-SAMPLE_SQL = """
-WITH window_reports AS (
-    -- Byte order ("C"): sorting a day of signatures by the database's locale is slow.
-    SELECT uuid COLLATE "C" AS uuid, coalesce(product, '') COLLATE "C" AS product,
-           coalesce(os_name, '') COLLATE "C" AS os_name, coalesce(signature, '') COLLATE "C" AS signature
-    FROM reports WHERE date_processed >= :start AND date_processed < :end
-), qualifying AS (
-    SELECT product, os_name, signature FROM window_reports WHERE signature <> ''
-    GROUP BY product, os_name, signature HAVING count(*) >= :min_crashes
-), ranked AS (
-    SELECT r.uuid, r.product, r.os_name, r.signature, q.signature IS NOT NULL AS qualifies,
-           row_number() OVER (PARTITION BY r.product, r.os_name ORDER BY r.uuid) AS baseline_rank,
-           row_number() OVER (PARTITION BY r.product, r.os_name, r.signature ORDER BY r.uuid) AS signature_rank
-    FROM window_reports r LEFT JOIN qualifying q USING (product, os_name, signature)
-    WHERE (r.product, r.os_name) IN (SELECT product, os_name FROM qualifying)
-)
-SELECT uuid, product, os_name, signature,
-       baseline_rank <= :baseline_sample, qualifies AND signature_rank <= :signature_sample
-FROM ranked
-WHERE baseline_rank <= :baseline_sample OR (qualifies AND signature_rank <= :signature_sample)
+WINDOW_SQL = """
+SELECT uuid, coalesce(product, ''), coalesce(os_name, ''), coalesce(signature, '')
+FROM reports WHERE date_processed >= :start AND date_processed < :end
 """
 
+INSERT_COLUMNS = ("products", "os_names", "signatures", "kinds", "names", "signature_counts",
+                  "signature_shares", "baseline_counts", "baseline_shares")
 INSERT_SQL = """
 INSERT INTO correlations (report_date, product, os_name, signature, kind, name, signature_count,
                           signature_share, baseline_count, baseline_share)
@@ -63,21 +47,38 @@ class Correlation:
     baseline_share: float
 
 
-def over_represented(
-    signature_crashes: list[set[str]], baseline_crashes: list[set[str]], min_difference: float
-) -> list[Correlation]:
-    """Items whose share in ``signature_crashes`` beats their share in ``baseline_crashes``
-    by ``min_difference`` or more, strongest first. Each crash is the set of its items."""
-    if not signature_crashes or not baseline_crashes:
+class Shares:
+    """How many of ``total`` crashes carry each item, counted crash by crash."""
+
+    def __init__(self):
+        self.counts: Counter = Counter()
+        self.total = 0
+
+    def add(self, items: list[str]) -> None:
+        self.counts.update(set(items))  # an item counts once per crash
+        self.total += 1
+
+    @classmethod
+    def of(cls, crashes: list[list[str]]) -> Shares:
+        shares = cls()
+        for items in crashes:
+            shares.add(items)
+        return shares
+
+    def share(self, item: str) -> float:
+        return self.counts[item] / self.total
+
+
+def over_represented(signature: Shares, baseline: Shares, min_difference: float) -> list[Correlation]:
+    """Items whose share among the signature's crashes beats their share in the baseline by
+    ``min_difference`` or more, strongest first (at most ``MAX_PER_SIGNATURE``)."""
+    if not signature.total or not baseline.total:
         return []
-    in_signature = Counter(item for items in signature_crashes for item in items)
-    in_baseline = Counter(item for items in baseline_crashes for item in items)
-    found = []
-    for name, count in in_signature.items():
-        share = count / len(signature_crashes)
-        baseline_share = in_baseline[name] / len(baseline_crashes)
-        if share - baseline_share >= min_difference - 1e-9:
-            found.append(Correlation(name, count, share, in_baseline[name], baseline_share))
+    found = [
+        Correlation(name, count, signature.share(name), baseline.counts[name], baseline.share(name))
+        for name, count in signature.counts.items()
+        if signature.share(name) - baseline.share(name) >= min_difference - 1e-9
+    ]
     found.sort(key=lambda c: (c.baseline_share - c.signature_share, c.name))
     return found[:MAX_PER_SIGNATURE]
 
@@ -90,44 +91,34 @@ class CorrelationsJob(DayJob):
         first_day = day - dt.timedelta(days=settings.correlation_window_days - 1)
         start, end = day_bounds(first_day)[0], day_bounds(day)[1]
         connection.run("DELETE FROM correlations WHERE report_date = :day", day=day)
-        rows = connection.run(
-            SAMPLE_SQL, start=start, end=end, min_crashes=settings.correlation_min_crashes,
-            baseline_sample=settings.correlation_baseline_sample,
-            signature_sample=settings.correlation_signature_sample,
-        )
-        if not rows:
+        crashes = {crash_id: (product, os_name, signature)
+                   for crash_id, product, os_name, signature in connection.run(WINDOW_SQL, start=start, end=end)}
+        per_signature = Counter(key for key in crashes.values() if key[2])
+        scored = {key for key, count in per_signature.items() if count >= settings.correlation_min_crashes}
+        if not scored:
             return 0
-        found = context.crash_table.modules_and_addons([row[0] for row in rows])
-        baselines: dict[tuple, list[dict]] = defaultdict(list)
-        signatures: dict[tuple, list[dict]] = defaultdict(list)
-        for crash_id, product, os_name, signature, in_baseline, in_signature in rows:
-            lists = found.get(crash_id)
-            if lists is None:
-                continue  # not processed (yet), or processed before module lists were kept
-            if in_baseline:
-                baselines[product, os_name].append(lists)
-            if in_signature:
-                signatures[product, os_name, signature].append(lists)
-        columns = defaultdict(list)
-        for (product, os_name, signature), crashes in sorted(signatures.items()):
+        groups = {(product, os_name) for product, os_name, _ in scored}
+        baselines = defaultdict(lambda: {kind: Shares() for kind in KINDS})
+        signatures = defaultdict(lambda: {kind: Shares() for kind in KINDS})
+        for submitted in days(first_day, day):
+            for crash_id, modules, addons in context.crash_table.modules_and_addons_submitted(f"{submitted:%y%m%d}"):
+                key = crashes.get(crash_id)
+                if key is None or key[:2] not in groups:
+                    continue  # another day's report (submitted near midnight), or nothing to compare
+                for kind, items in (("modules", modules), ("addons", addons)):
+                    baselines[key[:2]][kind].add(items)
+                    if key in scored:
+                        signatures[key][kind].add(items)
+        stored = []
+        for (product, os_name, signature), shares in sorted(signatures.items()):
             for kind in KINDS:
-                for correlation in over_represented(
-                    [set(crash[kind]) for crash in crashes],
-                    [set(crash[kind]) for crash in baselines[product, os_name]],
-                    settings.correlation_min_difference,
-                ):
-                    for column, value in (
-                        ("products", product), ("os_names", os_name), ("signatures", signature),
-                        ("kinds", kind.rstrip("s")), ("names", correlation.name),
-                        ("signature_counts", correlation.signature_count),
-                        ("signature_shares", correlation.signature_share),
-                        ("baseline_counts", correlation.baseline_count),
-                        ("baseline_shares", correlation.baseline_share),
-                    ):
-                        columns[column].append(value)
-        if not columns:
+                for c in over_represented(shares[kind], baselines[product, os_name][kind],
+                                          settings.correlation_min_difference):
+                    stored.append((product, os_name, signature, kind.rstrip("s"), c.name, c.signature_count,
+                                   c.signature_share, c.baseline_count, c.baseline_share))
+        if not stored:
             return 0
-        connection.run(INSERT_SQL, day=day, **columns)
+        connection.run(INSERT_SQL, day=day, **dict(zip(INSERT_COLUMNS, map(list, zip(*stored)))))
         return connection.row_count
 
 
