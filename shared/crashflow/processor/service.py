@@ -10,6 +10,7 @@ and the queue redelivers.
 from __future__ import annotations
 
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -64,8 +65,10 @@ class Processor:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.storage = CrashStorage(settings)
-        self.crash_table = CrashTable(settings)
-        self.database = Database(settings)
+        # As many store connections as functions-framework has request threads (4 per core).
+        connections = 4 * (os.cpu_count() or 1)
+        self.crash_table = CrashTable(settings, pool_size=connections)
+        self.database = Database(settings, size=connections)
         self.symbol_server = SymbolServer(settings)
         self.symbol_cache = SymbolCache(
             settings.symbols_cache_dir / settings.symbols_bucket, settings.symbols_cache_max_bytes

@@ -65,6 +65,9 @@ class SymbolServer:
         missing = self.missing = MissingSymbols(settings.symbols_missing_ttl)
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive: the stackwalker asks for every module of a dump over one connection.
+            protocol_version = "HTTP/1.1"
+
             def do_GET(self):  # noqa: N802 - http.server's naming
                 key = self.path.lstrip("/").split("?", 1)[0]
                 fresh = key.startswith(FRESH_PREFIX)
