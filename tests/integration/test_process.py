@@ -12,6 +12,7 @@ from conftest import DATA, TEST_NAMESPACE, FunctionServer, free_port
 from crashflow.processor.service import Processor
 from crashflow.relay import Relay, post_event
 from crashflow.stores.hbase import CrashTable
+from crashflow.stores.s3 import CrashStorage, dump_key
 from crashflow.stores.sqs import CrashQueues
 from process_support import delete_symbols, dump_crash, processed_records, report_rows, store_crash, upload_symbols
 
@@ -159,3 +160,13 @@ def test_the_dump_is_hashed_and_the_annotations_typed(stack, processor):
     assert "install_time" not in processed
     assert "annotation InstallTime: not a valid int" in processed["processor_notes"]
     assert CrashTable(stack).get_raw_crash(crash_id)["Weird\u0000Name"] == "x"  # the raw crash stays raw
+
+
+def test_a_dump_gone_from_storage_is_noted_not_fatal(stack, processor):
+    crash_id = dump_crash(stack, "test.dmp")
+    storage = CrashStorage(stack)
+    storage.s3.delete_object(Bucket=stack.crash_bucket, Key=dump_key(crash_id, "upload_file_minidump"))
+    outcome = processor.process(crash_id)
+    assert outcome.status == "processed"
+    assert outcome.processed["mdsw_status_string"] == "NoMinidump"
+    assert "dump upload_file_minidump is not in storage" in outcome.processed["processor_notes"]

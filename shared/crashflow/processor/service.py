@@ -127,24 +127,34 @@ class Processor:
                 crash.notes.append("signature regenerated from the stored stackwalker output")
                 return crash
             log.warning("%s has no stored stackwalker output; processing it in full", crash_id)
-        raw_crash, dumps = self._load(crash_id)
-        return CrashContext(crash_id, raw_crash, dumps)
+        raw_crash, dumps, notes = self._load(crash_id)
+        return CrashContext(crash_id, raw_crash, dumps, notes=notes)
 
-    def _load(self, crash_id: str) -> tuple[dict, dict[str, bytes]]:
-        """The raw crash and its dumps. The main dump is fetched alongside the raw crash (nearly
-        every crash has one); the dump names come from the collector's checksums, or from
-        ``dump_names`` for raw crashes without them."""
+    def _load(self, crash_id: str) -> tuple[dict, dict[str, bytes], list[str]]:
+        """The raw crash, its dumps, and notes on dumps that are gone. The main dump is
+        fetched alongside the raw crash (nearly every crash has one); the dump names come
+        from the collector's checksums, or from ``dump_names`` for raw crashes without them."""
         main_dump = self.loader.submit(self.storage.load_dump, crash_id, MAIN_DUMP)
         raw_crash = self.storage.load_raw_crash(crash_id)
         checksums = (raw_crash.get("metadata") or {}).get("dump_checksums")
-        names = list(checksums) if isinstance(checksums, dict) else self.storage.load_dump_names(crash_id)
-        others = {
-            name: self.loader.submit(self.storage.load_dump, crash_id, name) for name in names if name != MAIN_DUMP
+        names = list(checksums) if isinstance(checksums, dict) else self._dump_names(crash_id)
+        loads = {
+            name: main_dump if name == MAIN_DUMP else self.loader.submit(self.storage.load_dump, crash_id, name)
+            for name in names
         }
-        dumps = {name: future.result() for name, future in others.items()}
-        if MAIN_DUMP in names:
-            dumps[MAIN_DUMP] = main_dump.result()
-        return raw_crash, dumps
+        dumps, notes = {}, []
+        for name, load in loads.items():
+            try:
+                dumps[name] = load.result()
+            except CrashNotFound:  # deleted (retention, by hand): process what is left
+                notes.append(f"dump {name} is not in storage")
+        return raw_crash, dumps, notes
+
+    def _dump_names(self, crash_id: str) -> list[str]:
+        try:
+            return self.storage.load_dump_names(crash_id)
+        except CrashNotFound:
+            return []
 
     def health(self) -> dict[str, bool]:
         return {
