@@ -249,3 +249,8 @@ def test_finish_joins_the_notes():
     rules.FinishRule().action(context)
     assert context.processed["processor_notes"] == "one; two"
     assert context.processed["completed_datetime"]
+
+
+def test_stackwalker_output_rules_are_skipped_without_output():
+    result = Pipeline([rules.TruncateStacksRule(), rules.CrashingThreadRule(), rules.ModulesRule()]).run(crash())
+    assert result.processed == {} and result.notes == []

@@ -183,18 +183,19 @@ class StackwalkRule(Rule):
                 processed["mdsw_stderr"] = result.stderr
 
 
-def _has_dump_output(crash: CrashContext) -> bool:
-    return bool(crash.processed.get("json_dump"))
+class StackwalkerOutputRule(Rule):
+    """A rule that reads the stackwalker output: skipped when there is none."""
+
+    def predicate(self, crash: CrashContext) -> bool:
+        return bool(crash.processed.get("json_dump"))
 
 
-class TruncateStacksRule(Rule):
+class TruncateStacksRule(StackwalkerOutputRule):
     """A thread with more than ``max_frames`` frames (deep recursion) keeps its first and
     last ``max_frames // 2``; ``truncated`` and ``frame_count`` tell what was cut."""
 
     def __init__(self, max_frames: int = 500):
         self.max_frames = max_frames
-
-    predicate = staticmethod(_has_dump_output)
 
     def action(self, crash: CrashContext) -> None:
         dump = crash.processed["json_dump"]
@@ -211,10 +212,8 @@ class TruncateStacksRule(Rule):
                 crash.notes.append(f"stack of {len(frames)} frames truncated to {self.max_frames}")
 
 
-class CrashingThreadRule(Rule):
+class CrashingThreadRule(StackwalkerOutputRule):
     """Crashing thread, reason and address from the stackwalker output."""
-
-    predicate = staticmethod(_has_dump_output)
 
     def action(self, crash: CrashContext) -> None:
         dump = crash.processed["json_dump"]
@@ -256,12 +255,10 @@ def crashing_thread_frames(dump: dict) -> list[dict]:
     return (dump.get("crashing_thread") or {}).get("frames") or []
 
 
-class ModulesRule(Rule):
+class ModulesRule(StackwalkerOutputRule):
     """``modules_in_stack`` (``debug_file/debug_id`` of the crashing thread's modules, top
     first), ``missing_symbols`` (modules the stackwalker had no symbols for) and
     ``topmost_filenames`` (the source file of the topmost frame that has one)."""
-
-    predicate = staticmethod(_has_dump_output)
 
     def action(self, crash: CrashContext) -> None:
         dump = crash.processed["json_dump"]
