@@ -47,6 +47,7 @@ from crashflow.provision import provision
 from crashflow.relay import Relay
 from crashflow.settings import Settings
 from crashflow.stores import postgres
+from crashflow.stores.hbase import CrashTable
 from crashflow.stores.s3 import CrashStorage, client
 from crashflow.stores.sqs import DEAD_LETTER, QUEUE_KINDS, CrashQueues
 
@@ -117,7 +118,8 @@ def bare_stackwalk(settings: Settings, dumps: list[Path], parallel: int) -> tupl
         return time.perf_counter() - start, children_cpu() - cpu
 
 
-def store(settings: Settings, storage: CrashStorage, name: str) -> str:
+def store(settings: Settings, storage: CrashStorage, name: str, table: CrashTable | None = None) -> str:
+    """Store a crash as collect does: S3, then its annotations in HBase."""
     now = dt.datetime.now(dt.timezone.utc)
     crash_id = create_crash_id(now)
     dump = (DATA / "minidumps" / name).read_bytes()
@@ -125,6 +127,7 @@ def store(settings: Settings, storage: CrashStorage, name: str) -> str:
                  "submitted_timestamp": now.isoformat(), "version": 2,
                  "metadata": {"dump_checksums": {"upload_file_minidump": hashlib.sha256(dump).hexdigest()}}}
     storage.save_raw_crash(crash_id, raw_crash, {"upload_file_minidump": dump})
+    (table or CrashTable(settings)).put_raw_crash(crash_id, raw_crash)
     return crash_id
 
 
@@ -183,17 +186,18 @@ def main() -> None:
     bare_seconds, bare_cpu = bare_stackwalk(settings, [DATA / "minidumps" / name for name in names], args.parallel)
 
     storage = CrashStorage(settings)
+    table = CrashTable(settings)
     queues = CrashQueues(settings)
     with tempfile.TemporaryDirectory(prefix="crashflow-bench-") as cache_dir:
         process, url = start_function(settings, cache_dir)
         try:
             worker = gunicorn_worker(process.pid)
-            warmup = [store(settings, storage, name) for name in DUMPS]
+            warmup = [store(settings, storage, name, table) for name in DUMPS]
             for crash_id in warmup:
                 queues.publish("standard", crash_id)
             run_relay_until(settings, url, warmup, args.workers)
 
-            crash_ids = [store(settings, storage, name) for name in names]
+            crash_ids = [store(settings, storage, name, table) for name in names]
             for crash_id in crash_ids:
                 queues.publish("standard", crash_id)
             start, (own_cpu, walker_cpu) = time.perf_counter(), process_cpu(worker)
@@ -208,7 +212,7 @@ def main() -> None:
             relay = Relay(settings.model_copy(update={"process_url": url}), workers=args.workers)
             submitted: dict[str, float] = {}
             lag_names = [DUMPS[i % len(DUMPS)] for i in range(args.lag_crashes)]
-            prepared = [store(settings, storage, name) for name in lag_names]
+            prepared = [store(settings, storage, name, table) for name in lag_names]
             with concurrent.futures.ThreadPoolExecutor(1) as deliverer:
                 draining = True
 

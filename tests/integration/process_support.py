@@ -17,8 +17,9 @@ SYMBOLS = DATA / "symbols"
 
 
 def store_crash(settings: Settings, annotations: dict, dumps: dict[str, bytes],
-                submitted: dt.datetime | None = None) -> str:
-    """Store a raw crash in S3 the way collect does; return its crash id."""
+                submitted: dt.datetime | None = None, hbase: bool = True) -> str:
+    """Store a raw crash the way collect does: in S3, and (unless ``hbase`` is false, as when
+    collect's HBase write failed) its annotations in HBase. Return its crash id."""
     submitted = submitted or dt.datetime.now(dt.timezone.utc)
     crash_id = create_crash_id(submitted)
     raw_crash = dict(annotations)
@@ -27,14 +28,16 @@ def store_crash(settings: Settings, annotations: dict, dumps: dict[str, bytes],
         metadata={"dump_checksums": {name: hashlib.sha256(data).hexdigest() for name, data in dumps.items()}},
     )
     CrashStorage(settings).save_raw_crash(crash_id, raw_crash, dumps)
+    if hbase:
+        CrashTable(settings).put_raw_crash(crash_id, raw_crash)
     return crash_id
 
 
-def dump_crash(settings: Settings, dump_name: str, **annotations) -> str:
+def dump_crash(settings: Settings, dump_name: str, hbase: bool = True, **annotations) -> str:
     annotations.setdefault("ProductName", "ProcessTest")
     annotations.setdefault("Version", "1.0")
     dump = (DATA / "minidumps" / dump_name).read_bytes()
-    return store_crash(settings, annotations, {"upload_file_minidump": dump})
+    return store_crash(settings, annotations, {"upload_file_minidump": dump}, hbase=hbase)
 
 
 def upload_symbols(settings: Settings) -> list[str]:

@@ -12,7 +12,7 @@ from conftest import DATA, TEST_NAMESPACE, FunctionServer, free_port
 from crashflow.processor.service import Processor
 from crashflow.relay import Relay, post_event
 from crashflow.stores.hbase import CrashTable
-from crashflow.stores.s3 import CrashStorage, dump_key
+from crashflow.stores.s3 import CrashStorage, dump_key, raw_crash_key
 from crashflow.stores.sqs import CrashQueues
 from process_support import delete_symbols, dump_crash, processed_records, report_rows, store_crash, upload_symbols
 
@@ -162,11 +162,27 @@ def test_the_dump_is_hashed_and_the_annotations_typed(stack, processor):
     assert CrashTable(stack).get_raw_crash(crash_id)["Weird\u0000Name"] == "x"  # the raw crash stays raw
 
 
-def test_a_dump_gone_from_storage_is_noted_not_fatal(stack, processor):
-    crash_id = dump_crash(stack, "test.dmp")
+@pytest.mark.parametrize("in_hbase", [True, False], ids=["annotations-in-hbase", "annotations-only-in-s3"])
+def test_a_dump_gone_from_storage_is_noted_not_fatal(stack, processor, in_hbase):
+    crash_id = dump_crash(stack, "test.dmp", hbase=in_hbase)
     storage = CrashStorage(stack)
     storage.s3.delete_object(Bucket=stack.crash_bucket, Key=dump_key(crash_id, "upload_file_minidump"))
     outcome = processor.process(crash_id)
     assert outcome.status == "processed"
     assert outcome.processed["mdsw_status_string"] == "NoMinidump"
     assert "dump upload_file_minidump is not in storage" in outcome.processed["processor_notes"]
+
+
+def test_annotations_are_read_from_s3_when_collect_could_not_write_hbase(stack, processor):
+    crash_id = dump_crash(stack, "linux-mini.dmp", hbase=False, ProductName="OnlyInS3")
+    assert CrashTable(stack).get_raw_crash(crash_id) is None
+    assert processor.process(crash_id).processed["product"] == "OnlyInS3"
+    assert CrashTable(stack).get_raw_crash(crash_id)["ProductName"] == "OnlyInS3"  # written now
+
+
+def test_a_crash_gone_from_s3_is_missing_even_if_hbase_has_its_annotations(stack, processor):
+    crash_id = dump_crash(stack, "test.dmp")
+    storage = CrashStorage(stack)
+    for key in (dump_key(crash_id, "upload_file_minidump"), raw_crash_key(crash_id)):
+        storage.s3.delete_object(Bucket=stack.crash_bucket, Key=key)
+    assert processor.process(crash_id).status == "missing"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from crashflow.crashids import normalize_crash_id
@@ -90,14 +90,11 @@ class Processor:
     def process(self, crash_id: str, ruleset: str = "default", fresh_symbols: bool = False) -> Outcome:
         """Process one crash. ``fresh_symbols``: ask the bucket even for symbols it lacked
         lately (reprocessing after a symbol upload)."""
-        history = self.loader.submit(self.crash_table.processor_history, crash_id)
         try:
-            crash = self._context(crash_id, ruleset)
+            crash, raw_crash, history = self._context(crash_id, ruleset)
         except CrashNotFound:
             log.error("crash %s is not in storage; message dropped", crash_id)
             return Outcome(crash_id, "missing")
-        raw_crash, history = crash.raw_crash, history.result()
-        crash.raw_crash = dict(raw_crash)
         crash.fresh_symbols = fresh_symbols
         crash.processed["ruleset"] = crash.ruleset
         processed = self.pipelines[crash.ruleset].run(crash).processed
@@ -115,27 +112,36 @@ class Processor:
         log.info("processed %s (%s): %s", crash_id, crash.ruleset, processed.get("signature"))
         return Outcome(crash_id, "processed", processed)
 
-    def _context(self, crash_id: str, ruleset: str) -> CrashContext:
-        """The crash to run ``ruleset`` on; ``raw_crash`` as stored. CrashNotFound when the
-        raw crash is not in S3."""
-        if ruleset == "regenerate_signature":
+    def _context(self, crash_id: str, ruleset: str) -> tuple[CrashContext, dict, list[dict]]:
+        """The crash to run ``ruleset`` on, its raw crash as stored, and its processing
+        history. CrashNotFound when the crash is not in S3.
+
+        The raw crash and the history come from the crash's HBase row in one read (collect
+        wrote the annotations there), the main dump from S3 at the same time; S3's raw crash
+        is read only when the row has none."""
+        regenerate = ruleset == "regenerate_signature"
+        main_dump = None if regenerate else self.loader.submit(self.storage.load_dump, crash_id, MAIN_DUMP)
+        raw_crash, history = self.crash_table.raw_crash_and_history(crash_id)
+        in_s3 = raw_crash is None
+        if in_s3:
             raw_crash = self.storage.load_raw_crash(crash_id)
+        if regenerate:
             stored = self.crash_table.get_processed_crash(crash_id)
             if stored and stored.get("json_dump"):
                 stored.pop("processor_history", None)
-                crash = CrashContext(crash_id, raw_crash, {}, processed=stored, ruleset=ruleset)
+                crash = CrashContext(crash_id, dict(raw_crash), {}, processed=stored, ruleset=ruleset)
                 crash.notes.append("signature regenerated from the stored stackwalker output")
-                return crash
+                return crash, raw_crash, history
             log.warning("%s has no stored stackwalker output; processing it in full", crash_id)
-        raw_crash, dumps, notes = self._load(crash_id)
-        return CrashContext(crash_id, raw_crash, dumps, notes=notes)
+            main_dump = self.loader.submit(self.storage.load_dump, crash_id, MAIN_DUMP)
+        dumps, notes = self._load_dumps(crash_id, raw_crash, main_dump)
+        if notes and not in_s3:
+            self.storage.load_raw_crash(crash_id)  # dumps gone: is the whole crash gone?
+        return CrashContext(crash_id, dict(raw_crash), dumps, notes=notes), raw_crash, history
 
-    def _load(self, crash_id: str) -> tuple[dict, dict[str, bytes], list[str]]:
-        """The raw crash, its dumps, and notes on dumps that are gone. The main dump is
-        fetched alongside the raw crash (nearly every crash has one); the dump names come
-        from the collector's checksums, or from ``dump_names`` for raw crashes without them."""
-        main_dump = self.loader.submit(self.storage.load_dump, crash_id, MAIN_DUMP)
-        raw_crash = self.storage.load_raw_crash(crash_id)
+    def _load_dumps(self, crash_id: str, raw_crash: dict, main_dump: Future) -> tuple[dict[str, bytes], list[str]]:
+        """The dumps, and notes on those that are gone. The dump names come from the
+        collector's checksums, or from ``dump_names`` for raw crashes without them."""
         checksums = (raw_crash.get("metadata") or {}).get("dump_checksums")
         names = list(checksums) if isinstance(checksums, dict) else self._dump_names(crash_id)
         loads = {
@@ -148,7 +154,7 @@ class Processor:
                 dumps[name] = load.result()
             except CrashNotFound:  # deleted (retention, by hand): process what is left
                 notes.append(f"dump {name} is not in storage")
-        return raw_crash, dumps, notes
+        return dumps, notes
 
     def _dump_names(self, crash_id: str) -> list[str]:
         try:
