@@ -197,6 +197,15 @@ def test_runs_are_recorded_and_resume_after_the_last_success(backfilled):
     assert (run.start, run.end, run.status) == (D(2026, 11, 4), D(2026, 11, 5), "ok")
 
 
+def test_a_run_that_died_is_marked_interrupted(backfilled):
+    query(backfilled, "INSERT INTO job_runs (job, window_start, window_end) "
+                      "VALUES ('signatures', '2026-11-01', '2026-11-01') RETURNING id")
+    assert run_job(backfilled, "signatures", D(2026, 11, 1)).status == "ok"
+    assert query(backfilled, "SELECT status, error FROM job_runs WHERE job = 'signatures' ORDER BY id DESC LIMIT 2") == [
+        ("ok", None), ("error", "interrupted: the run stopped without recording its end"),
+    ]
+
+
 def test_a_job_already_running_is_skipped(backfilled):
     with backfilled.connection() as holder:
         assert holder.run("SELECT pg_try_advisory_lock(:key)", key=_lock_key("top_crashers"))[0][0]
@@ -333,6 +342,9 @@ def test_partitions_are_created_ahead(database):
     names = {row[0] for row in query(database, "SELECT c.relname FROM pg_inherits i JOIN pg_class c "
                                                "ON c.oid = i.inhrelid WHERE i.inhparent = 'reports'::regclass")}
     assert {"reports_20261123", "reports_20261130", "reports_20261207"} <= names
+    # A backfill window does not bring back old weeks (retention may have dropped them).
+    assert run_job(database, "partitions", D(2020, 1, 1), D(2020, 1, 2)).status == "ok"
+    assert query(database, "SELECT count(*) FROM pg_class WHERE relname = 'reports_20191230'") == [(0,)]
 
 
 def test_retention_deletes_old_rows_objects_and_partitions_in_batches(stack):

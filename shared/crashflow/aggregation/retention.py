@@ -42,10 +42,10 @@ class PartitionsJob(Job):
     name = "partitions"
 
     def run(self, context: JobContext, start: dt.date, end: dt.date) -> int:
+        # Whatever the window: a backfill must not bring back weeks retention dropped.
         before = set(report_partitions(context.connection))
-        first = min(start, context.now.date())
-        last = max(end, context.now.date()) + dt.timedelta(weeks=context.settings.partitions_ahead_weeks)
-        week = week_start(first)
+        last = context.now.date() + dt.timedelta(weeks=context.settings.partitions_ahead_weeks)
+        week = week_start(context.now.date())
         while week <= last:
             context.database.ensure_report_partition(week)
             week += dt.timedelta(weeks=1)

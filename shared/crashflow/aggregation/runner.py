@@ -97,6 +97,12 @@ def run_job(
             log.info("job %s is already running; skipped", name)
             return JobRun(name, start or now.date(), end or now.date(), "skipped", error="already running")
         try:
+            # Holding the lock, any run still marked running died with its process.
+            connection.run(
+                "UPDATE job_runs SET status = 'error', finished = now(), "
+                "error = 'interrupted: the run stopped without recording its end' "
+                "WHERE job = :job AND status = 'running'", job=name,
+            )
             successes = _successes(connection, name)
             if start is None:
                 if job.per_day:
