@@ -15,6 +15,8 @@ from crashflow.logs import setup_logging
 from crashflow.settings import get_settings
 
 CHUNK_SIZE = 64 * 1024
+# Twice the largest crash upload: a refused body up to this size is read and dropped.
+DRAIN_BYTES = 2 * get_settings().max_request_bytes
 
 
 # Read at import, so that a bad throttle rule file stops the function from starting.
@@ -43,9 +45,16 @@ def _body(request: flask.Request):
 
 
 def _refusal(body: str, status: int, mimetype: str) -> flask.Response:
-    """An answer sent before the body was read. It is marked streamed so that
-    functions-framework does not read the rest of the body into memory first
-    (gunicorn discards it instead, chunk by chunk)."""
+    """An answer given before the whole body was read. What the client still sends is read
+    and dropped here, up to DRAIN_BYTES, so that it gets the answer and its connection stays
+    usable; the answer is marked streamed so that functions-framework does not then read
+    the rest of the body into memory."""
+    try:
+        drained = 0
+        while drained < DRAIN_BYTES and (chunk := flask.request.stream.read(CHUNK_SIZE)):
+            drained += len(chunk)
+    except (ClientDisconnected, OSError, RequestEntityTooLarge):
+        pass
     data = body.encode()
     return flask.Response(iter([data]), status=status, mimetype=mimetype, headers={"Content-Length": str(len(data))})
 

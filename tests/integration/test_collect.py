@@ -423,3 +423,20 @@ def test_random_bodies_over_http_never_get_a_500(collect, parts, cut, gzipped, c
     answer = post(collect, in_pieces(body, 100) if chunked else body, headers)
     assert answer.status_code in (200, 400, 413), answer.text
     assert answer.text.startswith(("CrashID=bp-", "Discarded="))
+
+
+def test_refused_uploads_leave_the_connection_usable(collect, queues):
+    """After a refusal the rest of the body is read and dropped, so a keep-alive client
+    gets its answer and can send the next crash on the same connection."""
+    session = requests.Session()
+    # Refused at its first part: most of the body is still unread then.
+    bad = multipart({}, {"upload_file_minidump": b"M" * 300_000}, raw_json=b"{nope")
+    good = multipart({"ProductName": "Test"}, {"upload_file_minidump": b"M" * 300_000})
+    headers = {"Content-Type": CONTENT_TYPE}
+    for _ in range(3):
+        answer = session.post(f"{collect}/submit", data=bad, headers=headers, timeout=60)
+        assert (answer.status_code, answer.text) == (400, "Discarded=malformed_invalid_json")
+        answer = session.post(f"{collect}/nothing", data=good, headers=headers, timeout=60)
+        assert answer.status_code == 404
+    accepted_id(session.post(f"{collect}/submit", data=good, headers=headers, timeout=60))
+    drain(queues)
