@@ -55,6 +55,9 @@ class Relay:
     def __init__(self, settings: Settings, workers: int = 2):
         self.settings = settings
         self.queues = CrashQueues(settings)
+        # A batch is as large as the pool (SQS gives ten at most): every message of it is in
+        # flight at once, and none waits for a second round behind the others.
+        self.batch_size = max(1, min(10, workers))
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="relay")
         self.schedule = Schedule(settings.schedules, dt.datetime.now(dt.timezone.utc))
 
@@ -79,12 +82,14 @@ class Relay:
         """Deliver one batch from the first non-empty queue, in priority order; delete what
         process acknowledged (one request for the batch)."""
         for kind in QUEUE_KINDS:
-            messages = self.queues.receive(kind, max_messages=10, wait_seconds=0)
+            messages = self.queues.receive(kind, max_messages=self.batch_size, wait_seconds=0)
             if messages:
                 return self._deliver_all(messages)
         if wait_seconds:
             # Idle: long-poll the standard queue briefly, so new crashes start at once.
-            return self._deliver_all(self.queues.receive("standard", max_messages=10, wait_seconds=wait_seconds))
+            return self._deliver_all(
+                self.queues.receive("standard", max_messages=self.batch_size, wait_seconds=wait_seconds)
+            )
         return 0
 
     def _deliver_all(self, messages: list[QueueMessage]) -> int:
