@@ -44,8 +44,7 @@ CREATE TABLE top_crashers_by_product (
     hang_count     integer NOT NULL,
     install_count  integer NOT NULL
 );
-CREATE INDEX top_crashers_by_product_product_date ON top_crashers_by_product (product, report_date);
-CREATE INDEX top_crashers_by_product_date ON top_crashers_by_product (report_date);
+CREATE INDEX top_crashers_by_product_date_product ON top_crashers_by_product (report_date, product);
 
 CREATE TABLE signatures (
     signature    text        PRIMARY KEY,
