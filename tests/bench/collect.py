@@ -13,7 +13,7 @@ Prints JSON: crashes/s, p50/p99 latency, and the collector's CPU milliseconds pe
 measured phase, divided by crashes). Afterwards every CrashID is looked up in S3 and the
 standard queue is counted: ``lost`` must be 0.
 
-    .venv/bin/python tests/bench/collect.py                  # 600 crashes, 4 clients
+    .venv/bin/python tests/bench/collect.py                  # 600 + 300 crashes, 4 clients
     .venv/bin/python tests/bench/collect.py --crashes 100    # quicker
 """
 
@@ -30,6 +30,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -125,9 +126,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_collect(namespace: str, port: int, log_path: Path) -> subprocess.Popen:
+def start_collect(namespace: str, port: int, log_path: Path, **env_overrides: str) -> subprocess.Popen:
     """As infra/local/functions.sh: functions-framework, which serves through gunicorn."""
-    env = dict(os.environ, CRASHFLOW_NAMESPACE=namespace)
+    env = dict(os.environ, CRASHFLOW_NAMESPACE=namespace, **env_overrides)
     log = open(log_path, "ab")
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "functions-framework"), "--source", str(REPO / "functions" / "collect" / "main.py"),
@@ -224,6 +225,35 @@ def measure(url: str, pid: int, uploads, crashes: int, clients: int) -> dict:
     }
 
 
+def empty_request_cpu_ms(url: str, pid: int, count: int = 300) -> float:
+    session = requests.Session()
+    pids = process_tree(pid)
+    before = cpu_seconds(pids)
+    for _ in range(count):
+        session.get(url, timeout=30)
+    return round((cpu_seconds(pids) - before) * 1000 / count, 2)
+
+
+def parse_only_cpu_ms(namespace: str, uploads, clients: int, count: int = 100) -> float:
+    """CPU per median crash of a collector whose one rule rejects everything: nothing is
+    stored or queued."""
+    rules = Path(tempfile.mkdtemp()) / "reject.yaml"
+    rules.write_text("rules:\n  - {name: everything, always: true, result: REJECT}\n")
+    port = free_port()
+    server = start_collect(namespace, port, REPO / ".local" / "logs" / "bench-collect.log",
+                           CRASHFLOW_THROTTLE_RULES=str(rules))
+    url = f"http://127.0.0.1:{port}/submit"
+    try:
+        run_load(url, uploads, 10, 2)
+        pids = process_tree(server.pid)
+        before = cpu_seconds(pids)
+        run_load(url, uploads, count, clients)
+        return round((cpu_seconds(pids) - before) * 1000 / count, 2)
+    finally:
+        server.terminate()
+        server.wait(20)
+
+
 def check_stored(settings: Settings, crash_ids: list[str]) -> int:
     """How many accepted crashes are missing their raw crash or dump in S3."""
     storage = CrashStorage(settings)
@@ -274,9 +304,11 @@ def main() -> None:
         drain(queues)
         mixed = measure(url, server.pid, uploads, args.crashes, args.clients)
         median = measure(url, server.pid, medians, args.median_crashes, args.clients)
+        empty = empty_request_cpu_ms(f"http://127.0.0.1:{port}/__lbheartbeat__", server.pid)
     finally:
         server.terminate()
         server.wait(20)
+    parse_only = parse_only_cpu_ms(args.namespace, medians, args.clients)
 
     crash_ids = mixed.pop("_crash_ids") + median.pop("_crash_ids")
     queued = drain(queues)
@@ -295,6 +327,10 @@ def main() -> None:
         "clients": args.clients,
         "production_mix": mixed,
         "median_400kb_only": median,
+        # Where the median crash's CPU goes: the HTTP stack alone (an empty GET), and the
+        # HTTP stack plus reading, gunzipping, parsing and throttling (every crash refused).
+        "floor_empty_request_cpu_ms": empty,
+        "median_parse_and_refuse_cpu_ms": parse_only,
         "accepted": len(crash_ids),
         "queued": queued,
         "lost": lost + max(0, len(crash_ids) - queued),
