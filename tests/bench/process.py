@@ -131,12 +131,16 @@ def store(settings: Settings, storage: CrashStorage, name: str, table: CrashTabl
     return crash_id
 
 
-def searchable(settings: Settings, crash_ids: list[str]) -> set[str]:
-    connection = postgres.connect(settings)
-    try:
-        return {row[0] for row in connection.run("SELECT uuid FROM reports WHERE uuid = ANY(:ids)", ids=crash_ids)}
-    finally:
-        connection.close()
+class Searchable:
+    """Which crashes have their ``reports`` row, over one connection (a new one per poll would
+    cost more CPU than what is measured)."""
+
+    def __init__(self, settings: Settings):
+        self.connection = postgres.connect(settings)
+
+    def __call__(self, crash_ids: list[str]) -> set[str]:
+        rows = self.connection.run("SELECT uuid FROM reports WHERE uuid = ANY(:ids)", ids=crash_ids)
+        return {row[0] for row in rows}
 
 
 def start_function(settings: Settings, cache_dir: str) -> tuple[subprocess.Popen, str]:
@@ -158,12 +162,12 @@ def start_function(settings: Settings, cache_dir: str) -> tuple[subprocess.Popen
     raise RuntimeError("process function did not start")
 
 
-def run_relay_until(settings: Settings, url: str, crash_ids: list[str], parallel: int) -> None:
+def run_relay_until(settings: Settings, url: str, crash_ids: list[str], parallel: int, searchable: Searchable) -> None:
     relay = Relay(settings.model_copy(update={"process_url": url}), workers=parallel)
     pending = set(crash_ids)
     while pending:
         if not relay.drain_once():
-            pending -= searchable(settings, list(pending))
+            pending -= searchable(list(pending))
             time.sleep(0.05)
     relay.pool.shutdown()
 
@@ -187,6 +191,7 @@ def main() -> None:
 
     storage = CrashStorage(settings)
     table = CrashTable(settings)
+    searchable = Searchable(settings)
     queues = CrashQueues(settings)
     with tempfile.TemporaryDirectory(prefix="crashflow-bench-") as cache_dir:
         process, url = start_function(settings, cache_dir)
@@ -195,13 +200,13 @@ def main() -> None:
             warmup = [store(settings, storage, name, table) for name in DUMPS]
             for crash_id in warmup:
                 queues.publish("standard", crash_id)
-            run_relay_until(settings, url, warmup, args.workers)
+            run_relay_until(settings, url, warmup, args.workers, searchable)
 
             crash_ids = [store(settings, storage, name, table) for name in names]
             for crash_id in crash_ids:
                 queues.publish("standard", crash_id)
             start, (own_cpu, walker_cpu) = time.perf_counter(), process_cpu(worker)
-            run_relay_until(settings, url, crash_ids, args.workers)
+            run_relay_until(settings, url, crash_ids, args.workers, searchable)
             function_seconds = time.perf_counter() - start
             own_cpu, walker_cpu = (now - then for now, then in zip(process_cpu(worker), (own_cpu, walker_cpu)))
             throughput = len(crash_ids) / function_seconds
@@ -221,19 +226,19 @@ def main() -> None:
                         relay.drain_once(wait_seconds=1)
 
                 future = deliverer.submit(drain)
-                next_at = time.perf_counter()
-                for crash_id in prepared:
-                    time.sleep(max(0.0, next_at - time.perf_counter()))
-                    queues.publish("standard", crash_id)
-                    submitted[crash_id] = time.perf_counter()
-                    next_at += interval
-                pending = set(prepared)
-                while pending:
-                    found = searchable(settings, list(pending))
-                    now = time.perf_counter()
-                    for crash_id in found:
-                        lags.append(now - submitted[crash_id])
-                    pending -= found
+                next_at, waiting, pending = time.perf_counter(), list(prepared), set()
+                while waiting or pending:
+                    if waiting and time.perf_counter() >= next_at:
+                        crash_id = waiting.pop(0)
+                        queues.publish("standard", crash_id)
+                        submitted[crash_id] = time.perf_counter()
+                        pending.add(crash_id)
+                        next_at += interval
+                    if pending:
+                        found = searchable(list(pending))
+                        now = time.perf_counter()
+                        lags.extend(now - submitted[crash_id] for crash_id in found)
+                        pending -= found
                     time.sleep(0.05)
                 draining = False
                 future.result()
