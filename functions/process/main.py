@@ -48,6 +48,8 @@ def _message(request: flask.Request) -> tuple[str, bool]:
 
 @functions_framework.http
 def process(request: flask.Request):
+    if request.path == "/__lbheartbeat__":  # alive; asks no store
+        return flask.jsonify({"status": "ok"})
     if request.path == "/__heartbeat__":
         checks = processor().health()
         return flask.jsonify(checks), 200 if all(checks.values()) else 503

@@ -186,3 +186,9 @@ def test_a_crash_gone_from_s3_is_missing_even_if_hbase_has_its_annotations(stack
     for key in (dump_key(crash_id, "upload_file_minidump"), raw_crash_key(crash_id)):
         storage.s3.delete_object(Bucket=stack.crash_bucket, Key=key)
     assert processor.process(crash_id).status == "missing"
+
+
+def test_heartbeats(process_url):
+    assert requests.get(f"{process_url}/__lbheartbeat__", timeout=10).json() == {"status": "ok"}
+    answer = requests.get(f"{process_url}/__heartbeat__", timeout=30)
+    assert answer.status_code == 200 and answer.json() == {"s3": True, "hbase": True, "postgres": True}
