@@ -151,7 +151,7 @@ def parse_crash_payload(
         boundary_bytes = boundary.encode("latin-1")
     except UnicodeEncodeError:
         raise MalformedCrash("no_boundary") from None
-    collected = _PartCollector(limits)
+    collected = _PartCollector()
     _decode_multipart(body, boundary_bytes, collected, limits)
     payload.size = received[0]
     collected.fill(payload)
@@ -164,8 +164,7 @@ def parse_crash_payload(
 class _PartCollector:
     """Gathers the parts: form-field annotations, JSON-part annotations and dumps."""
 
-    def __init__(self, limits: Limits):
-        self.limits = limits
+    def __init__(self):
         self.fields: dict[str, str] = {}
         self.json_annotations: dict[str, str] = {}
         self.json_parts = 0
