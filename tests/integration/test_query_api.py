@@ -330,3 +330,18 @@ def test_processed_crashes_are_searchable_with_their_values(api, crashes, stack,
     assert body["facets"]["signature"] == sorted(
         ({"term": s, "count": 1} for s in (table.get_processed_crash(i)["signature"] for i in ids.values())),
         key=lambda f: f["term"])
+
+
+def test_a_store_that_cannot_be_reached_gives_json_errors(stack, functions, crashes):
+    """A query function whose HBase port has nothing behind it (the shared HBase is untouched)."""
+    _, ids = crashes
+    server = start_query_server(stack, functions, hbase_thrift_port=free_port(), api_rate_limit_per_minute=0)
+    try:
+        answer = get(server.url, "/api/ProcessedCrash/", crash_id=ids["test.dmp"])
+        assert answer.status_code == 500 and "error" in answer.json()
+        health = requests.get(f"{server.url}/__heartbeat__", timeout=30)
+        assert health.status_code == 503 and health.json()["hbase"] is False and health.json()["postgres"] is True
+        # What does not need HBase still works.
+        assert get(server.url, "/api/SuperSearchFields/").status_code == 200
+    finally:
+        server.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ from crashflow.ttlcache import TtlCache
 from crashflow.web import pages
 
 log = logging.getLogger(__name__)
+
+POOL_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,9 @@ class Services:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.crash_table = CrashTable(settings)
-        self.database = Database(settings)
+        # As many connections as the server has request threads (functions-framework's
+        # gunicorn runs 4 per CPU by default).
+        self.database = Database(settings, size=POOL_SIZE)
         self.storage = CrashStorage(settings)
         self.queues = CrashQueues(settings)
         self.redactor = Redactor(settings.protected_fields)
@@ -64,6 +68,12 @@ class Services:
         self.signatures = signatures.SignatureService()
         self.tokens = TokenCache(TokenStore(self.database), settings.api_token_cache_seconds)
         self.aggregates_cache = TtlCache(settings.api_aggregates_cache_seconds)
+
+    @functools.cached_property
+    def crash_table(self) -> CrashTable:
+        """Made on first use: happybase's pool connects at once, and an HBase that is down
+        must not take the endpoints that do not need it down too (a failure is not cached)."""
+        return CrashTable(self.settings, pool_size=POOL_SIZE)
 
 
 class QueryApi:
@@ -94,6 +104,9 @@ class QueryApi:
             return Reply(error.status, {"error": str(error)}, {"Retry-After": str(error.retry_after)})
         except ApiError as error:
             return Reply(error.status, {"error": str(error)})
+        except Exception:
+            log.exception("%s %s failed", request.method, path)
+            return Reply(500, {"error": "internal error (the query function's log has the details)"})
 
     def health(self, path: str) -> Reply:
         """``/__heartbeat__``: can every store be reached? (``/__lbheartbeat__`` and
@@ -101,10 +114,16 @@ class QueryApi:
         if path == "/__heartbeat__":
             services = self.services
             checks = {
-                "hbase": services.crash_table.is_healthy(),
+                "hbase": self._hbase_is_healthy(),
                 "postgres": services.database.is_healthy(),
                 "s3": services.storage.is_healthy(),
                 "sqs": services.queues.is_healthy(),
             }
             return Reply(200 if all(checks.values()) else 503, checks)
         return Reply(404, {"error": f"no such endpoint: {path[:200]}"})
+
+    def _hbase_is_healthy(self) -> bool:
+        try:
+            return self.services.crash_table.is_healthy()
+        except Exception:
+            return False
