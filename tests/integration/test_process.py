@@ -177,7 +177,12 @@ def test_annotations_are_read_from_s3_when_collect_could_not_write_hbase(stack, 
     crash_id = dump_crash(stack, "linux-mini.dmp", hbase=False, ProductName="OnlyInS3")
     assert CrashTable(stack).get_raw_crash(crash_id) is None
     assert processor.process(crash_id).processed["product"] == "OnlyInS3"
-    assert CrashTable(stack).get_raw_crash(crash_id)["ProductName"] == "OnlyInS3"  # written now
+    table = CrashTable(stack)
+    raw_crash = table.get_raw_crash(crash_id)  # written now, with the submitted-time index row
+    assert raw_crash["ProductName"] == "OnlyInS3"
+    submitted = dt.datetime.fromisoformat(raw_crash["submitted_timestamp"])
+    window = (submitted.isoformat(), (submitted + dt.timedelta(seconds=1)).isoformat())
+    assert crash_id in table.crash_ids_submitted(*window)
 
 
 def test_a_crash_gone_from_s3_is_missing_even_if_hbase_has_its_annotations(stack, processor):

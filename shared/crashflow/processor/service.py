@@ -91,7 +91,7 @@ class Processor:
         """Process one crash. ``fresh_symbols``: ask the bucket even for symbols it lacked
         lately (reprocessing after a symbol upload)."""
         try:
-            crash, raw_crash, history = self._context(crash_id, ruleset)
+            crash, raw_crash, history, raw_in_hbase = self._context(crash_id, ruleset)
         except CrashNotFound:
             log.error("crash %s is not in storage; message dropped", crash_id)
             return Outcome(crash_id, "missing")
@@ -105,16 +105,16 @@ class Processor:
         # Postgres first: the HBase processed flag is what says "done" (recover, query).
         self.database.upsert_report(report_row(processed))
         self.crash_table.put_processed_crash(
-            crash_id, raw_crash, processed,
+            crash_id, None if raw_in_hbase else raw_crash, processed,
             previous_signature=previous_signature, history=[*history, history_entry(processed)],
         )
         self.symbol_cache.prune_if_due()
         log.info("processed %s (%s): %s", crash_id, crash.ruleset, processed.get("signature"))
         return Outcome(crash_id, "processed", processed)
 
-    def _context(self, crash_id: str, ruleset: str) -> tuple[CrashContext, dict, list[dict]]:
-        """The crash to run ``ruleset`` on, its raw crash as stored, and its processing
-        history. CrashNotFound when the crash is not in S3.
+    def _context(self, crash_id: str, ruleset: str) -> tuple[CrashContext, dict, list[dict], bool]:
+        """The crash to run ``ruleset`` on, its raw crash as stored, its processing history,
+        and whether HBase has the raw crash already. CrashNotFound when the crash is not in S3.
 
         The raw crash and the history come from the crash's HBase row in one read (collect
         wrote the annotations there), the main dump from S3 at the same time; S3's raw crash
@@ -131,13 +131,13 @@ class Processor:
                 stored.pop("processor_history", None)
                 crash = CrashContext(crash_id, dict(raw_crash), {}, processed=stored, ruleset=ruleset)
                 crash.notes.append("signature regenerated from the stored stackwalker output")
-                return crash, raw_crash, history
+                return crash, raw_crash, history, not in_s3
             log.warning("%s has no stored stackwalker output; processing it in full", crash_id)
             main_dump = self.loader.submit(self.storage.load_dump, crash_id, MAIN_DUMP)
         dumps, notes = self._load_dumps(crash_id, raw_crash, main_dump)
         if notes and not in_s3:
             self.storage.load_raw_crash(crash_id)  # dumps gone: is the whole crash gone?
-        return CrashContext(crash_id, dict(raw_crash), dumps, notes=notes), raw_crash, history
+        return CrashContext(crash_id, dict(raw_crash), dumps, notes=notes), raw_crash, history, not in_s3
 
     def _load_dumps(self, crash_id: str, raw_crash: dict, main_dump: Future) -> tuple[dict[str, bytes], list[str]]:
         """The dumps, and notes on those that are gone. The dump names come from the

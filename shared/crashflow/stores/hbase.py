@@ -110,14 +110,15 @@ class CrashTable:
         self._put(crash_id, raw_crash, {})
 
     def put_processed_crash(
-        self, crash_id: str, raw_crash: dict, processed_crash: dict, previous_signature: str | None = None,
+        self, crash_id: str, raw_crash: dict | None, processed_crash: dict, previous_signature: str | None = None,
         history: list[dict] | None = None,
     ) -> None:
-        """Write the raw annotations, the processed crash, its processing ``history`` (this
-        run included) and both index rows. When reprocessing changed the signature, the old
-        signature's index row goes."""
+        """Write the processed crash, its processing ``history`` (this run included), the
+        signature index row and, unless ``raw_crash`` is None (the row has them: collect
+        wrote them), the raw annotations and the submitted-time index row. When reprocessing
+        changed the signature, the old signature's index row goes."""
         signature = signature_key(processed_crash.get("signature"))
-        self._put(crash_id, raw_crash, {
+        processed_columns = {
             b"processed_data:history": json.dumps(history or [], default=str).encode(),
             b"processed_data:json": json.dumps(processed_crash, sort_keys=True, default=str).encode(),
             b"processed_data:signature": signature.encode(),
@@ -125,8 +126,14 @@ class CrashTable:
             b"processed_data:addons": json.dumps(addon_ids(processed_crash)).encode(),
             b"flags:processed": b"Y",
             b"timestamps:processed": str(processed_crash.get("completed_datetime", "")).encode(),
-        })
+        }
+        if raw_crash is not None:
+            self._put(crash_id, raw_crash, processed_columns)
         with self._connection() as connection:
+            if raw_crash is None:
+                connection.table(CRASH_REPORTS).put(
+                    hbase_row_key(crash_id), {b"ids:ooid": crash_id.encode(), **processed_columns}
+                )
             index = connection.table(INDEX_SIGNATURE)
             index.put(f"{signature}{crash_id}".encode(), {b"ids:ooid": crash_id.encode()})
             if previous_signature is not None and signature_key(previous_signature) != signature:
