@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from conftest import REPO, FunctionServer, free_port
 from crashflow import cli
 from crashflow.provision import provision
-from crashflow.relay import Relay
+from crashflow.relay import Relay, post_event
 from crashflow.settings import Settings
 from crashflow.stores.sqs import DEAD_LETTER, QUEUE_KINDS, CrashQueues
 from process_support import dump_crash, processed_records, report_rows
@@ -208,6 +208,9 @@ def run_through_outage(stack: PrivateStack, monkeypatch, stop, start, while_down
         stop()
         during = submit(stack, 3)
         time.sleep(4)  # deliveries fail (503) and come back after the visibility timeout
+        # A delivery now is answered 503, so the queue keeps the message.
+        answer = post_event(f"{stack.function.url}/", "com.crashflow.crash.queued", "test", during[0], timeout=60)
+        assert answer.status_code == 503, answer.text
         if while_down:
             while_down(during)
         start()
