@@ -112,7 +112,7 @@ def bare_stackwalk(settings: Settings, dumps: list[Path], parallel: int) -> tupl
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
         )
     with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
-        list(pool.map(walk, dumps[: len(DUMPS)]))  # warm-up: page cache, symbol parsing paths
+        list(pool.map(walk, list(dict.fromkeys(dumps))))  # warm-up: page cache
         start, cpu = time.perf_counter(), children_cpu()
         list(pool.map(walk, dumps))
         return time.perf_counter() - start, children_cpu() - cpu
@@ -181,12 +181,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8,
                         help="deliveries in flight to the function (its gunicorn serves 4 threads per core)")
     parser.add_argument("--namespace", default="cfprocessbench")
+    parser.add_argument("--dumps", nargs="+", choices=DUMPS, default=DUMPS, metavar="DUMP",
+                        help="the corpus, taken in turn (default: every valid test dump)")
     args = parser.parse_args()
 
     settings = Settings(namespace=args.namespace)
     load_before = os.getloadavg()[0]
     prepare(settings)
-    names = [DUMPS[i % len(DUMPS)] for i in range(args.crashes)]
+    names = [args.dumps[i % len(args.dumps)] for i in range(args.crashes)]
     bare_seconds, bare_cpu = bare_stackwalk(settings, [DATA / "minidumps" / name for name in names], args.parallel)
 
     storage = CrashStorage(settings)
@@ -197,7 +199,7 @@ def main() -> None:
         process, url = start_function(settings, cache_dir)
         try:
             worker = gunicorn_worker(process.pid)
-            warmup = [store(settings, storage, name, table) for name in DUMPS]
+            warmup = [store(settings, storage, name, table) for name in args.dumps]
             for crash_id in warmup:
                 queues.publish("standard", crash_id)
             run_relay_until(settings, url, warmup, args.workers, searchable)
@@ -216,7 +218,7 @@ def main() -> None:
             interval = 2 / throughput
             relay = Relay(settings.model_copy(update={"process_url": url}), workers=args.workers)
             submitted: dict[str, float] = {}
-            lag_names = [DUMPS[i % len(DUMPS)] for i in range(args.lag_crashes)]
+            lag_names = [args.dumps[i % len(args.dumps)] for i in range(args.lag_crashes)]
             prepared = [store(settings, storage, name, table) for name in lag_names]
             with concurrent.futures.ThreadPoolExecutor(1) as deliverer:
                 draining = True
@@ -250,6 +252,7 @@ def main() -> None:
     bare = len(names) / bare_seconds
     result = {
         "crashes": len(names),
+        "dumps": args.dumps if args.dumps != DUMPS else "all valid test dumps",
         "bare_parallel": args.parallel,
         "function_workers": args.workers,
         "bare_stackwalker_crashes_per_s": round(bare, 2),
