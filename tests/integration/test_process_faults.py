@@ -256,6 +256,7 @@ def test_the_function_killed_mid_crash(private, tmp_path, monkeypatch):
         crash_ids = submit(private, 4)
         time.sleep(1.5)
         private.kill_function()
+        assert len(processed_records(private.settings, crash_ids)) < len(crash_ids)  # work was cut off
         private.start_function()
         settle(private, crash_ids, monkeypatch)
     finally:
