@@ -8,7 +8,7 @@ import random
 import pytest
 import requests
 
-from conftest import DATA, TEST_NAMESPACE, FunctionServer, free_port
+from conftest import DATA, REPO, TEST_NAMESPACE, FunctionServer, free_port
 from crashflow.processor.service import Processor
 from crashflow.relay import Relay, post_event
 from crashflow.stores.hbase import CrashTable
@@ -27,6 +27,7 @@ def process_url(stack, tmp_path_factory):
         os.environ, CRASHFLOW_NAMESPACE=TEST_NAMESPACE,
         CRASHFLOW_SYMBOLS_CACHE_DIR=str(tmp_path_factory.mktemp("symbols-cache")),
     )
+    (REPO / ".local" / "logs").mkdir(parents=True, exist_ok=True)  # FunctionServer logs there
     server = FunctionServer("process", free_port(), env)
     try:
         server.wait_ready()

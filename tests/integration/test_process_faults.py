@@ -96,6 +96,7 @@ class PrivateStack:
         self.kill_hbase("thrift")
 
     def start_function(self, **env) -> None:
+        (REPO / ".local" / "logs").mkdir(parents=True, exist_ok=True)  # FunctionServer logs there
         self.function = FunctionServer("process", free_port(), dict(self.env, **env))
         self.function.wait_ready(60)
 
