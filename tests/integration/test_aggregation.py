@@ -133,6 +133,7 @@ def test_ranked_top_crashers_with_rank_change_and_new(backfilled):
     with backfilled.connection() as connection:
         one_day = ranked_top_crashers(connection, "Golden", days=1, end_date=D(2026, 11, 1))
         three_days = ranked_top_crashers(connection, "Golden", days=3, end_date=D(2026, 11, 2))
+        seven_days = ranked_top_crashers(connection, "Golden", days=7, end_date=D(2026, 11, 1))
         version_2 = ranked_top_crashers(connection, "Golden", version="2.0", days=1, end_date=D(2026, 10, 31))
         linux = ranked_top_crashers(connection, "Golden", days=1, platform="linux", end_date=D(2026, 10, 31))
         empty = ranked_top_crashers(connection, "Golden", days=1, end_date=D(2026, 11, 3))
@@ -147,6 +148,14 @@ def test_ranked_top_crashers_with_rank_change_and_new(backfilled):
     assert [(c["signature"], c["count"], c["rank_change"]) for c in three_days["crashes"]] == [
         ("S", 41, 0), ("A", 4, "new"), ("B", 1, "new"), ("C", 1, "new"),
     ]
+    # 7 days (10-26..11-01) against 10-19..10-25, from the 7-day sums
+    assert query(backfilled, "SELECT count(DISTINCT end_date) FROM top_crashers_7_days "
+                             "WHERE product = 'Golden' AND end_date IN ('2026-11-01', '2026-10-25')") == [(2,)]
+    assert (seven_days["total"], seven_days["start_date"]) == (52, "2026-10-26")
+    assert [(c["signature"], c["count"], c["previous_count"], c["rank_change"]) for c in seven_days["crashes"]] == [
+        ("S", 46, 3, 0), ("A", 4, 0, "new"), ("B", 1, 0, "new"), ("C", 1, 0, "new"),
+    ]
+    assert (seven_days["crashes"][0]["win_count"], seven_days["crashes"][1]["install_count"]) == (36, 3)
     assert [(c["signature"], c["count"], c["install_count"]) for c in version_2["crashes"]] == [("A", 1, 1)]
     assert [(c["signature"], c["count"]) for c in linux["crashes"]] == [("A", 1)] and linux["total"] == 1
     assert empty["crashes"] == [] and empty["total"] == 0
@@ -177,7 +186,8 @@ def test_explosiveness_scores_the_spike(backfilled):
 
 
 def test_rerunning_days_gives_the_same_tables(backfilled):
-    tables = ("crashes_per_day", "top_crashers", "top_crashers_by_product", "signatures", "explosiveness")
+    tables = ("crashes_per_day", "top_crashers", "top_crashers_by_product", "top_crashers_7_days", "signatures",
+              "explosiveness")
 
     def snapshot():
         return {table: sorted(query(backfilled, f"SELECT * FROM {table}")) for table in tables}
@@ -423,7 +433,8 @@ def test_cli_runs_a_job_for_a_date_and_shows_the_latest_runs(database, monkeypat
     try:
         result = CliRunner().invoke(cli.main, ["aggregate", "run", "top_crashers", "--date", "2026-10-31"])
         assert result.exit_code == 0, result.output
-        assert result.output == "top_crashers 2026-10-31..2026-10-31: ok, 7 rows\n"  # 4 + 3 rows
+        # 4 + 3 rows for the day, and the 7-day sums ending 10-31..11-06
+        assert result.output == "top_crashers 2026-10-31..2026-10-31: ok, 34 rows\n"
         result = CliRunner().invoke(cli.main, ["aggregate", "run", "top_crasher", "--date", "2026-10-31"])
         assert result.exit_code == 1 and "unknown job 'top_crasher'" in result.output
         result = CliRunner().invoke(cli.main, ["aggregate", "status"])

@@ -8,6 +8,9 @@ the query API serves (top crashers, signatures, explosiveness, correlations, bug
   five-column text key cost more than the rest of the job.
 - ``top_crashers_by_product``: the same day counts over every version and process type, so
   the common "top crashers of a product" ranking reads one row per signature and day.
+- ``top_crashers_7_days``: per product and signature, the sums of the seven days ending
+  ``end_date``: the default ranking (7 days against the 7 before) reads two such days
+  instead of fourteen daily ones.
 - ``signatures``: first appearance (first ``date_processed``, lowest build id) of every
   signature; new signatures of a day are those whose ``first_date`` falls on it.
 - ``explosiveness``: one-day and three-day scores per day, product and signature.
@@ -45,6 +48,20 @@ CREATE TABLE top_crashers_by_product (
     install_count  integer NOT NULL
 );
 CREATE INDEX top_crashers_by_product_date_product ON top_crashers_by_product (report_date, product);
+
+CREATE TABLE top_crashers_7_days (
+    end_date       date    NOT NULL,
+    product        text    NOT NULL,
+    signature      text    NOT NULL,
+    report_count   integer NOT NULL,
+    win_count      integer NOT NULL,
+    mac_count      integer NOT NULL,
+    lin_count      integer NOT NULL,
+    other_count    integer NOT NULL,
+    hang_count     integer NOT NULL,
+    install_count  integer NOT NULL
+);
+CREATE INDEX top_crashers_7_days_end_product ON top_crashers_7_days (end_date, product);
 
 CREATE TABLE signatures (
     signature    text        PRIMARY KEY,
@@ -113,7 +130,7 @@ def downgrade():
     op.execute(
         "DROP INDEX job_runs_job_status; "
         "DROP TABLE retention_done, bug_associations, bugs, correlations, explosiveness, signatures, "
-        "top_crashers_by_product; "
+        "top_crashers_7_days, top_crashers_by_product; "
         "DROP INDEX crashes_per_day_product_date, top_crashers_date_product; "
         "ALTER TABLE top_crashers DROP COLUMN install_count, "
         "ADD PRIMARY KEY (report_date, product, version, process_type, signature)"

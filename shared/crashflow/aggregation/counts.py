@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from crashflow.aggregation.jobs import DayJob, JobContext, RebuildJob, RebuildStep, day_bounds
+from crashflow.aggregation.jobs import DayJob, JobContext, RebuildJob, RebuildStep, day_bounds, days, transaction
 
 # Socorro's platform split; anything not Windows, macOS or Linux is "other". The
 # processor writes the stackwalker's names ("Windows NT", "Mac OS X", "Linux"): a
@@ -50,12 +50,14 @@ FROM (
 GROUP BY product, version, process_type, signature, install_time
 """
 COUNT_SUMS = "sum(reports), sum(win), sum(mac), sum(lin), sum(other), sum(hangs)"
+SUM_DAYS = 7  # top_crashers_7_days
 
 
 class TopCrashersJob(DayJob):
     """Per day, product, version, process type and signature (``top_crashers``), and per
     day, product and signature (``top_crashers_by_product``): counts, platform split,
-    hangs and distinct installations. The ranking over windows is ``topcrashers.py``."""
+    hangs and distinct installations; then per product and signature the sums of the 7
+    days ending each day (``top_crashers_7_days``). The ranking is ``topcrashers.py``."""
 
     name = "top_crashers"
 
@@ -87,6 +89,31 @@ class TopCrashersJob(DayJob):
             GROUP BY product, signature
         """, day=day)
         return written + connection.row_count
+
+
+    def run(self, context: JobContext, start: dt.date, end: dt.date) -> int:
+        """The days, then the 7-day sums of every window that holds one of them (up to today)."""
+        written = super().run(context, start, end)
+        last = min(end + dt.timedelta(days=SUM_DAYS - 1), max(end, context.now.date()))
+        for end_date in days(start, last):
+            with transaction(context.connection):
+                written += self.sum_window(context.connection, end_date)
+            context.rows_written = written
+        return written
+
+    def sum_window(self, connection, end_date: dt.date) -> int:
+        connection.run("DELETE FROM top_crashers_7_days WHERE end_date = :end", end=end_date)
+        connection.run(f"""
+            INSERT INTO top_crashers_7_days
+                (end_date, product, signature, report_count,
+                 win_count, mac_count, lin_count, other_count, hang_count, install_count)
+            SELECT :end, product, signature, sum(report_count), sum(win_count), sum(mac_count),
+                   sum(lin_count), sum(other_count), sum(hang_count), sum(install_count)
+            FROM top_crashers_by_product
+            WHERE report_date > CAST(:end AS date) - {SUM_DAYS} AND report_date <= :end
+            GROUP BY product, signature
+        """, end=end_date)
+        return connection.row_count
 
 
 TOP_CRASHERS = TopCrashersJob()

@@ -1,5 +1,6 @@
-"""The ranked top-crashers list (Socorro's TCBS view), read from the daily tables that the
-``top_crashers`` job writes.
+"""The ranked top-crashers list (Socorro's TCBS view), read from the tables that the
+``top_crashers`` job writes: daily counts, or for the common 7-day ranking of a whole
+product, the 7-day sums (two rows per signature instead of fourteen).
 
 A window is ``days`` whole UTC days ending with ``end_date`` (inclusive); the previous
 window is the equal stretch just before it. Ranks are by count; equal counts share a rank
@@ -22,19 +23,20 @@ PLATFORM_COLUMNS = {
     "other": "other_count",
 }
 
+# {is_current} tells the window's rows from the previous window's; {in_windows} selects both.
 RANKED_SQL = """
 WITH counts AS (
     SELECT signature,
-           sum({count}) FILTER (WHERE report_date >= :start)::bigint AS current,
-           sum({count}) FILTER (WHERE report_date < :start)::bigint AS previous,
-           sum(win_count) FILTER (WHERE report_date >= :start)::bigint AS win,
-           sum(mac_count) FILTER (WHERE report_date >= :start)::bigint AS mac,
-           sum(lin_count) FILTER (WHERE report_date >= :start)::bigint AS lin,
-           sum(other_count) FILTER (WHERE report_date >= :start)::bigint AS other,
-           sum(hang_count) FILTER (WHERE report_date >= :start)::bigint AS hang,
-           sum(install_count) FILTER (WHERE report_date >= :start)::bigint AS installs
+           sum({count}) FILTER (WHERE {is_current})::bigint AS current,
+           sum({count}) FILTER (WHERE NOT ({is_current}))::bigint AS previous,
+           sum(win_count) FILTER (WHERE {is_current})::bigint AS win,
+           sum(mac_count) FILTER (WHERE {is_current})::bigint AS mac,
+           sum(lin_count) FILTER (WHERE {is_current})::bigint AS lin,
+           sum(other_count) FILTER (WHERE {is_current})::bigint AS other,
+           sum(hang_count) FILTER (WHERE {is_current})::bigint AS hang,
+           sum(install_count) FILTER (WHERE {is_current})::bigint AS installs
     FROM {table}
-    WHERE product = :product AND report_date >= :previous_start AND report_date <= :end {filters}
+    WHERE product = :product AND {in_windows} {filters}
     GROUP BY signature
 ), ranked AS (
     SELECT *,
@@ -51,6 +53,19 @@ WHERE current > 0
 ORDER BY rank, signature
 LIMIT :limit
 """
+DAILY = {"is_current": "report_date >= :start", "in_windows": "report_date >= :previous_start AND report_date <= :end"}
+WEEKLY = {"is_current": "end_date = :end", "in_windows": "end_date IN (:end, :previous_end)"}
+
+
+def _seven_day_sums_ready(connection, product: str, end: dt.date, previous_end: dt.date) -> bool:
+    """Whether the job summed both 7-day windows; if not (daily rows written some other
+    way, or a window without crashes), the daily rows give the same answer, only slower."""
+    rows = connection.run(
+        "SELECT count(DISTINCT end_date) FROM top_crashers_7_days "
+        "WHERE product = :product AND end_date IN (:end, :previous_end)",
+        product=product, end=end, previous_end=previous_end,
+    )
+    return rows[0][0] == 2
 
 
 def _percent(part, whole) -> float | None:
@@ -97,11 +112,14 @@ def ranked_top_crashers(
     previous_start = start - dt.timedelta(days=days)
 
     versions = _versions(version)
-    filters, params = [], {}
+    filters, params = [], {"start": start, "previous_start": previous_start, "previous_end": start - dt.timedelta(days=1)}
     if versions is None and not process_type:
-        table = "top_crashers_by_product"
+        if days == 7 and _seven_day_sums_ready(connection, product, end, params["previous_end"]):
+            table, shape = "top_crashers_7_days", WEEKLY
+        else:
+            table, shape = "top_crashers_by_product", DAILY
     else:
-        table = "top_crashers"
+        table, shape = "top_crashers", DAILY
         if versions is not None:
             filters.append("AND version = ANY(:versions)")
             params["versions"] = versions
@@ -109,8 +127,8 @@ def ranked_top_crashers(
             filters.append("AND process_type = :process_type")
             params["process_type"] = process_type
     rows = connection.run(
-        RANKED_SQL.format(count=count_column, table=table, filters=" ".join(filters)),
-        product=product, start=start, end=end, previous_start=previous_start, limit=limit, **params,
+        RANKED_SQL.format(count=count_column, table=table, filters=" ".join(filters), **shape),
+        product=product, end=end, limit=limit, **params,
     )
     # No row means no crash in the window at all.
     total = int(rows[0][5]) if rows else 0
