@@ -5,6 +5,8 @@
 - ``reports_product_date_cover``: the commonest searches (a product over some days, by
   version and platform, faceted by signature) read the index alone, not the table
   (index-only scans once autovacuum has marked the pages all-visible).
+- ``reports_search_form``: the filters of the search form (product, version, platform)
+  over a date range, faceted by signature, from the index alone.
 
 Revision ID: 0005
 """
@@ -18,6 +20,8 @@ SCHEMA = """
 CREATE INDEX reports_signature_date ON reports (signature, date_processed);
 CREATE INDEX reports_product_date_cover ON reports (product, date_processed)
     INCLUDE (version, os_name, signature);
+CREATE INDEX reports_search_form ON reports (product, version, os_name, date_processed)
+    INCLUDE (signature);
 """
 
 
@@ -26,4 +30,4 @@ def upgrade():
 
 
 def downgrade():
-    op.execute("DROP INDEX reports_product_date_cover; DROP INDEX reports_signature_date")
+    op.execute("DROP INDEX reports_search_form, reports_product_date_cover, reports_signature_date")
