@@ -134,8 +134,9 @@ class Settings(BaseSettings):
     correlation_window_days: int = Field(default=1, ge=1, le=28)
     correlation_min_crashes: int = Field(default=10, ge=1)
     correlation_min_difference: float = Field(default=0.05, gt=0, le=1)
-    # Bugzilla's REST bug endpoint (cf_crash_signature holds "[@ signature ]" tokens).
-    bugzilla_url: str = "https://bugzilla.mozilla.org/rest/bug"
+    # Bugzilla's REST bug endpoint (cf_crash_signature holds "[@ signature ]" tokens), e.g.
+    # https://bugzilla.mozilla.org/rest/bug; empty: bug_associations has nothing to read.
+    bugzilla_url: str | None = None
     bugzilla_api_key: str | None = None
     bugzilla_page_size: int = Field(default=500, ge=1)
     # Weekly reports partitions created ahead of time.

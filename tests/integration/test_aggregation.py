@@ -346,6 +346,12 @@ def test_bug_associations_follow_bugzilla_changes(database, stack):
         bugzilla.server.shutdown()
 
 
+def test_bug_associations_without_a_bugzilla_do_nothing(database):
+    assert database.settings.bugzilla_url is None  # the default: no network unless configured
+    run = run_job(database, "bug_associations")
+    assert (run.status, run.rows_written) == ("ok", 0)
+
+
 def test_partitions_are_created_ahead(database):
     run = run_job(database, "partitions", now=at(2026, 11, 26, 0, 5))
     assert run.status == "ok"

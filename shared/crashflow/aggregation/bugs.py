@@ -9,9 +9,12 @@ run: a failure leaves the previous associations as they were.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from crashflow.aggregation.bugzilla import Bug, Bugzilla
 from crashflow.aggregation.jobs import Job, JobContext, transaction
+
+log = logging.getLogger(__name__)
 
 # Bugzilla's change times and ours may differ a little: ask again for the minutes before.
 OVERLAP = dt.timedelta(minutes=10)
@@ -48,6 +51,9 @@ class BugAssociationsJob(Job):
 
     def run(self, context: JobContext, start: dt.date, end: dt.date) -> int:
         settings, connection = context.settings, context.connection
+        if not settings.bugzilla_url:
+            log.info("bug_associations: no bugzilla_url configured; nothing to read")
+            return 0
         bugzilla = Bugzilla(settings.bugzilla_url, settings.bugzilla_api_key, settings.bugzilla_page_size)
         since = context.last_success - OVERLAP if context.last_success else None
         bugs = list(bugzilla.changed_bugs(since))  # all pages first: a failure changes nothing
