@@ -37,11 +37,11 @@ import reportgen  # noqa: E402
 from crashflow.aggregation.names import JOB_NAMES  # noqa: E402
 from crashflow.aggregation.runner import run_job  # noqa: E402
 from crashflow.aggregation.topcrashers import ranked_top_crashers  # noqa: E402
+from crashflow.crashids import hbase_row_key  # noqa: E402
 from crashflow.provision import provision  # noqa: E402
 from crashflow.settings import Settings  # noqa: E402
 from crashflow.stores import postgres  # noqa: E402
 from crashflow.stores.hbase import CRASH_REPORTS, CrashTable  # noqa: E402
-from crashflow.crashids import hbase_row_key  # noqa: E402
 
 BUGZILLA_ANSWER = (Path(__file__).resolve().parents[1] / "data" / "bugzilla" / "all-with-signatures.json").read_bytes()
 
