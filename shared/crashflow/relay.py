@@ -60,6 +60,9 @@ class Relay:
         self.batch_size = max(1, min(10, workers))
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="relay")
         self.schedule = Schedule(settings.schedules, dt.datetime.now(dt.timezone.utc))
+        # Aggregation runs take seconds to minutes: their requests wait on a thread of their
+        # own, not in the loop that delivers crashes.
+        self.scheduler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-schedule")
 
     def deliver(self, message: QueueMessage) -> bool:
         """POST one message to process; True on a 2xx answer (the caller deletes it)."""
@@ -99,17 +102,21 @@ class Relay:
         return len(delivered)
 
     def fire_schedules(self, now: dt.datetime | None = None) -> list[str]:
+        """Send the due jobs to aggregate (in the background); returns their names."""
         fired = self.schedule.due(now or dt.datetime.now(dt.timezone.utc))
         for name in fired:
-            try:
-                answer = post_event(
-                    f"{self.settings.aggregate_base_url}/", "dev.knative.sources.ping",
-                    "crashflow/schedule", {"job": name},
-                )
-                log.info("schedule %s fired: %s", name, answer.status_code)
-            except requests.RequestException as error:
-                log.warning("aggregate unreachable for %s: %s", name, error)
+            self.scheduler.submit(self._fire, name)
         return fired
+
+    def _fire(self, name: str) -> None:
+        try:
+            answer = post_event(
+                f"{self.settings.aggregate_base_url}/", "dev.knative.sources.ping",
+                "crashflow/schedule", {"job": name},
+            )
+            log.info("schedule %s fired: %s", name, answer.status_code)
+        except requests.RequestException as error:
+            log.warning("aggregate unreachable for %s: %s", name, error)
 
     def run(self, stop: threading.Event) -> None:
         log.info("relay started")
@@ -121,3 +128,4 @@ class Relay:
                 log.exception("relay loop failed; retrying")
                 stop.wait(2)
         self.pool.shutdown(wait=True)
+        self.scheduler.shutdown(wait=False, cancel_futures=True)

@@ -468,3 +468,35 @@ def test_the_function_refuses_to_start_with_a_bad_schedule(stack):
         server.stop()
     log = (REPO / ".local" / "logs" / "test-aggregate.log").read_text()
     assert "invalid cron expression 'every hour'" in log
+
+
+def test_the_relay_fires_schedules_without_waiting_for_the_runs(stack):
+    from crashflow.relay import Relay
+
+    release, received, answered = threading.Event(), [], threading.Event()
+
+    class SlowAggregate(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            release.wait(30)  # a long aggregation run
+            answered.set()  # before the answer leaves: a caller that waited for it sees this set
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowAggregate)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = stack.model_copy(update={"aggregate_url": f"http://127.0.0.1:{server.server_address[1]}",
+                                            "schedules": {"top_crashers": "*/10 * * * *"}})
+        relay = Relay(settings)
+        assert relay.fire_schedules(dt.datetime.now(UTC) + dt.timedelta(minutes=11)) == ["top_crashers"]
+        assert not answered.is_set()  # back before aggregate answered: crash delivery goes on
+        release.set()
+        assert answered.wait(30) and received == [{"job": "top_crashers"}]
+        relay.scheduler.shutdown(wait=True)
+    finally:
+        release.set()
+        server.shutdown()
