@@ -92,14 +92,21 @@ class FunctionServer:
 
 
 @pytest.fixture(scope="session")
-def functions(stack, tmp_path_factory):
+def functions_symbols_cache(tmp_path_factory):
+    """The process function's on-disk symbol cache: a test that uploads symbols removes what
+    the stackwalker cached of them, so later tests meet the symbols bucket as it is."""
+    return tmp_path_factory.mktemp("symbols-cache")
+
+
+@pytest.fixture(scope="session")
+def functions(stack, functions_symbols_cache):
     """The four functions, served over real HTTP, wired to each other and the test namespace."""
     (REPO / ".local" / "logs").mkdir(parents=True, exist_ok=True)
     env = dict(
         os.environ,
         CRASHFLOW_NAMESPACE=TEST_NAMESPACE,
         # A fresh symbol cache: what the stackwalker finds is what the test uploaded.
-        CRASHFLOW_SYMBOLS_CACHE_DIR=str(tmp_path_factory.mktemp("symbols-cache")),
+        CRASHFLOW_SYMBOLS_CACHE_DIR=str(functions_symbols_cache),
     )
     servers = {}
     ports = {name: free_port() for name in ("collect", "process", "aggregate", "query")}

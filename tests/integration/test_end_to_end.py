@@ -1,6 +1,7 @@
 """The walking skeleton: one real minidump through collect, process, aggregate and query."""
 
 import datetime as dt
+import shutil
 import time
 
 import pytest
@@ -95,7 +96,7 @@ def test_crash_walks_through_all_four_functions(stack, functions):
     assert rows == [["test_app.exe", 1, 1]]
 
 
-def test_symbols_uploaded_later_fix_the_signature_on_reprocessing(stack, functions):
+def test_symbols_uploaded_later_fix_the_signature_on_reprocessing(stack, functions, functions_symbols_cache):
     settings = stack
     query_url = functions["query"].url
     crash_id = submit(functions["collect"].url, "E2ESymbols")
@@ -124,6 +125,7 @@ def test_symbols_uploaded_later_fix_the_signature_on_reprocessing(stack, functio
         assert frame["file"] == "c:\\test_app.cc" and frame["line"] == 58
     finally:
         storage.s3.delete_object(Bucket=settings.symbols_bucket, Key=SYMBOL_KEY)
+        shutil.rmtree(functions_symbols_cache / settings.symbols_bucket / SYMBOL_KEY.split("/")[0], ignore_errors=True)
 
 
 def test_priority_processing_of_an_unprocessed_crash(stack, functions):
