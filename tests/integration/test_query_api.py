@@ -38,7 +38,11 @@ def start_query_server(settings, functions, **overrides) -> FunctionServer:
     )
     env.update({f"CRASHFLOW_{name.upper()}": str(value) for name, value in overrides.items()})
     server = FunctionServer("query", free_port(), env)
-    server.wait_ready()
+    try:
+        server.wait_ready()
+    except BaseException:
+        server.stop()  # never leave a server behind
+        raise
     return server
 
 
