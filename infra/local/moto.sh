@@ -6,7 +6,9 @@ source "$(dirname "$0")/lib.sh"
 
 PORT=${CRASHFLOW_MOTO_PORT:-5000}
 
-status() { curl -sf -o /dev/null "http://127.0.0.1:$PORT/moto-api/data.json"; }
+# moto's dashboard page is static: unlike data.json, it answers at once however much
+# the server holds.
+status() { curl -sf -m 10 -o /dev/null "http://127.0.0.1:$PORT/moto-api/"; }
 
 start() {
   if status; then return 0; fi

@@ -17,8 +17,10 @@ trap cleanup EXIT
 
 for service in postgres moto hbase; do
   if ! "$HERE/$service.sh" status >/dev/null 2>&1; then
-    started+=("$service")
+    # Recorded only once started: a start that fails (say, the port belongs to
+    # something else) must not lead to stopping what was already there.
     "$HERE/$service.sh" start
+    started+=("$service")
   fi
 done
 
