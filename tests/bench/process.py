@@ -88,6 +88,16 @@ def prepare(settings: Settings) -> None:
         s3.put_object(Bucket=settings.symbols_bucket, Key=path.relative_to(symbols).as_posix(), Body=path.read_bytes())
 
 
+def clean_up(settings: Settings) -> None:
+    """Empty the bench's buckets: moto keeps every object in memory."""
+    s3 = client(settings, "s3")
+    for bucket in (settings.crash_bucket, settings.symbols_bucket):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -284,6 +294,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
     }
     print(json.dumps(result, indent=2))
+    clean_up(settings)
 
 
 if __name__ == "__main__":
