@@ -166,6 +166,13 @@ class Settings(BaseSettings):
     def _check_retention(self):
         if self.retention_dumps_days > self.retention_raw_days:
             raise ValueError("retention_dumps_days must not exceed retention_raw_days: a dump is kept with its raw crash")
+        if self.retention_raw_days < self.retention_processed_days:
+            # The raw annotations (with their protected fields) live in HBase too, next to the
+            # processed crash, and go only at the processed cutoff.
+            raise ValueError(
+                "retention_raw_days must not be less than retention_processed_days: the raw "
+                "annotations are kept in HBase with the processed crash until the processed cutoff"
+            )
         return self
 
     def endpoint_url(self, service: str) -> str | None:

@@ -103,6 +103,9 @@ def test_schedules_are_validated_at_start_up():
         Settings(schedules={"top_crasher": "*/10 * * * *"})
     with pytest.raises(ValidationError, match="retention_dumps_days"):
         Settings(retention_raw_days=30, retention_dumps_days=60)
+    # HBase keeps the raw annotations until the processed cutoff: raw retention cannot be shorter.
+    with pytest.raises(ValidationError, match="retention_raw_days must not be less than retention_processed_days"):
+        Settings(retention_raw_days=30, retention_processed_days=60, retention_dumps_days=30)
 
 
 def test_schedules_from_the_environment(monkeypatch):

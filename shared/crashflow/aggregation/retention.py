@@ -4,6 +4,8 @@ goes, in bounded batches.
 - ``retention_processed_days``: weekly ``reports`` partitions that ended before the
   cutoff are dropped, and HBase crash records (with their index rows) submitted before it.
 - ``retention_raw_days``: raw crashes in S3 (``v1/raw_crash/<day>/``), with their dumps.
+  Never shorter than the processed retention (the settings refuse it): HBase keeps the
+  raw annotations next to the processed crash, and they go at the processed cutoff.
 - ``retention_dumps_days`` (at most the raw retention): dumps and dump names only. A day
   whose dumps are all gone is noted in ``retention_done`` and not listed again.
 """
