@@ -39,20 +39,26 @@ class PriorityProcessing:
 
     def process(self, crash_id: str) -> dict | None:
         """The processed crash, or None when it is not ready within the wait."""
+        started = False
         with self._lock:
             future = self._in_flight.get(crash_id)
             if future is None:
                 future = self.executor.submit(self._process, crash_id)
                 self._in_flight[crash_id] = future
-                future.add_done_callback(lambda _: self._forget(crash_id))
+                started = True
+        if started:
+            # Outside the lock: a future already done runs the callback at once, and
+            # _forget takes the (non-reentrant) lock.
+            future.add_done_callback(lambda done: self._forget(crash_id, done))
         try:
             return future.result(timeout=self.wait_seconds)
         except WaitTimeout:
             return None
 
-    def _forget(self, crash_id: str) -> None:
+    def _forget(self, crash_id: str, future: Future) -> None:
         with self._lock:
-            self._in_flight.pop(crash_id, None)
+            if self._in_flight.get(crash_id) is future:  # not a later ask's processing
+                del self._in_flight[crash_id]
 
     def _process(self, crash_id: str) -> dict | None:
         try:
