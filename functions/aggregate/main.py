@@ -1,7 +1,9 @@
 """aggregate: triggered by schedule CloudEvents (PingSource, or the local relay) whose data
 names the job: ``{"job": "top_crashers", "date": "2026-11-25"}`` (``date``, or ``from`` and
-``to``, optional; ``"job": "all"`` runs every job). A failed job answers 500 with its error,
-which ``job_runs`` keeps too; a job already running elsewhere is skipped (2xx)."""
+``to``, optional; ``"job": "all"`` runs every job). Event data that can never run (no job,
+an unknown job, a bad date, not JSON) answers 400, which the event source does not retry.
+A failed job answers 500 with its error, which ``job_runs`` keeps too; a job already
+running elsewhere, or not configured, is skipped (2xx)."""
 
 import datetime as dt
 import functools
@@ -9,6 +11,7 @@ import json
 
 import functions_framework
 from cloudevents.http import CloudEvent
+from werkzeug.exceptions import BadRequest
 
 from crashflow.aggregation.runner import run_jobs
 from crashflow.logs import setup_logging
@@ -30,9 +33,8 @@ def _data(event: CloudEvent) -> dict:
     data = event.data
     if isinstance(data, (bytes, str)) and data:
         data = json.loads(data)  # PingSource without a JSON content type sends text
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not isinstance(data.get("job"), str) or not data["job"]:
+        # No default job: "all" would run retention on any stray event.
         raise ValueError(f"event data must be a JSON object naming the job, not {str(data)[:100]!r}")
     return data
 
@@ -43,10 +45,16 @@ def _date(data: dict, key: str):
 
 @functions_framework.cloud_event
 def aggregate(event: CloudEvent) -> None:
-    data = _data(event)
-    start = _date(data, "date") or _date(data, "from")
-    end = _date(data, "date") or _date(data, "to")
-    runs = run_jobs(database(), data.get("job") or "all", start, end)
+    try:
+        data = _data(event)
+        start = _date(data, "date") or _date(data, "from")
+        end = _date(data, "date") or _date(data, "to")
+    except (ValueError, TypeError) as error:  # json.JSONDecodeError is a ValueError
+        raise BadRequest(f"bad event data: {error}") from None
+    try:
+        runs = run_jobs(database(), data["job"], start, end)
+    except ValueError as error:  # an unknown job (UnknownJob), a window ending before it starts
+        raise BadRequest(str(error)) from None
     failed = [run for run in runs if run.status == "error"]
     if failed:
         raise RuntimeError("; ".join(f"{run.job}: {run.error}" for run in failed))

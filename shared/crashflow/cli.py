@@ -144,8 +144,21 @@ def aggregate_run(job: str, day, start, end) -> None:
     for run in runs:
         click.echo(f"{run.job} {run.start}..{run.end}: {run.status}, {run.rows_written} rows"
                    + (f" ({run.error})" if run.error else ""))
-    if any(run.status != "ok" for run in runs):
+    if any(run.status == "error" for run in runs):
         sys.exit(1)
+
+
+@aggregate.command("new-signatures")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), required=True, help="The day (UTC).")
+def aggregate_new_signatures(day) -> None:
+    """The signatures first seen on a day (from the signatures job), tab-separated:
+    signature, first seen, first build."""
+    from crashflow.aggregation.counts import new_signatures
+    from crashflow.stores.postgres import Database
+
+    with Database(get_settings()).connection() as connection:
+        for signature, first_date, first_build in new_signatures(connection, day.date()):
+            click.echo(f"{signature}\t{first_date:%Y-%m-%d %H:%M:%S}\t{first_build or ''}")
 
 
 @aggregate.command("status")

@@ -127,5 +127,10 @@ class Relay:
             except Exception:
                 log.exception("relay loop failed; retrying")
                 stop.wait(2)
+        self.close()
+
+    def close(self) -> None:
+        """Stop the delivery threads (after their batch) and the schedule thread (a request
+        to aggregate in flight is not waited for: aggregate records the run either way)."""
         self.pool.shutdown(wait=True)
         self.scheduler.shutdown(wait=False, cancel_futures=True)

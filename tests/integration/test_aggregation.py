@@ -70,11 +70,25 @@ def golden_reports() -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def database(stack):
-    db = Database(stack.model_copy(update={"explosiveness_floor": 1.0}))
-    with db.connection() as connection:
-        connection.run("TRUNCATE reports, crashes_per_day, top_crashers, top_crashers_by_product, signatures, "
-                       "explosiveness, correlations, bug_associations, bugs, job_runs")
+def own_stack(settings):
+    """A namespace of this module's own: the jobs read and rebuild whole tables (and
+    retention deletes across the namespace), whatever other modules stored in theirs."""
+    from crashflow.provision import provision
+    from crashflow.stores import postgres
+
+    own = settings.model_copy(update={"namespace": f"{settings.namespace}agg"})
+    admin = postgres.connect(own, database="postgres")
+    try:
+        admin.run(f"DROP DATABASE IF EXISTS {own.database} WITH (FORCE)")
+    finally:
+        admin.close()
+    provision(own)
+    return own
+
+
+@pytest.fixture(scope="module")
+def database(own_stack):
+    db = Database(own_stack.model_copy(update={"explosiveness_floor": 1.0}))
     for row in golden_reports():
         db.upsert_report(row)
     return db
@@ -228,6 +242,32 @@ def test_a_job_already_running_is_skipped(backfilled):
             holder.run("SELECT pg_advisory_unlock(:key)", key=_lock_key("top_crashers"))
 
 
+def test_a_job_whose_connection_dies_keeps_its_error_and_the_next_job_runs(backfilled, monkeypatch):
+    from crashflow.aggregation import runner
+    from crashflow.aggregation.jobs import Job
+
+    class DyingJob(Job):
+        name = "partitions"
+
+        def run(self, context, start, end):
+            try:
+                context.connection.run("SELECT pg_terminate_backend(pg_backend_pid())")
+            except Exception:
+                pass  # the connection is gone; the job fails with an error of its own
+            raise RuntimeError("lost the database")
+
+    with monkeypatch.context() as patch:
+        patch.setitem(runner.JOBS, "partitions", DyingJob())
+        runs = run_jobs(backfilled, "partitions")
+    assert [(run.job, run.status) for run in runs] == [("partitions", "error")]
+    assert runs[0].error == "RuntimeError: lost the database"  # not the failed unlock's error
+    # The dead connection left the pool: the next job runs, and the dead run is marked.
+    assert run_job(backfilled, "partitions", now=at(2026, 11, 26)).status == "ok"
+    assert query(backfilled, "SELECT status, error FROM job_runs WHERE job = 'partitions' ORDER BY id DESC LIMIT 2") == [
+        ("ok", None), ("error", "interrupted: the run stopped without recording its end"),
+    ]
+
+
 def test_a_failing_day_keeps_the_earlier_results_and_its_error(backfilled):
     before = query(backfilled, "SELECT * FROM crashes_per_day WHERE report_date = '2026-11-01' ORDER BY 1, 2, 3, 4, 5, 6")
     with backfilled.connection() as connection:
@@ -251,10 +291,10 @@ def test_a_failing_day_keeps_the_earlier_results_and_its_error(backfilled):
 # evil.dll; every odd crash has good@addon. The baseline is the 29 processed crashes:
 # evil.dll 19, ntdll.dll 10, bad@addon 5, good@addon 12 (X 3, Y 5, Z 4).
 @pytest.fixture(scope="module")
-def correlated(database, stack):
+def correlated(database, own_stack):
     from crashflow.stores.hbase import CrashTable
 
-    table = CrashTable(stack)
+    table = CrashTable(own_stack)
     when = at(2026, 11, 5, 9)
     for signature, count in (("X", 10), ("Y", 10), ("Z", 9)):
         for i in range(count):
@@ -318,10 +358,16 @@ class Bugzilla:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/rest/bug"
 
 
-def test_bug_associations_follow_bugzilla_changes(database, stack):
+def test_bug_associations_load_every_bug_after_runs_without_a_bugzilla(database, own_stack):
+    assert database.settings.bugzilla_url is None  # the default: no network unless configured
+    skipped = run_job(database, "bug_associations")
+    assert (skipped.status, skipped.error, skipped.rows_written) == ("skipped", "no bugzilla_url configured", 0)
+    assert query(database, "SELECT status FROM job_runs WHERE job = 'bug_associations'") == [("skipped",)]
+
     bugzilla = Bugzilla()
     try:
-        db = Database(stack.model_copy(update={"bugzilla_url": bugzilla.url, "bugzilla_page_size": 1}))
+        # Configured later: the skipped run was no sync, so every bug is loaded.
+        db = Database(own_stack.model_copy(update={"bugzilla_url": bugzilla.url, "bugzilla_page_size": 1}))
         associations = "SELECT bug_id, signature FROM bug_associations ORDER BY 1, 2"
 
         first = run_job(db, "bug_associations")
@@ -333,7 +379,7 @@ def test_bug_associations_follow_bugzilla_changes(database, stack):
         assert second.status == "ok"
         changed_since = dt.datetime.fromisoformat(bugzilla.requests[-1]["chfieldfrom"][0].replace("Z", "+00:00"))
         assert abs(changed_since - (query(db, "SELECT started FROM job_runs WHERE job = 'bug_associations' "
-                                              "ORDER BY id LIMIT 1")[0][0] - dt.timedelta(minutes=10))) < dt.timedelta(seconds=1)
+                                              "AND status = 'ok' ORDER BY id LIMIT 1")[0][0] - dt.timedelta(minutes=10))) < dt.timedelta(seconds=1)
         expected = [(1890001, "A"), (1890002, "S"), (1890003, "C"), (1890003, "std::vector<int>::operator[]")]
         assert query(db, associations) == expected  # B removed from 1890001, 1890003 added
         assert query(db, "SELECT status FROM bugs WHERE id = 1890001") == [("ASSIGNED",)]
@@ -342,14 +388,16 @@ def test_bug_associations_follow_bugzilla_changes(database, stack):
         failed = run_job(db, "bug_associations")
         assert failed.status == "error" and "Bugzilla answered 500" in failed.error
         assert query(db, associations) == expected
+
+        # Bugs lost (or never loaded by earlier successes): an empty table loads every bug again.
+        bugzilla.fail = False
+        with db.connection() as connection:
+            connection.run("TRUNCATE bug_associations, bugs")
+        assert run_job(db, "bug_associations").status == "ok"
+        assert bugzilla.requests[-1]["o1"] == ["isnotempty"] and "chfieldfrom" not in bugzilla.requests[-1]
+        assert query(db, associations) == [(1890001, "A"), (1890001, "B"), (1890002, "S")]
     finally:
         bugzilla.server.shutdown()
-
-
-def test_bug_associations_without_a_bugzilla_do_nothing(database):
-    assert database.settings.bugzilla_url is None  # the default: no network unless configured
-    run = run_job(database, "bug_associations")
-    assert (run.status, run.rows_written) == ("ok", 0)
 
 
 def test_partitions_are_created_ahead(database):
@@ -363,13 +411,13 @@ def test_partitions_are_created_ahead(database):
     assert query(database, "SELECT count(*) FROM pg_class WHERE relname = 'reports_20191230'") == [(0,)]
 
 
-def test_retention_deletes_old_rows_objects_and_partitions_in_batches(stack):
+def test_retention_deletes_old_rows_objects_and_partitions_in_batches(own_stack):
     """Ages 5, 20, 45 and 90 days on 2023-06-01 against retention of processed 30, raw 60 and
     dumps 10 days (dates far before the golden set, which stays untouched)."""
     from crashflow.stores.hbase import CrashTable
     from crashflow.stores.s3 import CrashNotFound, CrashStorage
 
-    settings = stack.model_copy(update={
+    settings = own_stack.model_copy(update={
         "retention_processed_days": 30, "retention_raw_days": 60, "retention_dumps_days": 10,
         "retention_batch_size": 2,
     })
@@ -417,8 +465,9 @@ def test_retention_deletes_old_rows_objects_and_partitions_in_batches(stack):
     assert (again.status, again.rows_written) == ("ok", 0)
 
 
-def test_the_function_runs_the_job_a_cloudevent_names(functions, database):
-    url = functions["aggregate"].url
+def test_the_function_runs_the_job_a_cloudevent_names(functions, stack):
+    url = functions["aggregate"].url  # serves the session namespace
+    database = Database(stack)
     headers = {"ce-specversion": "1.0", "ce-type": "dev.knative.sources.ping", "ce-source": "test",
                "ce-id": "1", "content-type": "application/json"}
     answer = requests.post(url, headers=headers, data=json.dumps({"job": "crashes_per_day", "date": "2026-11-01"}),
@@ -426,11 +475,21 @@ def test_the_function_runs_the_job_a_cloudevent_names(functions, database):
     assert answer.status_code == 200, answer.text
     assert query(database, "SELECT window_start, window_end, status FROM job_runs WHERE job = 'crashes_per_day' "
                            "ORDER BY id DESC LIMIT 1") == [(D(2026, 11, 1), D(2026, 11, 1), "ok")]
-    answer = requests.post(url, headers=headers, data=json.dumps({"job": "no_such_job"}), timeout=60)
-    assert answer.status_code == 500
+    runs = query(database, "SELECT count(*) FROM job_runs")
+    # Event data that can never run answers 400 (the event source does not retry it), and
+    # runs nothing: an event without a job does not mean "all".
+    for data in ({"job": "no_such_job"}, {}, {"date": "2026-11-01"}, {"job": "top_crashers", "date": "yesterday"},
+                 {"job": "top_crashers", "date": 20261101}, ["top_crashers"],
+                 {"job": "top_crashers", "from": "2026-11-02", "to": "2026-11-01"}):
+        answer = requests.post(url, headers=headers, data=json.dumps(data), timeout=60)
+        assert answer.status_code == 400, (data, answer.status_code, answer.text)
+    answer = requests.post(url, headers={**headers, "content-type": "text/plain"}, data="{not json", timeout=60)
+    assert answer.status_code == 400, answer.text
+    assert query(database, "SELECT count(*) FROM job_runs") == runs
 
 
-def test_cli_runs_a_job_for_a_date_and_shows_the_latest_runs(database, monkeypatch):
+def test_cli_runs_a_job_for_a_date_and_shows_the_latest_runs(backfilled, monkeypatch):
+    database = backfilled
     from crashflow import cli
     from crashflow.settings import get_settings
 
@@ -445,13 +504,17 @@ def test_cli_runs_a_job_for_a_date_and_shows_the_latest_runs(database, monkeypat
         assert result.exit_code == 1 and "unknown job 'top_crasher'" in result.output
         result = CliRunner().invoke(cli.main, ["aggregate", "status"])
         assert result.exit_code == 0 and "top_crashers 2026-10-31..2026-10-31 started" in result.output
+        result = CliRunner().invoke(cli.main, ["aggregate", "new-signatures", "--date", "2026-11-01"])
+        assert result.exit_code == 0, result.output
+        assert result.output == "C\t2026-11-01 13:00:00\t20261101000000\n"
     finally:
         get_settings.cache_clear()
 
 
-def test_all_runs_every_job_in_order(database, stack):
-    db = Database(stack.model_copy(update={"bugzilla_url": "http://127.0.0.1:9/rest/bug"}))
-    runs = run_jobs(db, "all", D(2026, 11, 1))
+def test_all_runs_every_job_in_order(database, own_stack):
+    db = Database(own_stack.model_copy(update={"bugzilla_url": "http://127.0.0.1:9/rest/bug"}))
+    # A fixed now: partitions and retention work from today, whatever day the tests run.
+    runs = run_jobs(db, "all", D(2026, 11, 1), now=at(2026, 11, 2, 12))
     assert [run.job for run in runs][:3] == ["partitions", "crashes_per_day", "top_crashers"]
     # Bugzilla is unreachable here: that job fails, the others still run.
     assert {run.job: run.status for run in runs if run.status != "ok"} == {"bug_associations": "error"}
@@ -492,11 +555,15 @@ def test_the_relay_fires_schedules_without_waiting_for_the_runs(stack):
         settings = stack.model_copy(update={"aggregate_url": f"http://127.0.0.1:{server.server_address[1]}",
                                             "schedules": {"top_crashers": "*/10 * * * *"}})
         relay = Relay(settings)
-        assert relay.fire_schedules(dt.datetime.now(UTC) + dt.timedelta(minutes=11)) == ["top_crashers"]
-        assert not answered.is_set()  # back before aggregate answered: crash delivery goes on
-        release.set()
-        assert answered.wait(30) and received == [{"job": "top_crashers"}]
-        relay.scheduler.shutdown(wait=True)
+        try:
+            assert relay.fire_schedules(dt.datetime.now(UTC) + dt.timedelta(minutes=11)) == ["top_crashers"]
+            assert not answered.is_set()  # back before aggregate answered: crash delivery goes on
+            release.set()
+            assert answered.wait(30) and received == [{"job": "top_crashers"}]
+            relay.scheduler.shutdown(wait=True)
+        finally:
+            release.set()
+            relay.close()
     finally:
         release.set()
         server.shutdown()

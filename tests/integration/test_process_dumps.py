@@ -136,8 +136,13 @@ def test_stored_stackwalker_output_matches_the_snapshot(without_symbols, with_sy
 
 def test_modules_and_addons_for_correlations(stack, without_symbols):
     crash_ids = [without_symbols["test.dmp"]["uuid"], without_symbols["linux-mini.dmp"]["uuid"]]
-    found = CrashTable(stack).modules_and_addons([*crash_ids, "00000000-0000-4000-8000-000000261126"])
-    assert set(found) == set(crash_ids)
+    table = CrashTable(stack)
+    found = {
+        crash_id: {"modules": modules, "addons": addons}
+        for day in {crash_id[-6:] for crash_id in crash_ids}
+        for crash_id, modules, addons in table.modules_and_addons_submitted(day)
+    }
+    assert set(crash_ids) <= set(found)
     assert "test_app.exe" in found[crash_ids[0]]["modules"]
     assert found[crash_ids[0]]["addons"] == []
 

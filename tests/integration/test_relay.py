@@ -60,8 +60,11 @@ def test_priority_queue_is_drained_first_and_2xx_deletes(relay_settings):
         queues.publish("standard", "second")
         queues.publish("priority", "first")
         relay = Relay(settings)
-        while relay.drain_once():
-            pass
+        try:
+            while relay.drain_once():
+                pass
+        finally:
+            relay.close()
         assert peer.received == ["first", "second", "third"]
         assert all(queues.count(kind) == 0 for kind in QUEUE_KINDS)
     finally:
@@ -75,10 +78,13 @@ def test_failures_are_retried_then_dead_lettered_then_redriven(relay_settings, m
         queues = CrashQueues(settings)
         queues.publish("standard", "doomed")
         relay = Relay(settings)
-        deadline = time.monotonic() + 20
-        while queues.count(DEAD_LETTER) == 0 and time.monotonic() < deadline:
-            relay.drain_once()
-            time.sleep(0.3)
+        try:
+            deadline = time.monotonic() + 20
+            while queues.count(DEAD_LETTER) == 0 and time.monotonic() < deadline:
+                relay.drain_once()
+                time.sleep(0.3)
+        finally:
+            relay.close()
         assert peer.received.count("doomed") == 2  # queue_max_receives tries, then dead
         assert queues.count(DEAD_LETTER) == 1
     finally:

@@ -1,9 +1,10 @@
 """bug_associations: which Bugzilla bugs name which signatures.
 
 Each run asks Bugzilla for the bugs whose ``cf_crash_signature`` changed since the last
-successful run began (every bug with signatures on the first run), upserts those bugs,
+successful run began (every bug with signatures while ``bugs`` is empty), upserts those bugs,
 adds their new signatures and removes the ones they no longer name. One transaction per
-run: a failure leaves the previous associations as they were.
+run: a failure leaves the previous associations as they were. Without ``bugzilla_url``
+the run is recorded ``skipped``, which is not a sync.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import datetime as dt
 import logging
 
 from crashflow.aggregation.bugzilla import Bug, Bugzilla
-from crashflow.aggregation.jobs import Job, JobContext, transaction
+from crashflow.aggregation.jobs import Job, JobContext, JobSkipped
+from crashflow.stores.postgres import transaction
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +54,13 @@ class BugAssociationsJob(Job):
     def run(self, context: JobContext, start: dt.date, end: dt.date) -> int:
         settings, connection = context.settings, context.connection
         if not settings.bugzilla_url:
-            log.info("bug_associations: no bugzilla_url configured; nothing to read")
-            return 0
-        bugzilla = Bugzilla(settings.bugzilla_url, settings.bugzilla_api_key, settings.bugzilla_page_size)
+            # Not a sync: a later run with a URL must still load every bug.
+            raise JobSkipped("no bugzilla_url configured")
         since = context.last_success - OVERLAP if context.last_success else None
-        bugs = list(bugzilla.changed_bugs(since))  # all pages first: a failure changes nothing
+        if not connection.run("SELECT EXISTS (SELECT 1 FROM bugs)")[0][0]:
+            since = None  # nothing loaded yet (or only runs that did not sync): load every bug
+        with Bugzilla(settings.bugzilla_url, settings.bugzilla_api_key, settings.bugzilla_page_size) as bugzilla:
+            bugs = list(bugzilla.changed_bugs(since))  # all pages first: a failure changes nothing
         with transaction(connection):
             return sum(store_bug(connection, bug) for bug in bugs)
 

@@ -59,6 +59,15 @@ class Bugzilla:
         if api_key:
             self.session.headers["X-BUGZILLA-API-KEY"] = api_key
 
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> Bugzilla:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
     @retry(
         retry=retry_if_exception_type((requests.ConnectionError, requests.Timeout)),
         stop=stop_after_attempt(4), wait=wait_exponential(multiplier=0.5, max=8), reraise=True,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from crashflow.aggregation.jobs import DayJob, JobContext, RebuildJob, RebuildStep, day_bounds, days, transaction
+from crashflow.aggregation.jobs import DayJob, JobContext, RebuildJob, RebuildStep, day_bounds, days
+from crashflow.stores.postgres import transaction
 
 # Socorro's platform split; anything not Windows, macOS or Linux is "other". The
 # processor writes the stackwalker's names ("Windows NT", "Mac OS X", "Linux"): a

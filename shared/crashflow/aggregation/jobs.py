@@ -6,13 +6,12 @@ a failure on one day leaves that day's earlier rows (and every finished day) int
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import functools
+import threading
 from dataclasses import dataclass
 
 from crashflow.settings import Settings
-from crashflow.stores.postgres import Database
+from crashflow.stores.postgres import Database, transaction
 
 
 @dataclass
@@ -27,32 +26,34 @@ class JobContext:
     last_success: dt.datetime | None = None
     rows_written: int = 0  # by the finished days of a day job, should a later day fail
 
-    @functools.cached_property
+    @property
     def crash_table(self):
         from crashflow.stores.hbase import CrashTable
 
-        return CrashTable(self.settings)
+        return shared_client(CrashTable, self.settings)
 
-    @functools.cached_property
+    @property
     def crash_storage(self):
         from crashflow.stores.s3 import CrashStorage
 
-        return CrashStorage(self.settings)
+        return shared_client(CrashStorage, self.settings)
+
+
+_CLIENTS: dict[tuple[type, str], object] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def shared_client(kind: type, settings: Settings):
+    """One ``kind(settings)`` (CrashTable, CrashStorage: thread-safe, with their own
+    connection pools) per process and settings, made on first use: job runs reuse it."""
+    key = (kind, settings.model_dump_json())
+    with _CLIENTS_LOCK:
+        if key not in _CLIENTS:
+            _CLIENTS[key] = kind(settings)
+        return _CLIENTS[key]
 
 
 DAY_WORK_MEM = "64MB"
-
-
-@contextlib.contextmanager
-def transaction(connection):
-    """BEGIN ... COMMIT on the job's connection; ROLLBACK on any error."""
-    connection.run("BEGIN")
-    try:
-        yield connection
-    except BaseException:
-        connection.run("ROLLBACK")
-        raise
-    connection.run("COMMIT")
 
 
 def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -67,6 +68,11 @@ def days(start: dt.date, end: dt.date):
     while day <= end:
         yield day
         day += dt.timedelta(days=1)
+
+
+class JobSkipped(Exception):
+    """Raised by a job that has nothing it may do (not configured): its run is recorded
+    ``skipped`` with this reason, and does not count as a success."""
 
 
 class Job:

@@ -9,11 +9,13 @@ import logging
 import zlib
 from dataclasses import dataclass
 
+import pg8000.native
+
 from crashflow.aggregation.bugs import BUG_ASSOCIATIONS
 from crashflow.aggregation.correlations import CORRELATIONS
 from crashflow.aggregation.counts import CRASHES_PER_DAY, SIGNATURES, TOP_CRASHERS
 from crashflow.aggregation.explosiveness import EXPLOSIVENESS
-from crashflow.aggregation.jobs import Job, JobContext
+from crashflow.aggregation.jobs import Job, JobContext, JobSkipped
 from crashflow.aggregation.names import JOB_NAMES
 from crashflow.aggregation.retention import PARTITIONS, RETENTION
 from crashflow.stores.postgres import Database
@@ -28,6 +30,8 @@ JOBS: dict[str, Job] = {
 assert tuple(JOBS) == JOB_NAMES, "names.JOB_NAMES must list the jobs in run order"
 
 MAX_ERROR_CHARS = 4000
+# What a dead Postgres connection raises (Database drops such a connection from its pool).
+CONNECTION_ERRORS = (pg8000.native.InterfaceError, OSError)
 
 
 class UnknownJob(ValueError):
@@ -39,7 +43,7 @@ class JobRun:
     job: str
     start: dt.date
     end: dt.date
-    status: str  # ok, error, or skipped (another run of the job holds the lock)
+    status: str  # ok, error, or skipped (another run of the job holds the lock, or not configured)
     rows_written: int = 0
     error: str | None = None
 
@@ -92,46 +96,64 @@ def run_job(
     if start is not None and end < start:
         raise ValueError(f"window end {end} is before its start {start}")
 
-    with database.connection() as connection:
-        if not connection.run("SELECT pg_try_advisory_lock(:key)", key=_lock_key(name))[0][0]:
-            log.info("job %s is already running; skipped", name)
-            return JobRun(name, start or now.date(), end or now.date(), "skipped", error="already running")
-        try:
-            # Holding the lock, any run still marked running died with its process.
-            connection.run(
-                "UPDATE job_runs SET status = 'error', finished = now(), "
-                "error = 'interrupted: the run stopped without recording its end' "
-                "WHERE job = :job AND status = 'running'", job=name,
-            )
-            successes = _successes(connection, name)
-            if start is None:
-                if job.per_day:
-                    start, end = default_window(successes, now, dt.timedelta(hours=settings.aggregation_late_hours))
-                else:
-                    start = end = now.date()
-            run_id = connection.run(
-                "INSERT INTO job_runs (job, window_start, window_end) VALUES (:job, :start, :end) RETURNING id",
-                job=name, start=start, end=end,
-            )[0][0]
-            context = JobContext(
-                settings, database, connection, now,
-                last_success=max((started for _, started in successes), default=None),
-            )
-            run = JobRun(name, start, end, "ok")
+    run = None
+    try:
+        with database.connection() as connection:
+            if not connection.run("SELECT pg_try_advisory_lock(:key)", key=_lock_key(name))[0][0]:
+                log.info("job %s is already running; skipped", name)
+                return JobRun(name, start or now.date(), end or now.date(), "skipped", error="already running")
             try:
-                run.rows_written = job.run(context, start, end)
-            except Exception as error:
-                run.status, run.error = "error", f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
-                run.rows_written = context.rows_written
-                log.exception("job %s failed for %s..%s", name, start, end)
-            connection.run(
-                "UPDATE job_runs SET finished = now(), status = :status, rows_written = :rows, error = :error "
-                "WHERE id = :id",
-                status=run.status, rows=run.rows_written, error=run.error, id=run_id,
-            )
-        finally:
-            connection.run("SELECT pg_advisory_unlock(:key)", key=_lock_key(name))
+                # Holding the lock, any run still marked running died with its process.
+                connection.run(
+                    "UPDATE job_runs SET status = 'error', finished = now(), "
+                    "error = 'interrupted: the run stopped without recording its end' "
+                    "WHERE job = :job AND status = 'running'", job=name,
+                )
+                successes = _successes(connection, name)
+                if start is None:
+                    if job.per_day:
+                        start, end = default_window(successes, now, dt.timedelta(hours=settings.aggregation_late_hours))
+                    else:
+                        start = end = now.date()
+                run_id = connection.run(
+                    "INSERT INTO job_runs (job, window_start, window_end) VALUES (:job, :start, :end) RETURNING id",
+                    job=name, start=start, end=end,
+                )[0][0]
+                context = JobContext(
+                    settings, database, connection, now,
+                    last_success=max((started for _, started in successes), default=None),
+                )
+                run = JobRun(name, start, end, "ok")
+                try:
+                    run.rows_written = job.run(context, start, end)
+                except JobSkipped as reason:
+                    run.status, run.error = "skipped", str(reason)
+                    log.info("job %s skipped: %s", name, reason)
+                except Exception as error:
+                    run.status, run.error = "error", _describe(error)
+                    run.rows_written = context.rows_written
+                    log.exception("job %s failed for %s..%s", name, start, end)
+                connection.run(
+                    "UPDATE job_runs SET finished = now(), status = :status, rows_written = :rows, error = :error "
+                    "WHERE id = :id",
+                    status=run.status, rows=run.rows_written, error=run.error, id=run_id,
+                )
+            finally:
+                connection.run("SELECT pg_advisory_unlock(:key)", key=_lock_key(name))
+    except CONNECTION_ERRORS as error:
+        # The connection died (the pool dropped it, and its session lock went with it). The
+        # job's own error, if any, is the one to report; its job_runs row stays 'running'
+        # and the next run marks it interrupted. The next job of run_jobs still runs.
+        log.exception("job %s lost its database connection", name)
+        if run is None:
+            run = JobRun(name, start or now.date(), end or now.date(), "error")
+        if run.status != "error":
+            run.status, run.error = "error", _describe(error)
     return run
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
 
 
 def run_jobs(database: Database, name: str, start=None, end=None, now=None) -> list[JobRun]:
@@ -143,12 +165,14 @@ def run_jobs(database: Database, name: str, start=None, end=None, now=None) -> l
 
 
 def latest_runs(database: Database) -> list[dict]:
-    """The latest run of every job that ran, in job order."""
+    """The latest run of every job that ran, in job order, with when it last succeeded."""
     columns = ("job", "window_start", "window_end", "started", "finished", "status", "rows_written", "error")
     with database.connection() as connection:
         rows = connection.run(
-            f"SELECT DISTINCT ON (job) {', '.join(columns)} FROM job_runs ORDER BY job, started DESC, id DESC"
+            f"SELECT DISTINCT ON (job) {', '.join(columns)}, "
+            "(SELECT max(finished) FROM job_runs ok WHERE ok.job = r.job AND ok.status = 'ok') "
+            "FROM job_runs r ORDER BY job, started DESC, id DESC"
         )
-    runs = [dict(zip(columns, row)) for row in rows]
+    runs = [dict(zip((*columns, "last_success"), row)) for row in rows]
     order = {name: index for index, name in enumerate(JOB_NAMES)}
     return sorted(runs, key=lambda run: order.get(run["job"], len(order)))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import json
+import threading
 from collections.abc import Iterator
 
 import happybase
@@ -59,16 +60,26 @@ class CrashTable:
     """Reads and writes crash records; safe to share between threads."""
 
     def __init__(self, settings: Settings, pool_size: int = 4, timeout_ms: int | None = None):
-        self.pool = happybase.ConnectionPool(
-            pool_size,
+        self._pool_options = dict(
+            size=pool_size,
             host=settings.hbase_host,
             port=settings.hbase_thrift_port,
             timeout=timeout_ms or settings.hbase_timeout_ms,
             table_prefix=settings.namespace,
             transport="buffered",
             protocol="binary",
-            autoconnect=False,
         )
+        self._pool: happybase.ConnectionPool | None = None
+        self._pool_lock = threading.Lock()
+
+    @property
+    def pool(self) -> happybase.ConnectionPool:
+        """Built on first use: happybase's pool opens a connection as it is made, and a
+        function must start (and answer its health check) while HBase is down."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = happybase.ConnectionPool(**self._pool_options)
+            return self._pool
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[happybase.Connection]:
@@ -167,24 +178,6 @@ class CrashTable:
 
     def get_raw_crash(self, crash_id: str) -> dict | None:
         return self._get(crash_id, b"meta_data:json")
-
-    def modules_and_addons(self, crash_ids: list[str], batch_size: int = 500) -> dict[str, dict]:
-        """``{crash_id: {"modules": [...], "addons": [...]}}`` for the processed crashes among
-        ``crash_ids``, read in batches of ``batch_size`` rows."""
-        columns = [b"ids:ooid", b"processed_data:modules", b"processed_data:addons"]
-        found: dict[str, dict] = {}
-        with self._connection() as connection:
-            table = connection.table(CRASH_REPORTS)
-            for start in range(0, len(crash_ids), batch_size):
-                keys = [hbase_row_key(crash_id) for crash_id in crash_ids[start : start + batch_size]]
-                for _, data in table.rows(keys, columns=columns):
-                    if b"processed_data:modules" not in data:
-                        continue
-                    found[data[b"ids:ooid"].decode()] = {
-                        "modules": json.loads(data[b"processed_data:modules"]),
-                        "addons": json.loads(data.get(b"processed_data:addons") or b"[]"),
-                    }
-        return found
 
     def crash_ids_submitted(self, start: str, stop: str) -> list[str]:
         """Crash ids submitted in [start, stop) (ISO timestamps), in time order:

@@ -72,6 +72,19 @@ def report_partition_name(day: dt.date) -> str:
     return f"reports_{week_start(day):%Y%m%d}"
 
 
+@contextlib.contextmanager
+def transaction(connection: pg8000.native.Connection) -> Iterator[pg8000.native.Connection]:
+    """BEGIN ... COMMIT on ``connection``; ROLLBACK on any error."""
+    connection.run("BEGIN")
+    try:
+        yield connection
+    except BaseException:
+        with contextlib.suppress(Exception):  # a dead connection must not hide the error
+            connection.run("ROLLBACK")
+        raise
+    connection.run("COMMIT")
+
+
 class Database:
     """A small pool of pg8000 connections; ``with db.connection() as c: c.run(...)``."""
 
@@ -113,10 +126,8 @@ class Database:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[pg8000.native.Connection]:
-        with self.connection() as connection:
-            connection.run("BEGIN")
+        with self.connection() as connection, transaction(connection):
             yield connection
-            connection.run("COMMIT")
 
     def is_healthy(self) -> bool:
         try:
