@@ -12,7 +12,8 @@ from werkzeug.datastructures import MultiDict
 
 from crashflow.api import aggregates, crashes, search
 from crashflow.api.calls import Call, Reply
-from crashflow.api.errors import ApiError
+from crashflow.api.errors import ApiError, NotFound
+from crashflow.api.supersearch import OPERATORS
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("crashflow.web", "templates"),
@@ -49,7 +50,10 @@ def report(services, call: Call, crash_id: str) -> Reply:
         return page("pending.html", 200, {"Refresh": str(PENDING_REFRESH_SECONDS)},
                     crash_id=answer.body["crash_id"], seconds=PENDING_REFRESH_SECONDS)
     processed = answer.body
-    raw = _ask(crashes.raw_crash, services, call, crash_id=crash_id).body
+    try:
+        raw = _ask(crashes.raw_crash, services, call, crash_id=crash_id).body
+    except NotFound:  # the raw crash went (expired) after it was processed
+        raw = {}
     dump = processed.get("json_dump") or {}
     crashing = dump.get("crashing_thread") or {}
     return page("report.html", crash=processed, raw=raw, modules=dump.get("modules") or [],
@@ -60,6 +64,9 @@ def search_page(services, call: Call) -> Reply:
     """``/search/``: a SuperSearch form, its signature facet and its reports."""
     params = {name: call.args.get(name, "") for name in ("product", "version", "signature", "platform", "date")}
     filters = [(name, value) for name, value in params.items() if value]
+    # A bare date in the form means "since then", not "at exactly that instant".
+    filters = [(name, f">={value}" if name == "date" and not value.startswith((*OPERATORS, "!")) else value)
+               for name, value in filters]
     if not filters:
         return page("search.html", params=params, result=None)
     try:
@@ -77,10 +84,14 @@ def signature_page(services, call: Call) -> Reply:
     if not signature:
         return page("error.html", 400, message="signature is required")
     since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=7)).date().isoformat()
-    query = MultiDict([("signature", signature), ("date", f">={since}"),
+    # "=": the signature is taken literally, whatever its first characters (!, @, <, ~, ...).
+    query = MultiDict([("signature", f"={signature}"), ("date", f">={since}"),
                        ("_columns", "uuid,date,product,version,platform"), ("_facets", "product,version,platform"),
                        ("_histogram.date", "")])
-    result = search.super_search(services, Call(PageRequest(query, {}), call.permissions)).body
+    try:
+        result = search.super_search(services, Call(PageRequest(query, {}), call.permissions)).body
+    except ApiError as error:
+        return page("error.html", error.status, message=str(error))
     return page("signature.html", signature=signature, result=result, since=since)
 
 
