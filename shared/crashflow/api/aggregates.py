@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from crashflow.aggregation.runner import latest_runs
 from crashflow.aggregation.topcrashers import WINDOW_DAYS, ranked_top_crashers
 from crashflow.api.calls import Call, Reply, check_known_params, int_param, list_param
 from crashflow.api.errors import BadRequest
@@ -13,6 +14,10 @@ from crashflow.api.search_sql import as_json_value
 MAX_TOP_CRASHERS = 1000
 MAX_DAYS_PER_DAY = 366
 DEFAULT_DAYS_PER_DAY = 7
+# Dates the endpoints accept: windows are computed around them (a year back, a day on), and
+# must stay within Python's years 1..9999.
+EARLIEST_DATE = dt.date(1970, 1, 1)
+LATEST_DATE = dt.date(9998, 12, 31)
 
 
 def _date_param(params, name: str, default: dt.date) -> dt.date:
@@ -20,9 +25,12 @@ def _date_param(params, name: str, default: dt.date) -> dt.date:
     if not raw:
         return default
     try:
-        return dt.date.fromisoformat(raw)
+        value = dt.date.fromisoformat(raw)
     except ValueError:
         raise BadRequest(f"{name} must be a date like 2026-11-26, not {raw[:40]!r}") from None
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise BadRequest(f"{name} must be within {EARLIEST_DATE}..{LATEST_DATE}")
+    return value
 
 
 def product_params(call: Call, known: set[str]):
@@ -106,18 +114,8 @@ def crashes_per_day(services, call: Call) -> Reply:
     })
 
 
-JOB_COLUMNS = ["job", "window_start", "window_end", "started", "finished", "status", "rows_written",
-               "error", "last_success"]
-
-
 def aggregation_jobs(services, call: Call) -> Reply:
     check_known_params(call.args, set())
-    with services.database.connection() as connection:
-        rows = connection.run(
-            "SELECT DISTINCT ON (job) job, window_start, window_end, started, finished, status, "
-            "rows_written, error, "
-            "(SELECT max(finished) FROM job_runs ok WHERE ok.job = r.job AND ok.status = 'ok') "
-            "FROM job_runs r ORDER BY job, started DESC, id DESC"
-        )
-    hits = [{name: as_json_value(value) for name, value in zip(JOB_COLUMNS, row)} for row in rows]
+    runs = latest_runs(services.database)
+    hits = [{name: as_json_value(value) for name, value in run.items()} for run in runs]
     return Reply(200, {"hits": hits, "total": len(hits)})

@@ -8,8 +8,15 @@ from dataclasses import dataclass
 
 from crashflow.api import aggregates, crashes, fields, reprocessing, search, signatures
 from crashflow.api.auth import Gatekeeper
-from crashflow.api.calls import Call, Reply
-from crashflow.api.errors import ApiError, MethodNotAllowed, TooManyRequests
+from crashflow.api.calls import Call, Reply, refuse_nul_bytes
+from crashflow.api.errors import (
+    OUTAGE_RETRY_AFTER_SECONDS,
+    STORE_OUTAGES,
+    ApiError,
+    MethodNotAllowed,
+    TooManyRequests,
+    is_bad_value,
+)
 from crashflow.api.priority import PriorityProcessing
 from crashflow.api.redaction import Redactor
 from crashflow.settings import Settings
@@ -98,13 +105,20 @@ class QueryApi:
         try:
             if request.method not in route.methods:
                 raise MethodNotAllowed(f"{path} takes {', '.join(route.methods)}")
+            refuse_nul_bytes(request.args, request.form)
             call = Call(request, self.gate.admit(request))
             return route.handler(self.services, call)
         except TooManyRequests as error:
             return Reply(error.status, {"error": str(error)}, {"Retry-After": str(error.retry_after)})
         except ApiError as error:
             return Reply(error.status, {"error": str(error)})
-        except Exception:
+        except STORE_OUTAGES as error:
+            log.warning("%s %s: a store is unreachable (%r)", request.method, path, error)
+            return Reply(503, {"error": "a store is unreachable; try again shortly"},
+                         {"Retry-After": str(OUTAGE_RETRY_AFTER_SECONDS)})
+        except Exception as error:
+            if is_bad_value(error):
+                return Reply(400, {"error": f"bad value: {error.args[0].get('M', '')[:200]}"})
             log.exception("%s %s failed", request.method, path)
             return Reply(500, {"error": "internal error (the query function's log has the details)"})
 
@@ -114,7 +128,7 @@ class QueryApi:
         if path == "/__heartbeat__":
             services = self.services
             checks = {
-                "hbase": self._hbase_is_healthy(),
+                "hbase": services.crash_table.is_healthy(),
                 "postgres": services.database.is_healthy(),
                 "s3": services.storage.is_healthy(),
                 "sqs": services.queues.is_healthy(),
@@ -122,8 +136,3 @@ class QueryApi:
             return Reply(200 if all(checks.values()) else 503, checks)
         return Reply(404, {"error": f"no such endpoint: {path[:200]}"})
 
-    def _hbase_is_healthy(self) -> bool:
-        try:
-            return self.services.crash_table.is_healthy()
-        except Exception:
-            return False

@@ -66,6 +66,14 @@ def int_param(params, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+def refuse_nul_bytes(*param_sets) -> None:
+    """Postgres text cannot hold a NUL byte: refuse one in any parameter name or value."""
+    for params in param_sets:
+        for name, values in params.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                raise BadRequest(f"parameter {name.replace(chr(0), '')[:80]!r} contains a NUL byte")
+
+
 def check_known_params(params, known: set[str]) -> None:
     unknown = sorted(set(params) - known)
     if unknown:

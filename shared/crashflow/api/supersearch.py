@@ -85,7 +85,12 @@ def _parse_date(text: str) -> dt.datetime:
         value = dt.datetime.fromisoformat(value_text)
     except ValueError:
         raise BadRequest(f"not a date: {text[:60]!r} (use 2026-11-01, 2026-11-26 23:59:59 or ISO 8601)") from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    value = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    try:  # Postgres gets it in UTC, which must be a date Python can hold (years 1..9999)
+        value.astimezone(dt.timezone.utc)
+    except OverflowError:
+        raise BadRequest(f"date out of range: {text[:60]!r}") from None
+    return value
 
 
 TRUE_WORDS = {"1", "true", "t", "yes", "y", "on"}
