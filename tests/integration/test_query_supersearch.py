@@ -344,16 +344,3 @@ def test_super_search_fields_follow_the_reports_columns(api):
     assert fields["url"]["permissions_needed"] == ["crashstats.view_pii"]
     assert fields["signature"]["permissions_needed"] == []
     assert get(api, "/api/SuperSearchFields/", bogus="1").status_code == 400
-
-
-def test_a_search_over_its_time_limit_is_refused_cleanly(stack, functions, reports):
-    from test_query_api import start_query_server
-
-    product, rows = reports
-    server = start_query_server(stack, functions, api_search_timeout_ms=1, api_rate_limit_per_minute=0)
-    try:
-        answer = search(server.url, product, ("signature", "@(.*a)*(.*b)*(.*c)*z"), ("_facets", "signature,version"),
-                        status=400)
-        assert "too long" in answer["error"]
-    finally:
-        server.stop()

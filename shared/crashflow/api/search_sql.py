@@ -10,7 +10,7 @@ import datetime as dt
 
 import pg8000.native
 
-from crashflow.api.errors import BadRequest
+from crashflow.api.errors import BadRequest, is_bad_value, sqlstate
 from crashflow.api.supersearch import Facet, Filter, SearchQuery
 
 # SQL for one value of each operator but "=", over column {c} and parameter {p}.
@@ -83,23 +83,38 @@ class Search:
     def __init__(self, connection, query: SearchQuery, timeout_ms: int = 0):
         self.connection = connection
         self.query = query
+        self.timeout_ms = timeout_ms
         self.where, self.values = where_clause(query.filters)
-        # Each statement of this search may take this long (0: no limit); for the session,
-        # so every search sets it again.
-        connection.run("SELECT set_config('statement_timeout', :ms, false)", ms=str(timeout_ms))
+
+    def begin(self) -> None:
+        """Start the search's read-only transaction, with its time limit for each statement
+        (0: none). ``SET LOCAL`` (``set_config(..., true)``) ends with the transaction, so
+        the limit never stays on the pooled connection for another request; the pool rolls
+        back a transaction an error left open."""
+        self.connection.run("BEGIN READ ONLY")
+        self.connection.run("SELECT set_config('statement_timeout', :ms, true)", ms=str(self.timeout_ms))
 
     def run(self, sql: str, **extra):
         try:
             return self.connection.run(sql, **self.values, **extra)
         except pg8000.native.DatabaseError as error:
-            details = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
-            if details.get("C") == INVALID_REGULAR_EXPRESSION:
-                raise BadRequest(f"bad regular expression: {details.get('M', '')}") from None
-            if details.get("C") == QUERY_CANCELED:
+            code = sqlstate(error)
+            message = error.args[0].get("M", "") if code else ""
+            if code == INVALID_REGULAR_EXPRESSION:
+                raise BadRequest(f"bad regular expression: {message}") from None
+            if code == QUERY_CANCELED:
                 raise BadRequest("the search took too long; narrow its dates or filters") from None
+            if is_bad_value(error):
+                raise BadRequest(f"bad value: {message[:200]}") from None
             raise
 
     def answer(self) -> dict:
+        self.begin()
+        result = self._answer()
+        self.connection.run("COMMIT")
+        return result
+
+    def _answer(self) -> dict:
         total = None
         facets = {}
         for facet in self.query.facets:
