@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from crashflow.api.calls import Call, Reply
-from crashflow.api.errors import BadRequest
+from crashflow.api.errors import OUTAGE_RETRY_AFTER_SECONDS, BadRequest
 from crashflow.crashids import InvalidCrashId, normalize_crash_id
 
+log = logging.getLogger(__name__)
+
 PERMISSION = "reprocess_crashes"
+BATCH_SIZE = 10  # SQS takes at most 10 messages per call
 MAX_CRASH_IDS = 10_000
 RULESET_RE = re.compile(r"^[a-z0-9_-]{1,50}$")
 
@@ -38,6 +42,28 @@ def parse_crash_ids(values: list[str]) -> list[str]:
 def reprocessing(services, call: Call) -> Reply:
     call.require(PERMISSION)
     values = call.request.form.getlist("crash_ids") + call.args.getlist("crash_ids")
-    for message in parse_crash_ids(values):
-        services.queues.publish("reprocessing", message)
+    queued, not_queued = publish_all(services.queues, parse_crash_ids(values))
+    if not_queued:
+        return Reply(503, {
+            "error": f"{len(not_queued)} of {len(queued) + len(not_queued)} crashes could not be queued; "
+                     "send those again",
+            "queued": queued,
+            "not_queued": not_queued,
+        }, {"Retry-After": str(OUTAGE_RETRY_AFTER_SECONDS)})
     return Reply(200, True)
+
+
+def publish_all(queues, messages: list[str]) -> tuple[list[str], list[str]]:
+    """Queue ``messages`` in batches of ``BATCH_SIZE``: (queued, not queued). After a batch
+    that failed outright, the rest are not tried (the queue is likely down)."""
+    queued, not_queued = [], []
+    for start in range(0, len(messages), BATCH_SIZE):
+        batch = messages[start:start + BATCH_SIZE]
+        try:
+            refused = set(queues.publish_batch("reprocessing", batch))
+        except Exception:
+            log.exception("could not queue %d crashes for reprocessing", len(messages) - start)
+            return queued, not_queued + messages[start:]
+        queued.extend(message for message in batch if message not in refused)
+        not_queued.extend(message for message in batch if message in refused)
+    return queued, not_queued
