@@ -343,7 +343,7 @@ def test_a_store_that_cannot_be_reached_gives_json_errors(stack, functions, cras
     server = start_query_server(stack, functions, hbase_thrift_port=free_port(), api_rate_limit_per_minute=0)
     try:
         answer = get(server.url, "/api/ProcessedCrash/", crash_id=ids["test.dmp"])
-        assert answer.status_code == 500 and "error" in answer.json()
+        assert answer.status_code == 503 and "error" in answer.json() and answer.headers["Retry-After"]
         health = requests.get(f"{server.url}/__heartbeat__", timeout=30)
         assert health.status_code == 503 and health.json()["hbase"] is False and health.json()["postgres"] is True
         # What does not need HBase still works.
