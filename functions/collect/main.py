@@ -10,7 +10,12 @@ from crashflow import __version__
 from crashflow.collector.payload import MalformedCrash
 from crashflow.collector.submit import Collector
 from crashflow.collector.throttler import Throttler
-from crashflow.collector.symbols_upload import SymbolUploader, SymbolUploadRefused, UploadForbidden
+from crashflow.collector.symbols_upload import (
+    SymbolStoreUnavailable,
+    SymbolUploader,
+    SymbolUploadRefused,
+    UploadForbidden,
+)
 from crashflow.logs import setup_logging
 from crashflow.settings import get_settings
 
@@ -79,21 +84,13 @@ def upload_symbols(request: flask.Request):
     uploader = symbol_uploader()
     try:
         uploader.check_token(request.headers.get("Auth-Token"))
+        stored = uploader.store(uploader.request_files(request))
     except UploadForbidden as error:
         return _error(403, str(error))
-    # Room for the multipart framing around the archive itself.
-    limit = uploader.max_upload_bytes + CHUNK_SIZE
-    if request.content_length is not None and request.content_length > limit:
-        return _error(400, f"the upload is over the {uploader.max_upload_bytes}-byte limit")
-    request.max_content_length = limit
-    try:
-        files = [(upload.filename or name, upload.stream) for name, upload in request.files.items(multi=True)]
-    except RequestEntityTooLarge:
-        return _error(400, f"the upload is over the {uploader.max_upload_bytes}-byte limit")
-    try:
-        stored = uploader.store(files)
     except SymbolUploadRefused as error:
         return _error(400, str(error))
+    except SymbolStoreUnavailable as error:
+        return _error(503, str(error))
     return flask.jsonify([item.to_json() for item in stored]), 201
 
 

@@ -147,3 +147,22 @@ def test_cli_uploads_a_directory_and_reports_refusals(stack, collect, token, buc
     result = CliRunner().invoke(cli, ["symbols", "upload", str(SYMBOLS / TEST_APP), "--url", collect,
                                       "--token", "wrong"])
     assert result.exit_code != 0 and "upload refused (403): Auth-Token refused: unknown token" in result.output
+
+
+@pytest.mark.parametrize("down, message", [
+    ("CRASHFLOW_PG_PORT", "the token store is unavailable"),
+    ("CRASHFLOW_S3_ENDPOINT_URL", "the symbols bucket is unavailable"),
+])
+def test_a_store_that_is_down_answers_503(stack, token, down, message):
+    import os
+
+    closed = str(free_port())
+    value = f"http://127.0.0.1:{closed}" if down.endswith("URL") else closed
+    server = FunctionServer("collect", free_port(), dict(os.environ, CRASHFLOW_NAMESPACE=TEST_NAMESPACE, **{down: value}))
+    try:
+        server.wait_ready()
+        answer = upload(f"{server.url}/symbols/upload", token, "test_app.sym", (SYMBOLS / TEST_APP).read_bytes())
+    finally:
+        server.stop()
+    assert answer.status_code == 503, answer.text
+    assert message in answer.json()["error"]

@@ -25,9 +25,23 @@ def zipped(members: dict[str, bytes]) -> io.BytesIO:
 def run(files, upload=None):
     stored = {}
     result = (upload or SymbolUpload(10**9, 10**9)).process(
-        files, lambda key, stream, size: stored.__setitem__(key, stream.read())
+        files, lambda key, stream: stored.__setitem__(key, stream.read())
     )
     return result, stored
+
+
+def test_the_archive_is_closed_once_stored(monkeypatch):
+    archive = zipped({TEST_APP: (SYMBOLS / TEST_APP).read_bytes()})
+    opened = []
+    real_init = zipfile.ZipFile.__init__
+
+    def recording_init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        opened.append(self)  # held here, so that only an explicit close() closes it
+
+    monkeypatch.setattr(zipfile.ZipFile, "__init__", recording_init)
+    run([("symbols.zip", archive)])
+    assert opened and all(zip_file.fp is None for zip_file in opened)
 
 
 def test_zip_of_the_symbol_tree():

@@ -8,12 +8,18 @@ Members are streamed from the archive to S3, never all held in memory.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import zipfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import PurePosixPath
 from typing import IO
+
+import pg8000.exceptions
+from boto3.exceptions import Boto3Error
+from botocore.exceptions import BotoCoreError, ClientError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from crashflow.settings import Settings
 from crashflow.stores.postgres import Database
@@ -24,10 +30,18 @@ MODULE_LINE_BYTES = 4096
 DEBUG_ID_RE = re.compile(r"^[0-9A-Fa-f]{1,64}$")
 # A debug file name is one path component: no separators, no control characters.
 DEBUG_FILE_RE = re.compile(r"^[^/\\\x00-\x1f]{1,255}$")
+# Room for the multipart framing around the archive itself.
+MULTIPART_FRAMING_BYTES = 64 * 1024
+# What the token store (Postgres) and the symbols bucket (S3) raise when they cannot answer.
+STORE_ERRORS = (pg8000.exceptions.Error, OSError, BotoCoreError, ClientError, Boto3Error)
 
 
 class SymbolUploadRefused(ValueError):
     """The upload cannot be stored; the message says why (answered with a 400)."""
+
+
+class SymbolStoreUnavailable(Exception):
+    """The token store or the symbols bucket did not answer (answered with a 503)."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +118,7 @@ def check_module_matches_path(module: SymbolModule, name: str) -> None:
 
 
 class SymbolUpload:
-    """Validates an upload's files, then stores them with ``store(key, fileobj, size)``."""
+    """Validates an upload's files, then stores them with ``store(key, fileobj)``."""
 
     def __init__(self, max_upload_bytes: int, max_uncompressed_bytes: int):
         self.max_upload_bytes = max_upload_bytes
@@ -113,9 +127,13 @@ class SymbolUpload:
     def process(self, files: Iterable[tuple[str, IO[bytes]]], store) -> list[StoredSymbol]:
         """``files`` are (file name, seekable file) pairs from the request. Every file is
         checked before the first is stored."""
+        with contextlib.ExitStack() as archives:
+            return self._process(files, store, archives)
+
+    def _process(self, files, store, archives: contextlib.ExitStack) -> list[StoredSymbol]:
         plans: list[tuple[SymbolModule, int, object]] = []
         for filename, fileobj in files:
-            plans.extend(self._plan(filename, fileobj))
+            plans.extend(self._plan(filename, fileobj, archives))
         if not plans:
             raise SymbolUploadRefused("no .sym or .zip file in the upload")
         keys = [module.key for module, _, _ in plans]
@@ -125,20 +143,20 @@ class SymbolUpload:
         for module, size, opener in plans:
             try:
                 with opener() as stream:
-                    store(module.key, stream, size)
+                    store(module.key, stream)
             except (zipfile.BadZipFile, EOFError) as error:
                 done = ", ".join(item.key for item in stored) or "nothing"
                 raise SymbolUploadRefused(f"{module.key!r} is corrupt in the archive ({error}); stored before it: {done}") from None
             stored.append(StoredSymbol(module.key, module.debug_file, module.debug_id, module.os, module.arch, size))
         return stored
 
-    def _plan(self, filename: str, fileobj: IO[bytes]):
+    def _plan(self, filename: str, fileobj: IO[bytes], archives: contextlib.ExitStack):
         size = _size(fileobj)
         if size > self.max_upload_bytes:
             raise SymbolUploadRefused(f"{filename!r} is {size} bytes, over the {self.max_upload_bytes}-byte limit")
         if zipfile.is_zipfile(fileobj):
             fileobj.seek(0)
-            return self._plan_zip(filename, fileobj)
+            return self._plan_zip(filename, fileobj, archives)
         fileobj.seek(0)
         if not filename.endswith(".sym"):
             raise SymbolUploadRefused(f"{filename!r} is neither a .zip archive nor a .sym file")
@@ -146,9 +164,10 @@ class SymbolUpload:
         fileobj.seek(0)
         return [(module, size, lambda: _Rewound(fileobj))]
 
-    def _plan_zip(self, filename: str, fileobj: IO[bytes]):
+    def _plan_zip(self, filename: str, fileobj: IO[bytes], archives: contextlib.ExitStack):
+        """The archive's plans; ``archives`` closes the archive once they are stored."""
         try:
-            archive = zipfile.ZipFile(fileobj)
+            archive = archives.enter_context(zipfile.ZipFile(fileobj))
             members = [info for info in archive.infolist() if not info.is_dir()]
         except (zipfile.BadZipFile, OSError, ValueError) as error:
             raise SymbolUploadRefused(f"{filename!r}: not a readable zip archive ({error})") from None
@@ -215,8 +234,26 @@ class SymbolUploader:
             permissions = self.tokens.permissions(token)
         except InvalidToken as error:
             raise UploadForbidden(f"Auth-Token refused: {error}") from None
+        except STORE_ERRORS as error:
+            raise SymbolStoreUnavailable(f"the token store is unavailable: {error}") from error
         if self.PERMISSION not in permissions:
             raise UploadForbidden(f"the token lacks the {self.PERMISSION} permission")
 
+    def request_files(self, request) -> list[tuple[str, IO[bytes]]]:
+        """The (file name, file) pairs of a werkzeug request's multipart body; refused
+        without reading it when it says or turns out to be over the size limit."""
+        limit = self.max_upload_bytes + MULTIPART_FRAMING_BYTES
+        too_large = SymbolUploadRefused(f"the upload is over the {self.max_upload_bytes}-byte limit")
+        if request.content_length is not None and request.content_length > limit:
+            raise too_large
+        request.max_content_length = limit
+        try:
+            return [(upload.filename or name, upload.stream) for name, upload in request.files.items(multi=True)]
+        except RequestEntityTooLarge:
+            raise too_large from None
+
     def store(self, files: Iterable[tuple[str, IO[bytes]]]) -> list[StoredSymbol]:
-        return self.upload.process(files, self.storage.save)
+        try:
+            return self.upload.process(files, self.storage.save)
+        except STORE_ERRORS as error:
+            raise SymbolStoreUnavailable(f"the symbols bucket is unavailable: {error}") from error

@@ -159,7 +159,7 @@ class SymbolStorage:
         self.bucket = settings.symbols_bucket
         self.s3 = client(settings, "s3")
 
-    def save(self, key: str, fileobj, size: int | None = None) -> None:
+    def save(self, key: str, fileobj) -> None:
         """Stream ``fileobj`` to ``key`` (multipart for large files)."""
         self.s3.upload_fileobj(fileobj, self.bucket, key, ExtraArgs={"ContentType": "text/plain"})
 
