@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     aws_secret_access_key: str = "testing"
     queue_max_receives: int = 5
     queue_visibility_timeout: int = 180
+    # The collector's queue publishes: an unreachable SQS must not hold a crash upload for
+    # long (the crash is stored; `crashflow recover` queues it later). Seconds; botocore's
+    # attempts per call, the first included (the collector retries a publish 3 times itself).
+    collector_sqs_connect_timeout: float = 1.0
+    collector_sqs_read_timeout: float = 2.0
+    collector_sqs_max_attempts: int = 1
 
     # HBase through its Thrift1 gateway.
     hbase_host: str = "127.0.0.1"

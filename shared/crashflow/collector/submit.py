@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tenacity import retry, stop_after_attempt, wait_exponential
+from tenacity import Retrying, stop_after_attempt, wait_exponential
 
 from crashflow.collector.payload import Limits, MalformedCrash, PayloadTooLarge, parse_crash_payload
 from crashflow.collector.publisher import BatchPublisher
@@ -16,7 +16,7 @@ from crashflow.collector.throttler import Throttler, ThrottleResult
 from crashflow.crashids import create_crash_id
 from crashflow.settings import Settings
 from crashflow.stores.hbase import CrashTable
-from crashflow.stores.s3 import CrashStorage, RawCrashWriter
+from crashflow.stores.s3 import CrashStorage, RawCrashWriter, client
 from crashflow.stores.sqs import CrashQueues
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,27 @@ def normalize_annotations(annotations: dict[str, str], query: dict[str, str]) ->
     return notes
 
 
+class QueueRefused(Exception):
+    """The queue took a batch only in part; ``crash_ids`` are the ids it refused."""
+
+    def __init__(self, crash_ids: list[str]):
+        super().__init__(f"the queue refused {len(crash_ids)} crash id(s)")
+        self.crash_ids = crash_ids
+
+
+def queue_client(settings: Settings):
+    """The collector's SQS client: short timeouts and few attempts, so that an SQS that does
+    not answer gives a crash up to `crashflow recover` within seconds instead of holding
+    the client's upload for minutes."""
+    return client(
+        settings,
+        "sqs",
+        connect_timeout=settings.collector_sqs_connect_timeout,
+        read_timeout=settings.collector_sqs_read_timeout,
+        total_max_attempts=settings.collector_sqs_max_attempts,
+    )
+
+
 class Collector:
     """Accepts crash uploads; one per process, shared by request threads."""
 
@@ -70,7 +91,7 @@ class Collector:
         self.settings = settings
         self.storage = storage or CrashStorage(settings)
         self.writer = RawCrashWriter(settings) if storage is None else storage
-        self.queues = queues or CrashQueues(settings)
+        self.queues = queues or CrashQueues(settings, sqs=queue_client(settings))
         self.publisher = BatchPublisher(self._send_batch)
         # Made on first use: happybase connects when its pool is built, and the collector
         # must start (and accept crashes) while HBase is down.
@@ -164,28 +185,29 @@ class Collector:
             # that have no processed record.
             log.exception("could not queue %s; left for recovery", crash_id)
 
-    @retry(stop=stop_after_attempt(3), wait=wait_exponential(multiplier=0.1, max=1), reraise=True)
     def _send_batch(self, crash_ids: list[str]) -> list[str]:
-        return self.queues.publish_batch("standard", crash_ids)
+        """Publish ``crash_ids``, retrying on errors and again with just the ids the queue
+        refused; the ids still refused after the last try."""
+        pending = list(crash_ids)
+        retrying = Retrying(
+            stop=stop_after_attempt(3),
+            wait=wait_exponential(multiplier=0.1, max=1),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    pending = self.queues.publish_batch("standard", pending)
+                    if pending:
+                        raise QueueRefused(pending)
+        except QueueRefused as refused:
+            return refused.crash_ids
+        return []
 
     def health(self) -> tuple[bool, dict[str, str]]:
         """Whether crashes can be collected, and each dependency's state. HBase is only
         reported: crashes are accepted without it (process writes the row later)."""
-        required = {"s3": self.storage.is_healthy(), "sqs": self._queue_answers()}
+        required = {"s3": self.writer.is_healthy(), "sqs": self.queues.is_healthy()}
         checks = {name: "ok" if up else "down" for name, up in required.items()}
-        checks["hbase"] = "ok" if self._hbase_answers() else "down (crashes are still accepted)"
+        checks["hbase"] = "ok" if self.crash_table.is_healthy() else "down (crashes are still accepted)"
         return all(required.values()), checks
-
-    def _queue_answers(self) -> bool:
-        # CrashQueues.is_healthy looks the queue URL up only once: ask the queue itself.
-        try:
-            self.queues.count("standard")
-        except Exception:
-            return False
-        return True
-
-    def _hbase_answers(self) -> bool:
-        try:
-            return self.crash_table.is_healthy()
-        except Exception:  # the connection pool could not even be built
-            return False

@@ -28,7 +28,8 @@ class CrashNotFound(LookupError):
     """No raw crash (or dump) stored under that crash id."""
 
 
-def client(settings: Settings, service: str):
+def client(settings: Settings, service: str, connect_timeout: float = 5, read_timeout: float = 30,
+           total_max_attempts: int = 5):
     """A boto3 client for ``service`` with crashflow's endpoint, credentials and retries."""
     return boto3.client(
         service,
@@ -37,9 +38,9 @@ def client(settings: Settings, service: str):
         aws_access_key_id=settings.aws_access_key_id,
         aws_secret_access_key=settings.aws_secret_access_key,
         config=Config(
-            retries={"max_attempts": 4, "mode": "standard"},
-            connect_timeout=5,
-            read_timeout=30,
+            retries={"total_max_attempts": total_max_attempts, "mode": "standard"},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
         ),
     )
 
@@ -168,7 +169,14 @@ class RawCrashWriter:
     """The collector's writes of raw crashes, through obstore (Rust's object_store): a PUT
     costs it about 0.8 ms of CPU where boto3 spends about 3 ms, and the three PUTs of a crash
     were most of the collector's CPU per crash (see tests/bench/collect.py). Same layout
-    and order as ``CrashStorage.save_raw_crash``; reads stay with ``CrashStorage``."""
+    and order as ``CrashStorage.save_raw_crash``; reads stay with ``CrashStorage``.
+
+    Its credentials come from the settings only (``CRASHFLOW_AWS_ACCESS_KEY_ID`` /
+    ``_SECRET_ACCESS_KEY``, which override any ``AWS_*`` variable obstore reads): unlike
+    boto3 it follows no ``~/.aws`` profile or instance role, so a deployment that relies on
+    those must set them. ``is_healthy`` checks this path, not boto3's."""
+
+    HEALTH_KEY = "v1/health/collector"
 
     def __init__(self, settings: Settings):
         endpoint = settings.endpoint_url("s3")
@@ -190,6 +198,14 @@ class RawCrashWriter:
                                       "max_backoff": dt.timedelta(seconds=2), "base": 2}},
             **options,
         )
+
+    def is_healthy(self) -> bool:
+        """Whether a crash can be written: one tiny PUT, through the client that writes."""
+        try:
+            obstore.put(self.store, self.HEALTH_KEY, b"ok", use_multipart=False)
+        except Exception:
+            return False
+        return True
 
     def save_raw_crash(self, crash_id: str, raw_crash: dict, dumps: dict[str, bytes]) -> None:
         for key, body, content_type in raw_crash_objects(crash_id, raw_crash, dumps):

@@ -28,9 +28,9 @@ class QueueMessage:
 class CrashQueues:
     """Publishes crash ids to, and receives them from, the crash queues."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, sqs=None):
         self.settings = settings
-        self.sqs = client(settings, "sqs")
+        self.sqs = sqs or client(settings, "sqs")
         self._urls: dict[str, str] = {}
 
     def url(self, kind: str) -> str:
@@ -58,8 +58,9 @@ class CrashQueues:
             self.sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
 
     def is_healthy(self) -> bool:
+        # Asks the queue every time: its URL is cached after the first look-up.
         try:
-            self.url("standard")
+            self.sqs.get_queue_attributes(QueueUrl=self.url("standard"), AttributeNames=["QueueArn"])
         except Exception:
             return False
         return True

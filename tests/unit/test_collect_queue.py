@@ -1,0 +1,45 @@
+"""The collector's queue publishes: retries of refused ids, and short timeouts."""
+
+from crashflow.collector.submit import Collector
+from crashflow.settings import Settings
+
+
+class PartlyRefusingQueue:
+    """Refuses every id the first ``refusals`` times it sees it, then takes it."""
+
+    def __init__(self, refusals: int):
+        self.refusals = refusals
+        self.calls: list[list[str]] = []
+
+    def publish_batch(self, kind: str, bodies: list[str]) -> list[str]:
+        self.calls.append(list(bodies))
+        return [body for body in bodies if body.startswith("refused") and self.seen(body) <= self.refusals]
+
+    def seen(self, body: str) -> int:
+        return sum(call.count(body) for call in self.calls)
+
+
+def collector(queue) -> Collector:
+    return Collector(Settings(), queues=queue)
+
+
+def test_refused_ids_are_sent_again_and_only_they():
+    queue = PartlyRefusingQueue(refusals=1)
+    assert collector(queue)._send_batch(["a", "refused1", "b"]) == []
+    assert queue.calls == [["a", "refused1", "b"], ["refused1"]]
+
+
+def test_ids_still_refused_after_the_last_try_are_reported():
+    queue = PartlyRefusingQueue(refusals=5)
+    assert collector(queue)._send_batch(["a", "refused1"]) == ["refused1"]
+    assert queue.calls == [["a", "refused1"], ["refused1"], ["refused1"]]
+
+
+def test_the_collector_queue_client_gives_up_quickly():
+    settings = Settings(collector_sqs_connect_timeout=0.5, collector_sqs_read_timeout=1.5,
+                        collector_sqs_max_attempts=2)
+    config = Collector(settings).queues.sqs.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (0.5, 1.5)
+    assert config.retries["total_max_attempts"] == 2
+    defaults = Collector(Settings()).queues.sqs.meta.config
+    assert defaults.connect_timeout * defaults.retries["total_max_attempts"] * 3 <= 5
