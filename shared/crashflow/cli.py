@@ -196,28 +196,33 @@ def dlq_redrive(kind: str) -> None:
 
 
 @main.command()
-@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Submit day (default: today).")
-def recover(day) -> None:
-    """Queue again every crash of a day that is stored in S3 but has no processed record
-    (for example because the queue was down when it was collected)."""
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Last submit day (default: today, UTC).")
+@click.option("--days", type=click.IntRange(min=1), default=2, show_default=True,
+              help="How many days, back from --date: the default 2 also covers a crash accepted just before midnight.")
+def recover(day, days: int) -> None:
+    """Queue again every crash of the last days that is stored in S3 but has no processed
+    record (for example because the queue was down when it was collected)."""
     from crashflow.crashids import throttle_result_from_crash_id
     from crashflow.stores.hbase import CrashTable
     from crashflow.stores.s3 import CrashStorage
     from crashflow.stores.sqs import CrashQueues
 
     settings = get_settings()
-    day = (day or dt.datetime.now(dt.timezone.utc)).date()
+    last = (day or dt.datetime.now(dt.timezone.utc)).date()
     storage, table, queues = CrashStorage(settings), CrashTable(settings), CrashQueues(settings)
-    paginator = storage.s3.get_paginator("list_objects_v2")
     queued = 0
-    for page in paginator.paginate(Bucket=storage.bucket, Prefix=f"v1/raw_crash/{day:%Y%m%d}/"):
-        for item in page.get("Contents", []):
-            crash_id = item["Key"].rsplit("/", 1)[1]
-            if throttle_result_from_crash_id(crash_id) != 0 or table.is_processed(crash_id):
-                continue
-            queues.publish("standard", crash_id)
-            queued += 1
-    click.echo(f"queued {queued} unprocessed crash(es) from {day}")
+    for offset in range(days - 1, -1, -1):
+        current = last - dt.timedelta(days=offset)
+        after = ""
+        while crash_ids := storage.raw_crash_ids(current, after=after):
+            for crash_id in crash_ids:
+                if throttle_result_from_crash_id(crash_id) != 0 or table.is_processed(crash_id):
+                    continue
+                queues.publish("standard", crash_id)
+                queued += 1
+            after = crash_ids[-1]
+    first = last - dt.timedelta(days=days - 1)
+    click.echo(f"queued {queued} unprocessed crash(es) from {first} to {last}")
 
 
 @main.group()

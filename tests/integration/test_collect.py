@@ -4,6 +4,7 @@ kind of bad input, checking the answer and what is (and is not) stored and queue
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import hashlib
 import json
@@ -14,18 +15,22 @@ import sys
 import zlib
 from pathlib import Path
 
+import happybase
 import pytest
 import requests
+from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from conftest import DATA, TEST_NAMESPACE, FunctionServer, free_port
-from crashflow.crashids import is_crash_id, throttle_result_from_crash_id
+from crashflow.collector.throttler import ThrottleResult
+from crashflow.crashids import create_crash_id, is_crash_id, throttle_result_from_crash_id
 from crashflow.provision import provision
-from crashflow.stores.hbase import CrashTable
-from crashflow.stores.s3 import CrashStorage, dump_key
-from crashflow.stores.sqs import CrashQueues
+from crashflow.stores import postgres
+from crashflow.stores.hbase import TABLES, CrashTable
+from crashflow.stores.s3 import CrashStorage, RawCrashWriter, client, dump_key, ensure_bucket
+from crashflow.stores.sqs import DEAD_LETTER, QUEUE_KINDS, CrashQueues
 
 pytestmark = pytest.mark.integration
 
@@ -93,6 +98,47 @@ def drain(queues: CrashQueues) -> set[str]:
 @pytest.fixture(autouse=True)
 def empty_queue(queues):
     drain(queues)
+
+
+def drop_namespace(settings) -> None:
+    """Remove what a test's own namespace left: database, buckets, queues, HBase tables."""
+    admin = postgres.connect(settings, database="postgres")
+    try:
+        admin.run(f"DROP DATABASE IF EXISTS {settings.database} WITH (FORCE)")
+    finally:
+        admin.close()
+    s3 = client(settings, "s3")
+    for bucket in (settings.crash_bucket, settings.symbols_bucket):
+        try:
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+                if page.get("Contents"):
+                    s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": o["Key"]} for o in page["Contents"]]})
+            s3.delete_bucket(Bucket=bucket)
+        except ClientError:
+            pass  # never made
+    sqs = client(settings, "sqs")
+    for kind in (*QUEUE_KINDS, DEAD_LETTER):
+        try:
+            sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=settings.queue_name(kind))["QueueUrl"])
+        except ClientError:
+            pass
+    connection = happybase.Connection(settings.hbase_host, settings.hbase_thrift_port,
+                                      table_prefix=settings.namespace, transport="buffered", protocol="binary")
+    try:
+        existing = {name.decode() for name in connection.tables()}
+        for name in TABLES:
+            if name in existing:
+                connection.delete_table(name, disable=True)
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def own_namespace(stack, request):
+    """Settings for a namespace of the test's own (named after it), dropped afterwards."""
+    settings = stack.model_copy(update={"namespace": f"{TEST_NAMESPACE}{request.param}"})
+    request.addfinalizer(lambda: drop_namespace(settings))
+    return settings
 
 
 def object_count(storage: CrashStorage) -> int:
@@ -329,6 +375,21 @@ def test_health_endpoints(collect):
     assert requests.get(f"{collect}/submit", timeout=10).status_code == 404
 
 
+@pytest.mark.parametrize("own_namespace", ["health"], indirect=True)
+def test_health_checks_ask_the_stores_every_time(own_namespace):
+    settings = own_namespace
+    ensure_bucket(settings, settings.crash_bucket)
+    queues, writer = CrashQueues(settings), RawCrashWriter(settings)
+    queues.ensure_queues()
+    assert queues.is_healthy() and writer.is_healthy()
+    queues.sqs.delete_queue(QueueUrl=queues.url("standard"))
+    s3 = client(settings, "s3")
+    s3.delete_object(Bucket=settings.crash_bucket, Key=RawCrashWriter.HEALTH_KEY)
+    s3.delete_bucket(Bucket=settings.crash_bucket)
+    assert not queues.is_healthy()  # its URL was looked up (and cached) before
+    assert not writer.is_healthy()
+
+
 def test_bad_throttle_rules_stop_the_function_at_start_up(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("rules:\n  - name: x\n    result: ACCEPT\n")
@@ -359,13 +420,16 @@ def test_hbase_down_still_accepts(stack, tmp_path_factory, storage, queues):
         server.stop()
 
 
-def test_queue_down_still_accepts_and_recover_requeues(stack, tmp_path_factory):
-    # A namespace of its own: recover walks every crash of the day, and this one should
+@pytest.mark.parametrize("own_namespace", ["recover"], indirect=True)
+def test_queue_down_still_accepts_and_recover_requeues(own_namespace, tmp_path_factory):
+    # A namespace of its own: recover walks every crash of the days, and this one should
     # not wait for all the others the suite stored.
-    settings = stack.model_copy(update={"namespace": f"{TEST_NAMESPACE}recover"})
+    settings = own_namespace
     provision(settings)
     storage, queues = CrashStorage(settings), CrashQueues(settings)
-    drain(queues)
+    # Accepted just before midnight, while the queue was down: recover's default covers it.
+    yesterday = create_crash_id(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1), ThrottleResult.ACCEPT)
+    storage.save_raw_crash(yesterday, {"ProductName": "Test", "uuid": yesterday}, {"upload_file_minidump": b"MD"})
     server = start_collect(tmp_path_factory, CRASHFLOW_NAMESPACE=settings.namespace,
                            CRASHFLOW_SQS_ENDPOINT_URL=f"http://127.0.0.1:{closed_port()}")
     try:
@@ -380,7 +444,7 @@ def test_queue_down_still_accepts_and_recover_requeues(stack, tmp_path_factory):
         env=dict(os.environ, CRASHFLOW_NAMESPACE=settings.namespace), capture_output=True, text=True, timeout=120,
     )
     assert recovered.returncode == 0, recovered.stderr
-    assert crash_id in drain(queues)
+    assert drain(queues) == {crash_id, yesterday}
 
 
 def test_storage_down_answers_503_and_queues_nothing(stack, tmp_path_factory, queues):
