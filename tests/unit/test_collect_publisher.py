@@ -14,25 +14,39 @@ def test_a_lone_publish_is_sent_at_once():
 
 def test_concurrent_publishes_share_batches_and_each_id_is_sent_once():
     calls, lock = [], threading.Lock()
+    release = threading.Event()
 
     def send(ids):
         with lock:
             calls.append(list(ids))
-        time.sleep(0.02)  # a queue call in flight: others pile up meanwhile
+        release.wait(10)  # a queue call in flight until every other publisher waits
         return []
 
     publisher = BatchPublisher(send)
     ids = [f"id{i}" for i in range(40)]
-    threads = [threading.Thread(target=publisher.publish, args=(crash_id,)) for crash_id in ids]
+    first = threading.Thread(target=publisher.publish, args=(ids[0],))
+    first.start()
+    wait_until(lambda: len(calls) == 1)
+    threads = [threading.Thread(target=publisher.publish, args=(crash_id,)) for crash_id in ids[1:]]
     for thread in threads:
         thread.start()
-    for thread in threads:
+    wait_until(lambda: len(publisher._waiting) == len(ids) - 1)
+    release.set()
+    for thread in [first, *threads]:
         thread.join(10)
-    assert not any(thread.is_alive() for thread in threads)
+    assert not any(thread.is_alive() for thread in [first, *threads])
     sent = [crash_id for call in calls for crash_id in call]
     assert sorted(sent) == sorted(ids)
     assert all(1 <= len(call) <= 10 for call in calls)
-    assert len(calls) < len(ids)
+    # The first call, then the 39 that waited meanwhile, ten at a time.
+    assert [len(call) for call in calls] == [1, 10, 10, 10, 9]
+
+
+def wait_until(condition, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
 
 
 def test_failures_reach_exactly_their_callers():
