@@ -47,8 +47,11 @@ def deliver(url: str, body: str) -> requests.Response:
 
 def drain(settings, url: str) -> None:
     relay = Relay(settings.model_copy(update={"process_url": url}))
-    while relay.drain_once():
-        pass
+    try:
+        while relay.drain_once():
+            pass
+    finally:
+        relay.close()
 
 
 def test_the_same_message_twice_leaves_one_row_and_one_record(stack, process_url):
@@ -115,12 +118,16 @@ def test_regenerate_signature_re_signs_without_stack_walking(stack, processor):
         delete_symbols(stack)
 
 
-def test_a_crash_without_a_dump_uses_its_annotations(stack, processor):
+def test_a_crash_without_a_dump_uses_its_annotations(stack, processor, monkeypatch):
     crash_id = store_crash(stack, {
         "ProductName": "Electronish", "Version": "30.0.1", "platform": "linux", "process_type": "renderer",
         "InstallTime": "1700000000", "Add-ons": "a%40b:1.0",
     }, {})
+    dump_reads = []
+    load_dump = processor.storage.load_dump
+    monkeypatch.setattr(processor.storage, "load_dump", lambda *args: dump_reads.append(args) or load_dump(*args))
     processed = processor.process(crash_id).processed
+    assert dump_reads == []  # the raw crash names no dump: no S3 read for one
     assert processed["mdsw_status_string"] == "NoMinidump" and processed["success"] is False
     assert processed["signature"] == "EMPTY: crash failed to process"
     assert (processed["os_name"], processed["process_type"], processed["major_version"]) == ("Linux", "renderer", 30)
@@ -193,6 +200,12 @@ def test_a_crash_gone_from_s3_is_missing_even_if_hbase_has_its_annotations(stack
     for key in (dump_key(crash_id, "upload_file_minidump"), raw_crash_key(crash_id)):
         storage.s3.delete_object(Bucket=stack.crash_bucket, Key=key)
     assert processor.process(crash_id).status == "missing"
+
+
+def test_the_processor_starts_while_hbase_is_down(stack, tmp_path):
+    down = stack.model_copy(update={"symbols_cache_dir": tmp_path, "hbase_thrift_port": free_port()})
+    processor = Processor(down)  # connects to HBase on first use, not here
+    assert processor.health() == {"s3": True, "hbase": False, "postgres": True}
 
 
 def test_heartbeats(process_url):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from crashflow.crashids import normalize_crash_id
@@ -23,7 +23,7 @@ from crashflow.reports import report_row
 from crashflow.settings import Settings
 from crashflow.stores.hbase import CrashTable
 from crashflow.stores.postgres import Database
-from crashflow.stores.s3 import MAIN_DUMP, CrashNotFound, CrashStorage
+from crashflow.stores.s3 import CrashNotFound, CrashStorage
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +117,9 @@ class Processor:
         and whether HBase has the raw crash already. CrashNotFound when the crash is not in S3.
 
         The raw crash and the history come from the crash's HBase row in one read (collect
-        wrote the annotations there), the main dump from S3 at the same time; S3's raw crash
-        is read only when the row has none."""
+        wrote the annotations there); S3's raw crash is read only when the row has none.
+        The dumps are read once the raw crash names them (a crash may have no main dump)."""
         regenerate = ruleset == "regenerate_signature"
-        main_dump = None if regenerate else self.loader.submit(self.storage.load_dump, crash_id, MAIN_DUMP)
         raw_crash, history = self.crash_table.raw_crash_and_history(crash_id)
         in_s3 = raw_crash is None
         if in_s3:
@@ -133,21 +132,17 @@ class Processor:
                 crash.notes.append("signature regenerated from the stored stackwalker output")
                 return crash, raw_crash, history, not in_s3
             log.warning("%s has no stored stackwalker output; processing it in full", crash_id)
-            main_dump = self.loader.submit(self.storage.load_dump, crash_id, MAIN_DUMP)
-        dumps, notes = self._load_dumps(crash_id, raw_crash, main_dump)
+        dumps, notes = self._load_dumps(crash_id, raw_crash)
         if notes and not in_s3:
             self.storage.load_raw_crash(crash_id)  # dumps gone: is the whole crash gone?
         return CrashContext(crash_id, dict(raw_crash), dumps, notes=notes), raw_crash, history, not in_s3
 
-    def _load_dumps(self, crash_id: str, raw_crash: dict, main_dump: Future) -> tuple[dict[str, bytes], list[str]]:
+    def _load_dumps(self, crash_id: str, raw_crash: dict) -> tuple[dict[str, bytes], list[str]]:
         """The dumps, and notes on those that are gone. The dump names come from the
         collector's checksums, or from ``dump_names`` for raw crashes without them."""
         checksums = (raw_crash.get("metadata") or {}).get("dump_checksums")
         names = list(checksums) if isinstance(checksums, dict) else self._dump_names(crash_id)
-        loads = {
-            name: main_dump if name == MAIN_DUMP else self.loader.submit(self.storage.load_dump, crash_id, name)
-            for name in names
-        }
+        loads = {name: self.loader.submit(self.storage.load_dump, crash_id, name) for name in names}
         dumps, notes = {}, []
         for name, load in loads.items():
             try:
