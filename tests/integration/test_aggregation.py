@@ -261,11 +261,29 @@ def test_a_job_whose_connection_dies_keeps_its_error_and_the_next_job_runs(backf
         runs = run_jobs(backfilled, "partitions")
     assert [(run.job, run.status) for run in runs] == [("partitions", "error")]
     assert runs[0].error == "RuntimeError: lost the database"  # not the failed unlock's error
-    # The dead connection left the pool: the next job runs, and the dead run is marked.
+    # Its error is recorded on a new connection; the dead one left the pool: the next job runs.
     assert run_job(backfilled, "partitions", now=at(2026, 11, 26)).status == "ok"
     assert query(backfilled, "SELECT status, error FROM job_runs WHERE job = 'partitions' ORDER BY id DESC LIMIT 2") == [
-        ("ok", None), ("error", "interrupted: the run stopped without recording its end"),
+        ("ok", None), ("error", "RuntimeError: lost the database"),
     ]
+
+
+def test_run_jobs_goes_on_when_a_job_cannot_start(backfilled, monkeypatch):
+    from crashflow.aggregation import runner
+
+    def broken(database, name, *args):
+        if name == "crashes_per_day":
+            raise OSError("no route to Postgres")
+        return real(database, name, *args)
+
+    real = runner.run_job
+    monkeypatch.setattr(runner, "run_job", broken)
+    runs = run_jobs(backfilled, "all", D(2026, 11, 1), now=at(2026, 11, 2, 12))
+    assert [(run.job, run.status, run.error) for run in runs[:3]] == [
+        ("partitions", "ok", None), ("crashes_per_day", "error", "OSError: no route to Postgres"),
+        ("top_crashers", "ok", None),
+    ]
+    assert [run.job for run in runs] == list(runner.JOB_NAMES)
 
 
 def test_a_failing_day_keeps_the_earlier_results_and_its_error(backfilled):
@@ -362,7 +380,8 @@ def test_bug_associations_load_every_bug_after_runs_without_a_bugzilla(database,
     assert database.settings.bugzilla_url is None  # the default: no network unless configured
     skipped = run_job(database, "bug_associations")
     assert (skipped.status, skipped.error, skipped.rows_written) == ("skipped", "no bugzilla_url configured", 0)
-    assert query(database, "SELECT status FROM job_runs WHERE job = 'bug_associations'") == [("skipped",)]
+    assert query(database, "SELECT status FROM job_runs WHERE job = 'bug_associations' "
+                           "ORDER BY id DESC LIMIT 1") == [("skipped",)]
 
     bugzilla = Bugzilla()
     try:

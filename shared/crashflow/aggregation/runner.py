@@ -4,6 +4,7 @@ written), and, when no window is given, resuming from where the last success lef
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import zlib
@@ -90,13 +91,10 @@ def run_job(
         raise UnknownJob(f"unknown job {name!r}; jobs: {', '.join(JOB_NAMES)}, or all")
     job, settings = JOBS[name], database.settings
     now = now or dt.datetime.now(dt.timezone.utc)
-    if end is not None and start is None:
-        raise ValueError("a window end needs a start")
+    check_window(start, end)
     end = end or start
-    if start is not None and end < start:
-        raise ValueError(f"window end {end} is before its start {start}")
 
-    run = None
+    run = run_id = None
     try:
         with database.connection() as connection:
             if not connection.run("SELECT pg_try_advisory_lock(:key)", key=_lock_key(name))[0][0]:
@@ -133,23 +131,38 @@ def run_job(
                     run.status, run.error = "error", _describe(error)
                     run.rows_written = context.rows_written
                     log.exception("job %s failed for %s..%s", name, start, end)
-                connection.run(
-                    "UPDATE job_runs SET finished = now(), status = :status, rows_written = :rows, error = :error "
-                    "WHERE id = :id",
-                    status=run.status, rows=run.rows_written, error=run.error, id=run_id,
-                )
+                _record_end(connection, run, run_id)
             finally:
                 connection.run("SELECT pg_advisory_unlock(:key)", key=_lock_key(name))
     except CONNECTION_ERRORS as error:
         # The connection died (the pool dropped it, and its session lock went with it). The
-        # job's own error, if any, is the one to report; its job_runs row stays 'running'
-        # and the next run marks it interrupted. The next job of run_jobs still runs.
+        # job's own error, if any, is the one to report: recorded on a new connection if
+        # Postgres answers (else the next run marks the row interrupted).
         log.exception("job %s lost its database connection", name)
         if run is None:
             run = JobRun(name, start or now.date(), end or now.date(), "error")
         if run.status != "error":
             run.status, run.error = "error", _describe(error)
+        if run_id is not None:
+            with contextlib.suppress(Exception), database.connection() as connection:
+                _record_end(connection, run, run_id)
     return run
+
+
+def _record_end(connection, run: JobRun, run_id: int) -> None:
+    connection.run(
+        "UPDATE job_runs SET finished = now(), status = :status, rows_written = :rows, error = :error "
+        "WHERE id = :id",
+        status=run.status, rows=run.rows_written, error=run.error, id=run_id,
+    )
+
+
+def check_window(start: dt.date | None, end: dt.date | None) -> None:
+    """ValueError for a window no job can run: an end without a start, or before it."""
+    if end is not None and start is None:
+        raise ValueError("a window end needs a start")
+    if start is not None and end is not None and end < start:
+        raise ValueError(f"window end {end} is before its start {start}")
 
 
 def _describe(error: BaseException) -> str:
@@ -160,8 +173,17 @@ def run_jobs(database: Database, name: str, start=None, end=None, now=None) -> l
     """Run one job, or every job in order for ``all`` (a failing job does not stop the next)."""
     if name != "all" and name not in JOBS:
         raise UnknownJob(f"unknown job {name!r}; jobs: {', '.join(JOB_NAMES)}, or all")
+    check_window(start, end)
     names = JOB_NAMES if name == "all" else [name]
-    return [run_job(database, job, start, end, now) for job in names]
+    runs = []
+    for job in names:
+        try:
+            runs.append(run_job(database, job, start, end, now))
+        except Exception as error:  # Postgres down, say: recorded here, as job_runs cannot
+            log.exception("job %s could not run", job)
+            today = (now or dt.datetime.now(dt.timezone.utc)).date()
+            runs.append(JobRun(job, start or today, end or start or today, "error", error=_describe(error)))
+    return runs
 
 
 def latest_runs(database: Database) -> list[dict]:
