@@ -178,11 +178,13 @@ def start_function(settings: Settings, cache_dir: str) -> tuple[subprocess.Popen
 def run_relay_until(settings: Settings, url: str, crash_ids: list[str], parallel: int, searchable: Searchable) -> None:
     relay = Relay(settings.model_copy(update={"process_url": url}), workers=parallel)
     pending = set(crash_ids)
-    while pending:
-        if not relay.drain_once():
-            pending -= searchable(list(pending))
-            time.sleep(0.05)
-    relay.pool.shutdown()
+    try:
+        while pending:
+            if not relay.drain_once():
+                pending -= searchable(list(pending))
+                time.sleep(0.05)
+    finally:
+        relay.close()
 
 
 def main() -> None:
@@ -268,7 +270,7 @@ def main() -> None:
                     time.sleep(0.05)
                 draining = False
                 future.result()
-            relay.pool.shutdown()
+            relay.close()
         finally:
             process.terminate()
             process.wait(10)
