@@ -3,6 +3,8 @@ signature page with signatures that look like SuperSearch operators."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 from werkzeug.datastructures import MultiDict
@@ -11,8 +13,10 @@ from conftest import free_port
 from crashflow.api.errors import BadRequest
 from crashflow.api.search_sql import Search
 from crashflow.api.supersearch import parse_query
+from crashflow.crashids import create_crash_id
 from crashflow.stores.postgres import Database
-from test_query_api import api, crashes, start_query_server  # noqa: F401  (fixtures)
+from crashflow.stores.sqs import CrashQueues
+from test_query_api import api, crashes, start_query_server, tokens  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
 
@@ -93,3 +97,19 @@ def test_search_form_date_means_since(api, crashes):
     answer = get(api, "/search/", product=product, date="2000-01-01")
     assert answer.status_code == 200
     assert all(f"/report/index/{crash_id}" in answer.text for crash_id in ids.values())
+
+
+def test_reprocessing_many_ids_queues_every_one(api, tokens, stack):
+    queues = CrashQueues(stack)
+    while queues.receive("reprocessing", max_messages=10):  # what other tests left is not ours
+        pass
+    ids = [create_crash_id() for _ in range(25)]  # three SQS batches
+    answer = requests.post(f"{api}/api/Reprocessing/", data={"crash_ids": ids},
+                           headers={"Auth-Token": tokens["reprocess"]}, timeout=30)
+    assert answer.status_code == 200 and answer.json() is True
+    bodies, deadline = [], time.monotonic() + 20
+    while len(bodies) < len(ids) and time.monotonic() < deadline:
+        for message in queues.receive("reprocessing", wait_seconds=1):
+            bodies.append(message.body)
+            queues.delete(message)
+    assert sorted(bodies) == sorted(ids)
