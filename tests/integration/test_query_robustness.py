@@ -14,6 +14,7 @@ from crashflow.api.errors import BadRequest
 from crashflow.api.search_sql import Search
 from crashflow.api.supersearch import parse_query
 from crashflow.crashids import create_crash_id
+from crashflow.stores.hbase import CrashTable
 from crashflow.stores.postgres import Database
 from crashflow.stores.sqs import CrashQueues
 from test_query_api import api, crashes, start_query_server, tokens  # noqa: F401  (fixtures)
@@ -113,3 +114,11 @@ def test_reprocessing_many_ids_queues_every_one(api, tokens, stack):
             bodies.append(message.body)
             queues.delete(message)
     assert sorted(bodies) == sorted(ids)
+
+
+def test_report_page_of_a_crash_whose_raw_crash_is_gone(api, stack):
+    crash_id = create_crash_id()
+    CrashTable(stack).put_processed_crash(crash_id, None, {"uuid": crash_id, "signature": "RawGone"})
+    answer = get(api, f"/report/index/{crash_id}")
+    assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/html")
+    assert crash_id in answer.text and "RawGone" in answer.text
