@@ -137,6 +137,7 @@ def drop_namespace(settings) -> None:
 def own_namespace(stack, request):
     """Settings for a namespace of the test's own (named after it), dropped afterwards."""
     settings = stack.model_copy(update={"namespace": f"{TEST_NAMESPACE}{request.param}"})
+    drop_namespace(settings)  # what a run that died left behind
     request.addfinalizer(lambda: drop_namespace(settings))
     return settings
 

@@ -6,6 +6,7 @@ a failure on one day leaves that day's earlier rows (and every finished day) int
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import threading
 from dataclasses import dataclass
@@ -75,14 +76,15 @@ class JobSkipped(Exception):
     ``skipped`` with this reason, and does not count as a success."""
 
 
-class Job:
+class Job(abc.ABC):
     """A job that runs once per call, whatever the window (bugs, partitions, retention)."""
 
     name: str = ""
     per_day = False
 
+    @abc.abstractmethod
     def run(self, context: JobContext, start: dt.date, end: dt.date) -> int:
-        raise NotImplementedError
+        """Do the job for the window [start, end]; return the rows written."""
 
 
 class DayJob(Job):
@@ -99,8 +101,9 @@ class DayJob(Job):
             context.rows_written += written
         return context.rows_written
 
+    @abc.abstractmethod
     def run_day(self, context: JobContext, day: dt.date) -> int:
-        raise NotImplementedError
+        """Rebuild ``day``'s rows; return how many were written."""
 
 
 @dataclass(frozen=True)
