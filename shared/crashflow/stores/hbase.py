@@ -243,11 +243,18 @@ class CrashTable:
         """``(crash_id, modules, addons)`` of every processed crash submitted on ``day``
         (``YYMMDD``, as in the row key): one prefix scan per salt, far cheaper than a get per
         crash when most of a day is wanted (correlations)."""
-        columns = [b"ids:ooid", b"processed_data:modules", b"processed_data:addons"]
+        for crash_id, modules, addons in self.module_lists_submitted(day):
+            yield crash_id, json.loads(modules), json.loads(addons)
+
+    def module_lists_submitted(self, day: str) -> Iterator[tuple[str, bytes, bytes]]:
+        """As :meth:`modules_and_addons_submitted`, but the lists still JSON-encoded, so a
+        caller can count identical lists once and decode each distinct one once. The crash
+        id comes from the row key (salt, YYMMDD, id), so only the two list columns travel."""
+        columns = [b"processed_data:modules", b"processed_data:addons"]
         with self._connection() as connection:
             table = connection.table(CRASH_REPORTS)
             for salt in SALTS:
-                for _, data in table.scan(row_prefix=f"{salt}{day}".encode(), columns=columns, batch_size=2000):
-                    if b"processed_data:modules" in data:
-                        yield (data[b"ids:ooid"].decode(), json.loads(data[b"processed_data:modules"]),
-                               json.loads(data.get(b"processed_data:addons") or b"[]"))
+                for key, data in table.scan(row_prefix=f"{salt}{day}".encode(), columns=columns, batch_size=5000):
+                    modules = data.get(b"processed_data:modules")
+                    if modules is not None:
+                        yield key[7:].decode(), modules, data.get(b"processed_data:addons") or b"[]"
