@@ -4,11 +4,26 @@ import functools
 
 import flask
 import functions_framework
+import orjson
 
 from crashflow import __version__
 from crashflow.api.app import QueryApi
 from crashflow.logs import setup_logging
 from crashflow.settings import get_settings
+
+
+# orjson encodes a processed crash (~15 KB) about ten times faster than flask.jsonify; the
+# passthrough options hand dates and dataclasses to flask's own encoder so they come out as
+# before. Anything orjson cannot take (an integer over 64 bits) goes to flask.jsonify.
+ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def json_response(body, status: int, headers) -> flask.Response:
+    try:
+        data = orjson.dumps(body, default=flask.current_app.json.default, option=ORJSON_OPTIONS)
+    except TypeError:
+        return flask.make_response(flask.jsonify(body), status, headers)
+    return flask.Response(data + b"\n", status=status, headers=headers, mimetype="application/json")
 
 
 @functools.cache
@@ -30,4 +45,4 @@ def query(request: flask.Request):
                               mimetype="application/octet-stream")
     if isinstance(reply.body, str):  # a web UI page
         return flask.Response(reply.body, status=reply.status, headers=reply.headers, mimetype="text/html")
-    return flask.jsonify(reply.body), reply.status, reply.headers
+    return json_response(reply.body, reply.status, reply.headers)
