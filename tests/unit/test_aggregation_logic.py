@@ -156,3 +156,12 @@ def test_job_store_clients_are_made_once_per_process_and_settings():
     assert len({id(table) for table in tables}) == 1 and len({id(storage) for storage in storages}) == 1
     other = JobContext(Settings(namespace="otherclients", hbase_thrift_port=1), None, None, at("2026-11-01T00:00"))
     assert other.crash_table is not tables[0]
+
+
+def test_shares_of_identical_lists_counted_at_once_equal_crash_by_crash():
+    one_by_one = Shares.of([["evil.dll", "xul.dll", "xul.dll"]] * 8 + [["xul.dll"]] * 2 + [[]] * 3)
+    weighted = Shares()
+    weighted.add(["evil.dll", "xul.dll", "xul.dll"], 8)
+    weighted.add(["xul.dll"], 2)
+    weighted.add([], 3)
+    assert (weighted.total, weighted.counts) == (one_by_one.total, one_by_one.counts) == (13, {"evil.dll": 8, "xul.dll": 10})
