@@ -19,7 +19,9 @@ from crashflow.collector.symbols_upload import (
 from crashflow.logs import setup_logging
 from crashflow.settings import get_settings
 
-CHUNK_SIZE = 64 * 1024
+# Large reads: gunicorn copies what it has buffered on every read, so 64 KiB reads of a
+# 400 KB body cost about a millisecond more CPU than 1 MiB ones.
+CHUNK_SIZE = 1024 * 1024
 # Twice the largest crash upload: a refused body up to this size is read and dropped.
 DRAIN_BYTES = 2 * get_settings().max_request_bytes
 

@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     queue_max_receives: int = 5
     queue_visibility_timeout: int = 180
     # The collector's queue publishes: an unreachable SQS must not hold a crash upload for
-    # long (the crash is stored; `crashflow recover` queues it later). Seconds; botocore's
+    # long (the crash is stored; `crashflow recover` queues it later). Seconds; libcurl's
     # attempts per call, the first included (the collector retries a publish 3 times itself).
     collector_sqs_connect_timeout: float = 1.0
     collector_sqs_read_timeout: float = 2.0

@@ -29,7 +29,7 @@ from crashflow.crashids import create_crash_id, is_crash_id, throttle_result_fro
 from crashflow.provision import provision
 from crashflow.stores import postgres
 from crashflow.stores.hbase import TABLES, CrashTable
-from crashflow.stores.s3 import CrashStorage, RawCrashWriter, client, dump_key, ensure_bucket
+from crashflow.stores.s3 import CrashStorage, client, dump_key, ensure_bucket
 from crashflow.stores.sqs import DEAD_LETTER, QUEUE_KINDS, CrashQueues
 
 pytestmark = pytest.mark.integration
@@ -380,15 +380,13 @@ def test_health_endpoints(collect):
 def test_health_checks_ask_the_stores_every_time(own_namespace):
     settings = own_namespace
     ensure_bucket(settings, settings.crash_bucket)
-    queues, writer = CrashQueues(settings), RawCrashWriter(settings)
+    queues, storage = CrashQueues(settings), CrashStorage(settings)
     queues.ensure_queues()
-    assert queues.is_healthy() and writer.is_healthy()
+    assert queues.is_healthy() and storage.is_healthy()
     queues.sqs.delete_queue(QueueUrl=queues.url("standard"))
-    s3 = client(settings, "s3")
-    s3.delete_object(Bucket=settings.crash_bucket, Key=RawCrashWriter.HEALTH_KEY)
-    s3.delete_bucket(Bucket=settings.crash_bucket)
+    client(settings, "s3").delete_bucket(Bucket=settings.crash_bucket)
     assert not queues.is_healthy()  # its URL was looked up (and cached) before
-    assert not writer.is_healthy()
+    assert not storage.is_healthy()
 
 
 def test_bad_throttle_rules_stop_the_function_at_start_up(tmp_path):

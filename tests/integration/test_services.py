@@ -68,7 +68,8 @@ def test_crash_table_indexes(settings, stack):
     from crashflow.stores.hbase import CrashTable
 
     table = CrashTable(settings)
-    stamp = f"2031-01-0{uuid.uuid4().int % 9 + 1}T10:00:0"  # a day no other test writes
+    # A day no other test (or earlier run on the same HBase) wrote.
+    stamp = f"{2100 + uuid.uuid4().int % 7900}-01-0{uuid.uuid4().int % 9 + 1}T10:00:0"
     crash_ids = []
     for second in (3, 1, 2):
         crash_id = create_crash_id()

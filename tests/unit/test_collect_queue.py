@@ -38,8 +38,8 @@ def test_ids_still_refused_after_the_last_try_are_reported():
 def test_the_collector_queue_client_gives_up_quickly():
     settings = Settings(collector_sqs_connect_timeout=0.5, collector_sqs_read_timeout=1.5,
                         collector_sqs_max_attempts=2)
-    config = Collector(settings).queues.sqs.meta.config
-    assert (config.connect_timeout, config.read_timeout) == (0.5, 1.5)
-    assert config.retries["total_max_attempts"] == 2
-    defaults = Collector(Settings()).queues.sqs.meta.config
-    assert defaults.connect_timeout * defaults.retries["total_max_attempts"] * 3 <= 5
+    sender = Collector(settings).queues.sender
+    assert (sender.connect_timeout_ms, sender.timeout_ms, sender.attempts) == (500, 2000, 2)
+    defaults = Collector(Settings()).queues.sender
+    # Three tries of the collector's own, each within its timeout: a few seconds at most.
+    assert defaults.timeout_ms / 1000 * defaults.attempts * 3 <= 10

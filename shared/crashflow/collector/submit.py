@@ -16,7 +16,8 @@ from crashflow.collector.throttler import Throttler, ThrottleResult
 from crashflow.crashids import create_crash_id
 from crashflow.settings import Settings
 from crashflow.stores.hbase import CrashTable
-from crashflow.stores.s3 import CrashStorage, RawCrashWriter, client
+from crashflow.stores.awshttp import SignedHttp
+from crashflow.stores.s3 import CrashStorage
 from crashflow.stores.sqs import CrashQueues
 
 log = logging.getLogger(__name__)
@@ -64,16 +65,16 @@ class QueueRefused(Exception):
         self.crash_ids = crash_ids
 
 
-def queue_client(settings: Settings):
-    """The collector's SQS client: short timeouts and few attempts, so that an SQS that does
-    not answer gives a crash up to `crashflow recover` within seconds instead of holding
-    the client's upload for minutes."""
-    return client(
+def queue_sender(settings: Settings) -> SignedHttp:
+    """The collector's SQS publishes: short timeouts and few attempts, so that an SQS that
+    does not answer gives a crash up to `crashflow recover` within seconds instead of
+    holding the client's upload for minutes."""
+    return SignedHttp(
         settings,
         "sqs",
         connect_timeout=settings.collector_sqs_connect_timeout,
-        read_timeout=settings.collector_sqs_read_timeout,
-        total_max_attempts=settings.collector_sqs_max_attempts,
+        timeout=settings.collector_sqs_connect_timeout + settings.collector_sqs_read_timeout,
+        attempts=settings.collector_sqs_max_attempts,
     )
 
 
@@ -90,8 +91,7 @@ class Collector:
     ):
         self.settings = settings
         self.storage = storage or CrashStorage(settings)
-        self.writer = RawCrashWriter(settings) if storage is None else storage
-        self.queues = queues or CrashQueues(settings, sqs=queue_client(settings))
+        self.queues = queues or CrashQueues(settings, sender=queue_sender(settings))
         self.publisher = BatchPublisher(self._send_batch)
         # Made on first use: happybase connects when its pool is built, and the collector
         # must start (and accept crashes) while HBase is down.
@@ -151,7 +151,7 @@ class Collector:
             },
         )
         try:
-            self.writer.save_raw_crash(crash_id, raw_crash, payload.dumps)
+            self.storage.save_raw_crash(crash_id, raw_crash, payload.dumps)
         except Exception:
             log.exception("could not store crash %s", crash_id)
             return Answer(503, "Discarded=storage_unavailable")
@@ -207,7 +207,7 @@ class Collector:
     def health(self) -> tuple[bool, dict[str, str]]:
         """Whether crashes can be collected, and each dependency's state. HBase is only
         reported: crashes are accepted without it (process writes the row later)."""
-        required = {"s3": self.writer.is_healthy(), "sqs": self.queues.is_healthy()}
+        required = {"s3": self.storage.is_healthy(), "sqs": self.queues.is_healthy()}
         checks = {name: "ok" if up else "down" for name, up in required.items()}
         checks["hbase"] = "ok" if self.crash_table.is_healthy() else "down (crashes are still accepted)"
         return all(required.values()), checks

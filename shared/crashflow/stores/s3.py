@@ -4,7 +4,9 @@
 - ``v1/dump_names/<crash id>``: JSON list of dump names
 - ``v1/<dump name>/<crash id>``: each dump; ``upload_file_minidump`` is stored as ``dump``
 
-Processed crashes live in HBase (``stores.hbase``), not here.
+Processed crashes live in HBase (``stores.hbase``), not here. Single objects are written and
+read through libcurl (``stores.awshttp``: a third of boto3's CPU per request); listing and
+deleting go through boto3.
 """
 
 from __future__ import annotations
@@ -12,14 +14,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from urllib.parse import quote
+
 import boto3
-import obstore
-import obstore.store
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from crashflow.crashids import date_from_crash_id
 from crashflow.settings import Settings
+from crashflow.stores.awshttp import AwsRequestFailed, SignedHttp
 
 MAIN_DUMP = "upload_file_minidump"
 
@@ -71,34 +74,65 @@ def raw_crash_objects(crash_id: str, raw_crash: dict, dumps: dict[str, bytes]):
     yield raw_crash_key(crash_id), json.dumps(raw_crash, sort_keys=True).encode(), "application/json"
 
 
-def _is_missing(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound")
+class S3Objects:
+    """Whole objects of one bucket, one request each, through ``SignedHttp``."""
+
+    def __init__(self, settings: Settings, bucket: str):
+        self.http = SignedHttp(settings, "s3")
+        if self.http.endpoint:
+            # A custom endpoint (moto, MinIO, ...): path-style addressing, as boto3 uses there.
+            self.base = f"{self.http.endpoint}/{bucket}"
+        else:
+            self.base = f"https://{bucket}.s3.{settings.aws_region}.amazonaws.com"
+
+    def url(self, key: str) -> str:
+        return f"{self.base}/{quote(key)}"
+
+    def put(self, key: str, body: bytes, content_type: str) -> None:
+        # The body is not hashed into the signature, as the AWS SDKs do over HTTPS (TLS
+        # protects it): hashing a 400 KB dump would add a third to the PUT's CPU.
+        answer = self.http.request("PUT", self.url(key), body, [
+            f"Content-Type: {content_type}", "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+        ])
+        if answer.status != 200:
+            raise AwsRequestFailed(f"PUT {key}: HTTP {answer.status}: {answer.body[:300]!r}", answer.status, answer.body)
+
+    def get(self, key: str) -> bytes | None:
+        """The object's bytes, or None when there is no such key."""
+        answer = self.http.request("GET", self.url(key))
+        if answer.status == 404:
+            return None
+        if answer.status != 200:
+            raise AwsRequestFailed(f"GET {key}: HTTP {answer.status}: {answer.body[:300]!r}", answer.status, answer.body)
+        return answer.body
+
+    def bucket_exists(self) -> bool:
+        return self.http.request("HEAD", self.base + "/").status == 200
 
 
 class CrashStorage:
-    """Raw crashes, dumps and processed crashes in the crash bucket."""
+    """Raw crashes and dumps in the crash bucket."""
 
     def __init__(self, settings: Settings):
         self.bucket = settings.crash_bucket
         self.s3 = client(settings, "s3")
+        self.objects = S3Objects(settings, self.bucket)
 
     def is_healthy(self) -> bool:
+        """Whether the crash bucket answers (asked every time)."""
         try:
-            self.s3.head_bucket(Bucket=self.bucket)
-        except Exception:
+            return self.objects.bucket_exists()
+        except AwsRequestFailed:
             return False
-        return True
 
     def _put(self, key: str, body: bytes, content_type: str) -> None:
-        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+        self.objects.put(key, body, content_type)
 
     def _get(self, key: str) -> bytes:
-        try:
-            return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except ClientError as error:
-            if _is_missing(error):
-                raise CrashNotFound(key) from error
-            raise
+        data = self.objects.get(key)
+        if data is None:
+            raise CrashNotFound(key)
+        return data
 
     def save_raw_crash(self, crash_id: str, raw_crash: dict, dumps: dict[str, bytes]) -> None:
         for key, body, content_type in raw_crash_objects(crash_id, raw_crash, dumps):
@@ -163,51 +197,3 @@ class SymbolStorage:
     def save(self, key: str, fileobj) -> None:
         """Stream ``fileobj`` to ``key`` (multipart for large files)."""
         self.s3.upload_fileobj(fileobj, self.bucket, key, ExtraArgs={"ContentType": "text/plain"})
-
-
-class RawCrashWriter:
-    """The collector's writes of raw crashes, through obstore (Rust's object_store): a PUT
-    costs it about 0.8 ms of CPU where boto3 spends about 3 ms, and the three PUTs of a crash
-    were most of the collector's CPU per crash (see tests/bench/collect.py). Same layout
-    and order as ``CrashStorage.save_raw_crash``; reads stay with ``CrashStorage``.
-
-    Its credentials come from the settings only (``CRASHFLOW_AWS_ACCESS_KEY_ID`` /
-    ``_SECRET_ACCESS_KEY``, which override any ``AWS_*`` variable obstore reads): unlike
-    boto3 it follows no ``~/.aws`` profile or instance role, so a deployment that relies on
-    those must set them. ``is_healthy`` checks this path, not boto3's."""
-
-    HEALTH_KEY = "v1/health/collector"
-
-    def __init__(self, settings: Settings):
-        endpoint = settings.endpoint_url("s3")
-        options = {}
-        if endpoint:
-            options = {"endpoint": endpoint, "virtual_hosted_style_request": False}
-        self.store = obstore.store.S3Store(
-            settings.crash_bucket,
-            region=settings.aws_region,
-            access_key_id=settings.aws_access_key_id,
-            secret_access_key=settings.aws_secret_access_key,
-            # As the AWS SDKs do over HTTPS: the body is not hashed into the signature
-            # (TLS protects it); hashing a 400 KB dump for it adds about a third to the PUT's CPU.
-            unsigned_payload=True,
-            client_options={"allow_http": bool(endpoint and endpoint.startswith("http://")),
-                            "connect_timeout": "5s", "timeout": "30s"},
-            retry_config={"max_retries": 3, "retry_timeout": dt.timedelta(seconds=20),
-                          "backoff": {"init_backoff": dt.timedelta(milliseconds=100),
-                                      "max_backoff": dt.timedelta(seconds=2), "base": 2}},
-            **options,
-        )
-
-    def is_healthy(self) -> bool:
-        """Whether a crash can be written: one tiny PUT, through the client that writes."""
-        try:
-            obstore.put(self.store, self.HEALTH_KEY, b"ok", use_multipart=False)
-        except Exception:
-            return False
-        return True
-
-    def save_raw_crash(self, crash_id: str, raw_crash: dict, dumps: dict[str, bytes]) -> None:
-        for key, body, content_type in raw_crash_objects(crash_id, raw_crash, dumps):
-            # One PUT whatever the size (S3 takes up to 5 GB): no multipart leftovers.
-            obstore.put(self.store, key, body, attributes={"Content-Type": content_type}, use_multipart=False)

@@ -1,5 +1,8 @@
 """The crash queues in SQS: ``priority``, ``standard`` and ``reprocessing``, each
-redriven to one dead-letter queue after ``queue_max_receives`` failed deliveries."""
+redriven to one dead-letter queue after ``queue_max_receives`` failed deliveries.
+
+Publishing, once per crash, goes through libcurl (``stores.awshttp``) in SQS's JSON protocol;
+receiving, deleting and queue administration through boto3."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import logging
 from dataclasses import dataclass
 
 from crashflow.settings import Settings
+from crashflow.stores.awshttp import AwsRequestFailed, SignedHttp
 from crashflow.stores.s3 import client
 
 log = logging.getLogger(__name__)
@@ -28,9 +32,10 @@ class QueueMessage:
 class CrashQueues:
     """Publishes crash ids to, and receives them from, the crash queues."""
 
-    def __init__(self, settings: Settings, sqs=None):
+    def __init__(self, settings: Settings, sqs=None, sender: SignedHttp | None = None):
         self.settings = settings
         self.sqs = sqs or client(settings, "sqs")
+        self.sender = sender or SignedHttp(settings, "sqs")
         self._urls: dict[str, str] = {}
 
     def url(self, kind: str) -> str:
@@ -65,13 +70,23 @@ class CrashQueues:
             return False
         return True
 
+    def _call(self, action: str, request: dict) -> dict:
+        """One SQS action in the JSON protocol, through the libcurl sender."""
+        endpoint = self.sender.endpoint or f"https://sqs.{self.settings.aws_region}.amazonaws.com"
+        answer = self.sender.request("POST", endpoint + "/", json.dumps(request).encode(), [
+            "Content-Type: application/x-amz-json-1.0", f"X-Amz-Target: AmazonSQS.{action}",
+        ])
+        if answer.status != 200:
+            raise AwsRequestFailed(f"SQS {action}: HTTP {answer.status}: {answer.body[:300]!r}", answer.status, answer.body)
+        return json.loads(answer.body)
+
     def publish(self, kind: str, body: str) -> None:
-        self.sqs.send_message(QueueUrl=self.url(kind), MessageBody=body)
+        self._call("SendMessage", {"QueueUrl": self.url(kind), "MessageBody": body})
 
     def publish_batch(self, kind: str, bodies: list[str]) -> list[str]:
         """Send up to 10 messages in one call; the bodies the queue did not take."""
         entries = [{"Id": str(index), "MessageBody": body} for index, body in enumerate(bodies)]
-        answer = self.sqs.send_message_batch(QueueUrl=self.url(kind), Entries=entries)
+        answer = self._call("SendMessageBatch", {"QueueUrl": self.url(kind), "Entries": entries})
         return [bodies[int(failure["Id"])] for failure in answer.get("Failed", [])]
 
     def receive(self, kind: str, max_messages: int = 10, wait_seconds: int = 0) -> list[QueueMessage]:
