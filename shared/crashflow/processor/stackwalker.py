@@ -16,6 +16,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 STDERR_LIMIT = 4000
 # How minidump-stackwalk names the error when it gives up on a dump (exit code 1, no JSON):
 # "ERROR MissingThreadList - Error processing dump: ...".
@@ -88,9 +90,12 @@ class Stackwalker:
                 return StackwalkResult({}, "StackwalkerTimeout", -9, stderr[-STDERR_LIMIT:])
         stderr = answer.stderr.decode(errors="replace")[-STDERR_LIMIT:]
         try:
-            json_dump = json.loads(answer.stdout)
-        except ValueError:
-            json_dump = None
+            json_dump = orjson.loads(answer.stdout)
+        except orjson.JSONDecodeError:
+            try:  # what orjson refuses (integers over 64 bits, NaN) but may still be JSON
+                json_dump = json.loads(answer.stdout)
+            except ValueError:
+                json_dump = None
         if not isinstance(json_dump, dict):
             fatal = FATAL_ERROR_RE.search(stderr)
             return StackwalkResult({}, fatal.group(1) if fatal else "StackwalkerFailed", answer.returncode, stderr)
