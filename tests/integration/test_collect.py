@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -188,6 +189,14 @@ def accepted_id(answer: requests.Response) -> str:
     return crash_id
 
 
+def hbase_row(table, crash_id: str, timeout: float = 10) -> dict | None:
+    """The crash's HBase row, which the collector writes in the background after answering."""
+    deadline = time.monotonic() + timeout
+    while (row := table.get_raw_crash(crash_id)) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return row
+
+
 def check_stored(storage, table, queues, crash_id, annotations, dumps, queued=True):
     raw = storage.load_raw_crash(crash_id)
     for key, value in annotations.items():
@@ -197,7 +206,7 @@ def check_stored(storage, table, queues, crash_id, annotations, dumps, queued=Tr
     for name, data in dumps.items():
         assert storage.load_dump(crash_id, name) == data
     assert raw["metadata"]["dump_checksums"] == {name: hashlib.sha256(data).hexdigest() for name, data in dumps.items()}
-    row = table.get_raw_crash(crash_id)
+    row = hbase_row(table, crash_id)
     assert row is not None and row["uuid"] == crash_id and row["metadata"] == raw["metadata"]
     assert (crash_id in drain(queues)) is queued
     return raw

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from tenacity import Retrying, stop_after_attempt, wait_exponential
 
+from crashflow.collector.indexer import BackgroundIndexer
 from crashflow.collector.payload import Limits, MalformedCrash, PayloadTooLarge, parse_crash_payload
 from crashflow.collector.publisher import BatchPublisher
 from crashflow.collector.throttler import Throttler, ThrottleResult
@@ -97,6 +98,7 @@ class Collector:
         # Made on first use: happybase connects when its pool is built, and the collector
         # must start (and accept crashes) while HBase is down.
         self._crash_table = crash_table
+        self.indexer = BackgroundIndexer(lambda rows: self.crash_table.put_raw_crashes(rows))
         self.throttler = throttler or Throttler.from_file(settings.throttle_rules)
         self.limits = Limits(
             max_request_bytes=settings.max_request_bytes,
@@ -172,11 +174,9 @@ class Collector:
         return self._crash_table
 
     def _index_raw_crash(self, crash_id: str, raw_crash: dict) -> None:
-        # S3 is the durable landing; the HBase row is a convenience that process rewrites.
-        try:
-            self.crash_table.put_raw_crash(crash_id, raw_crash)
-        except Exception:
-            log.warning("HBase unavailable; %s will be indexed by process", crash_id, exc_info=True)
+        # S3 is the durable landing; the HBase row is a convenience that process rewrites,
+        # written in the background (collector/indexer.py).
+        self.indexer.add(crash_id, raw_crash)
 
     def _publish(self, crash_id: str) -> None:
         try:

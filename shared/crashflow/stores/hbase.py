@@ -112,23 +112,31 @@ class CrashTable:
             return False
         return True
 
-    def _put(self, crash_id: str, raw_crash: dict, processed_columns: dict[bytes, bytes]) -> None:
-        submitted = str(raw_crash.get("submitted_timestamp", ""))
-        columns = {
-            b"ids:ooid": crash_id.encode(),
-            b"meta_data:json": encode_json(raw_crash),
-            b"timestamps:submitted": submitted.encode(),
-            **processed_columns,
-        }
+    def _put(self, rows: list[tuple[str, dict, dict[bytes, bytes]]]) -> None:
+        """Write each (crash id, raw crash, processed columns) crash row, then the
+        submitted-time index rows: one Thrift call per table, however many crashes."""
         with self._connection() as connection:
-            connection.table(CRASH_REPORTS).put(hbase_row_key(crash_id), columns)
-            connection.table(INDEX_SUBMITTED).put(
-                f"{crash_id[0]}{submitted}{crash_id}".encode(), {b"ids:ooid": crash_id.encode()}
-            )
+            with connection.table(CRASH_REPORTS).batch() as crashes:
+                for crash_id, raw_crash, processed_columns in rows:
+                    crashes.put(hbase_row_key(crash_id), {
+                        b"ids:ooid": crash_id.encode(),
+                        b"meta_data:json": encode_json(raw_crash),
+                        b"timestamps:submitted": str(raw_crash.get("submitted_timestamp", "")).encode(),
+                        **processed_columns,
+                    })
+            # After the crash rows: an index row never points at a row not written yet.
+            with connection.table(INDEX_SUBMITTED).batch() as index:
+                for crash_id, raw_crash, _ in rows:
+                    submitted = str(raw_crash.get("submitted_timestamp", ""))
+                    index.put(f"{crash_id[0]}{submitted}{crash_id}".encode(), {b"ids:ooid": crash_id.encode()})
 
     def put_raw_crash(self, crash_id: str, raw_crash: dict) -> None:
         """Write the raw annotations and the submitted-time index row."""
-        self._put(crash_id, raw_crash, {})
+        self.put_raw_crashes([(crash_id, raw_crash)])
+
+    def put_raw_crashes(self, crashes: list[tuple[str, dict]]) -> None:
+        """``put_raw_crash`` for several (crash id, raw crash) at once."""
+        self._put([(crash_id, raw_crash, {}) for crash_id, raw_crash in crashes])
 
     def put_processed_crash(
         self, crash_id: str, raw_crash: dict | None, processed_crash: dict, previous_signature: str | None = None,
@@ -149,7 +157,7 @@ class CrashTable:
             b"timestamps:processed": str(processed_crash.get("completed_datetime", "")).encode(),
         }
         if raw_crash is not None:
-            self._put(crash_id, raw_crash, processed_columns)
+            self._put([(crash_id, raw_crash, processed_columns)])
         with self._connection() as connection:
             if raw_crash is None:
                 connection.table(CRASH_REPORTS).put(
