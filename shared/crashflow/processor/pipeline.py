@@ -1,4 +1,5 @@
-"""An ordered list of small rules applied to one crash; a rule that fails adds a note."""
+"""An ordered list of small rules applied to one crash; a rule that fails adds a note,
+unless a store it needed failed (``StoreUnavailable``): that fails the whole crash."""
 
 from __future__ import annotations
 
@@ -9,6 +10,12 @@ from dataclasses import dataclass, field
 from crashflow.processor.annotations import RawCrash
 
 log = logging.getLogger(__name__)
+
+
+class StoreUnavailable(Exception):
+    """A rule could not read a store it needs (say, the symbols bucket). Not the crash's
+    fault: the pipeline lets this through, so the crash is not stored half-processed and
+    the queue delivers it again."""
 
 
 @dataclass
@@ -52,6 +59,8 @@ class Pipeline:
             try:
                 if rule.predicate(crash):
                     rule.action(crash)
+            except StoreUnavailable:
+                raise
             except Exception as error:  # a broken rule must not lose the crash
                 log.exception("rule %r failed on %s", rule, crash.crash_id)
                 crash.notes.append(f"{rule!r} failed: {type(error).__name__}: {error}")

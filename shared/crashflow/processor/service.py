@@ -3,8 +3,8 @@ and HBase.
 
 Every write is keyed by the crash id, so processing a crash again (a redelivered message,
 a reprocessing request) replaces its report row and processed record; the earlier runs
-are kept in ``processor_history``. Store failures propagate: the caller answers non-2xx
-and the queue redelivers.
+are kept in ``processor_history``. Store failures propagate (the symbols bucket's too):
+the caller answers non-2xx and the queue redelivers.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from crashflow.crashids import normalize_crash_id
 from crashflow.processor.pipeline import CrashContext, Pipeline
 from crashflow.processor.rules import default_rules, regenerate_signature_rules
 from crashflow.processor.stackwalker import Stackwalker
-from crashflow.processor.symbols import SymbolCache, SymbolServer
+from crashflow.processor.symbols import MissingSymbols, SymbolCache, SymbolFetcher
 from crashflow.reports import report_row
 from crashflow.settings import Settings
 from crashflow.stores.hbase import CrashTable
 from crashflow.stores.postgres import Database
-from crashflow.stores.s3 import CrashNotFound, CrashStorage
+from crashflow.stores.s3 import CrashNotFound, CrashStorage, S3Objects
 
 log = logging.getLogger(__name__)
 
@@ -69,16 +69,19 @@ class Processor:
         connections = 4 * (os.cpu_count() or 1)
         self.crash_table = CrashTable(settings, pool_size=connections)
         self.database = Database(settings, size=connections)
-        self.symbol_server = SymbolServer(settings)
         self.symbol_cache = SymbolCache(
             settings.symbols_cache_dir / settings.symbols_bucket, settings.symbols_cache_max_bytes
         )
+        self.symbol_fetcher = SymbolFetcher(
+            self.symbol_cache.directory,
+            S3Objects(settings, settings.symbols_bucket),
+            MissingSymbols(settings.symbols_missing_ttl),
+        )
         self.stackwalker = Stackwalker(
             settings.stackwalker,
-            symbols_url=self.symbol_server.url,
-            symbols_cache=self.symbol_cache.directory,
+            self.symbol_cache.directory,
             timeout=settings.stackwalker_timeout,
-            fresh_symbols_url=self.symbol_server.fresh_url,
+            fetcher=self.symbol_fetcher,
         )
         # Loads of one crash run side by side: each is a network round trip.
         self.loader = ThreadPoolExecutor(8, thread_name_prefix="load")

@@ -1,9 +1,11 @@
 """Runs rust-minidump's ``minidump-stackwalk`` on one dump and reads its JSON.
 
 The command line is Socorro's: ``--json``, the raw crash as ``--evil-json`` (so the
-stackwalker can read annotations such as module signature info), symbols over HTTP through
-an on-disk cache, a kill timeout, and stderr kept for the processor notes. Whatever the
-dump holds, ``walk`` returns a result and never raises.
+stackwalker can read annotations such as module signature info), a kill timeout, and
+stderr kept for the processor notes; symbols are read from the local cache directory only.
+When the walk names modules without symbols, the ``SymbolFetcher`` fetches what the bucket
+has of them and the dump is walked again. Whatever the dump holds, ``walk`` returns a
+result; it raises only when fetching symbols failed (``SymbolsUnavailable``).
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ from pathlib import Path
 
 import orjson
 
+from crashflow.processor.symbols import SymbolFetcher, missing_symbol_keys
+
 STDERR_LIMIT = 4000
 # How minidump-stackwalk names the error when it gives up on a dump (exit code 1, no JSON):
 # "ERROR MissingThreadList - Error processing dump: ...".
 FATAL_ERROR_RE = re.compile(r"ERROR (\w+) - ")
+# At most this many walks of one dump: the first, and one after each fetch that found files.
+MAX_WALKS = 3
 
 
 @dataclass
@@ -33,46 +39,33 @@ class StackwalkResult:
 
 
 class Stackwalker:
-    def __init__(self, command: str, symbols_url: str | None, symbols_cache: Path, timeout: int = 120,
-                 fresh_symbols_url: str | None = None):
+    def __init__(self, command: str, symbols_path: Path, timeout: int = 120,
+                 fetcher: SymbolFetcher | None = None):
         self.command = command
-        self.symbols_url = symbols_url
-        # Where symbols are looked up again even if they were missing a moment ago.
-        self.fresh_symbols_url = fresh_symbols_url or symbols_url
-        self.symbols_cache = Path(symbols_cache)
-        # Downloads land here first and are renamed into the cache: same file system.
-        self.symbols_tmp = self.symbols_cache.with_name(self.symbols_cache.name + ".tmp")
+        self.symbols_path = Path(symbols_path)
         self.timeout = timeout
+        # None: walk with the symbols the directory has, fetch nothing.
+        self.fetcher = fetcher
 
     @functools.cached_property
     def version(self) -> str:
         answer = subprocess.run([self.command, "--version"], capture_output=True, text=True, timeout=30)
         return answer.stdout.strip()
 
-    def command_line(self, dump_path: Path, raw_crash_path: Path | None, symbols_url: str | None) -> list[str]:
-        command = [
-            self.command,
-            "--json",
-            f"--symbols-cache={self.symbols_cache}",
-            f"--symbols-tmp={self.symbols_tmp}",
-            "--no-color",
-            "--verbose=error",
-        ]
+    def command_line(self, dump_path: Path, raw_crash_path: Path | None) -> list[str]:
+        command = [self.command, "--json", "--no-color", "--verbose=error"]
         if raw_crash_path is not None:
             command.append(f"--evil-json={raw_crash_path}")
-        if symbols_url:
-            command.append(f"--symbols-url={symbols_url}")
-        command.append(str(dump_path))
+        command += [f"--symbols-path={self.symbols_path}", str(dump_path)]
         return command
 
     def walk(self, dump: bytes, raw_crash: dict | None = None, fresh_symbols: bool = False) -> StackwalkResult:
         """Stack-walk ``dump``; an empty dump is ``EmptyMinidump``, a dump the stackwalker
-        cannot read gets its error status (or ``StackwalkerFailed`` when it printed none)."""
-        symbols_url = self.fresh_symbols_url if fresh_symbols else self.symbols_url
+        cannot read gets its error status (or ``StackwalkerFailed`` when it printed none).
+        ``fresh_symbols``: ask the bucket even for symbols it lacked lately."""
         if not dump:
             return StackwalkResult({}, "EmptyMinidump", -1, "")
-        self.symbols_cache.mkdir(parents=True, exist_ok=True)
-        self.symbols_tmp.mkdir(parents=True, exist_ok=True)
+        self.symbols_path.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="crashflow-mdsw-") as tmp:
             dump_path = Path(tmp) / "dump.dmp"
             dump_path.write_bytes(dump)
@@ -80,14 +73,33 @@ class Stackwalker:
             if raw_crash is not None:
                 raw_crash_path = Path(tmp) / "raw_crash.json"
                 raw_crash_path.write_text(json.dumps(raw_crash, default=str))
-            try:
-                answer = subprocess.run(
-                    self.command_line(dump_path, raw_crash_path, symbols_url), capture_output=True,
-                    timeout=self.timeout,
-                )
-            except subprocess.TimeoutExpired as error:  # subprocess.run killed it
-                stderr = (error.stderr or b"").decode(errors="replace")
-                return StackwalkResult({}, "StackwalkerTimeout", -9, stderr[-STDERR_LIMIT:])
+            command = self.command_line(dump_path, raw_crash_path)
+            result = self._run(command)
+            if self.fetcher is not None:
+                result = self._fetch_and_walk_again(command, result, fresh_symbols)
+        return result
+
+    def _fetch_and_walk_again(self, command: list[str], result: StackwalkResult, fresh: bool) -> StackwalkResult:
+        """Fetch the symbols ``result`` lacked and walk again, as long as a fetch found any.
+
+        More than once because symbols found for one module (its unwind info) can lead the
+        unwinder into modules it had not reached, whose symbols are then missing in turn.
+        Each key is asked for once per dump."""
+        asked: set[str] = set()
+        for _ in range(MAX_WALKS - 1):
+            keys = [key for key in missing_symbol_keys(result.json_dump) if key not in asked]
+            asked.update(keys)
+            if not self.fetcher.fetch(keys, fresh=fresh):
+                break
+            result = self._run(command)
+        return result
+
+    def _run(self, command: list[str]) -> StackwalkResult:
+        try:
+            answer = subprocess.run(command, capture_output=True, timeout=self.timeout)
+        except subprocess.TimeoutExpired as error:  # subprocess.run killed it
+            stderr = (error.stderr or b"").decode(errors="replace")
+            return StackwalkResult({}, "StackwalkerTimeout", -9, stderr[-STDERR_LIMIT:])
         stderr = answer.stderr.decode(errors="replace")[-STDERR_LIMIT:]
         try:
             json_dump = orjson.loads(answer.stdout)

@@ -1,32 +1,76 @@
-"""A loopback HTTP symbol server in front of the symbols bucket.
+"""The stackwalker's on-disk symbol cache, filled from the symbols bucket on demand.
 
-minidump-stackwalk fetches ``<url>/<debug_file>/<DEBUG_ID>/<name>.sym`` lazily, for exactly
-the modules a dump needs; this server answers those requests from S3 with crashflow's own
-credentials, so the bucket never has to be public.
+minidump-stackwalk reads symbols from the cache directory only (``--symbols-path``): a
+local read costs less CPU than its HTTP client. The modules it needed and found no symbols
+for come back as ``missing_symbols`` in its output; ``SymbolFetcher`` copies those from the
+bucket (``<debug_file>/<DEBUG_ID>/<name>.sym``, the Breakpad symbol server layout) into
+the cache, so the stackwalker can walk again with them. ``SymbolCache`` keeps the directory
+under its size limit.
 """
 
 from __future__ import annotations
 
-import logging
+import os
+import re
+import stat
+import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Protocol
 
-from botocore.exceptions import ClientError
+from crashflow.processor.pipeline import StoreUnavailable
 
-from crashflow.settings import Settings
-from crashflow.stores.s3 import client
+# debug_file and debug_id come from the dump, i.e. from whoever sent it: only names that
+# are one plain path component make keys (and cache paths).
+MAX_NAME_LENGTH = 200
+DEBUG_ID_RE = re.compile(r"[0-9A-Za-z]{1,64}")
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
-log = logging.getLogger(__name__)
+
+class SymbolsUnavailable(StoreUnavailable):
+    """The symbols bucket (or the cache directory) failed: whether a module has symbols is
+    unknown, so the crash must not be stored as walked without them."""
 
 
-FRESH_PREFIX = "fresh/"
+class SymbolSource(Protocol):
+    """Where symbol files come from: ``crashflow.stores.s3.S3Objects`` of the symbols bucket."""
+
+    def get(self, key: str) -> bytes | None:
+        """The file's bytes, None when there is none; raises when the store failed."""
+
+
+def symbol_key(debug_file: object, debug_id: object) -> str | None:
+    """``<leaf>/<debug_id>/<name>.sym`` as minidump-stackwalk looks it up (the leaf name of
+    ``debug_file``, Windows or POSIX path; ``name`` is the leaf without a ``.pdb``), or
+    None when either part is not a safe name."""
+    if not isinstance(debug_file, str) or not isinstance(debug_id, str):
+        return None
+    leaf = re.split(r"[/\\]", debug_file)[-1]
+    if leaf in ("", ".", "..") or len(leaf) > MAX_NAME_LENGTH or CONTROL_RE.search(leaf):
+        return None
+    if not DEBUG_ID_RE.fullmatch(debug_id):
+        return None
+    name = leaf[:-4] if leaf.lower().endswith(".pdb") else leaf
+    return f"{leaf}/{debug_id}/{name}.sym"
+
+
+def missing_symbol_keys(json_dump: dict) -> list[str]:
+    """The symbol keys of the modules the stackwalker needed and had no symbols for, in
+    module order, each once; modules with unsafe names are left out."""
+    keys = []
+    for module in json_dump.get("modules") or []:
+        if isinstance(module, dict) and module.get("missing_symbols") is True:
+            key = symbol_key(module.get("debug_file"), module.get("debug_id"))
+            if key is not None and key not in keys:
+                keys.append(key)
+    return keys
 
 
 class MissingSymbols:
     """Symbol keys the bucket did not have, remembered for ``ttl`` seconds: the stackwalker
-    asks for every module without symbols on every crash, and each miss would cost an S3
+    reports every module without symbols on every crash, and each miss would cost an S3
     round trip."""
 
     def __init__(self, ttl: float, max_entries: int = 100_000):
@@ -53,67 +97,56 @@ class MissingSymbols:
             self._until.pop(key, None)
 
 
-class SymbolServer:
-    """Serves the symbols bucket on 127.0.0.1 on a free port, in a daemon thread.
+class SymbolFetcher:
+    """Copies symbol files from ``source`` into ``directory``; shared by request threads."""
 
-    ``url`` remembers misses for ``settings.symbols_missing_ttl`` seconds; ``fresh_url``
-    always asks the bucket (reprocessing: the symbols may just have been uploaded)."""
+    def __init__(self, directory: Path, source: SymbolSource, missing: MissingSymbols, workers: int = 8):
+        self.directory = Path(directory)
+        self.source = source
+        self.missing = missing
+        # A crash's missing modules are fetched side by side: each is a network round trip,
+        # and a first crash of a Windows app can miss dozens.
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="symbols")
 
-    def __init__(self, settings: Settings):
-        s3 = client(settings, "s3")
-        bucket = settings.symbols_bucket
-        missing = self.missing = MissingSymbols(settings.symbols_missing_ttl)
+    def fetch(self, keys: list[str], fresh: bool = False) -> int:
+        """Fetch ``keys`` into the cache; return how many were found. Keys the bucket lacked
+        lately are not asked for again unless ``fresh`` (reprocessing: they may just have
+        been uploaded). SymbolsUnavailable when the bucket or the disk failed."""
+        wanted = [key for key in keys if fresh or key not in self.missing]
+        return sum(self.pool.map(self._fetch_one, wanted))
 
-        class Handler(BaseHTTPRequestHandler):
-            # Keep-alive: the stackwalker asks for every module of a dump over one connection.
-            protocol_version = "HTTP/1.1"
+    def _fetch_one(self, key: str) -> bool:
+        try:
+            body = self.source.get(key)
+        except Exception as error:  # any failure leaves "are there symbols?" unanswered
+            raise SymbolsUnavailable(f"symbols bucket: {key}: {error}") from error
+        if body is None:
+            self.missing.add(key)
+            return False
+        try:
+            self._write(key, body)
+        except OSError as error:
+            raise SymbolsUnavailable(f"symbol cache: {key}: {error}") from error
+        self.missing.discard(key)
+        return True
 
-            def do_GET(self):  # noqa: N802 - http.server's naming
-                key = self.path.lstrip("/").split("?", 1)[0]
-                fresh = key.startswith(FRESH_PREFIX)
-                key = key.removeprefix(FRESH_PREFIX)
-                if ".." in key.split("/"):
-                    self.send_error(400)
-                    return
-                if not fresh and key in missing:
-                    self.send_error(404)
-                    return
-                try:
-                    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-                except ClientError as error:
-                    if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
-                        missing.add(key)
-                        self.send_error(404)
-                    else:  # not known to be missing: don't remember it
-                        log.warning("symbols bucket error for %s: %s", key, error)
-                        self.send_error(502)
-                    return
-                missing.discard(key)
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format, *args):  # noqa: A002
-                log.debug("symbols: " + format, *args)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True, name="symbol-server")
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/"
-
-    @property
-    def fresh_url(self) -> str:
-        return self.url + FRESH_PREFIX
+    def _write(self, key: str, body: bytes) -> None:
+        """Write atomically: a stackwalker running meanwhile sees the whole file or none."""
+        target = self.directory / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Next to its target: os.replace is atomic within one file system.
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as file:
+                file.write(body)
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
 
 
 class SymbolCache:
-    """minidump-stackwalk's on-disk symbol cache, kept under ``max_bytes``."""
+    """The symbol cache directory, kept under ``max_bytes``."""
 
     def __init__(self, directory: Path, max_bytes: int, interval_seconds: float = 60):
         self.directory = Path(directory)
@@ -136,11 +169,17 @@ def prune_cache(directory: Path, max_bytes: int) -> int:
     """Delete the least recently used files until the cache fits ``max_bytes``; return bytes freed."""
     if not Path(directory).is_dir():
         return 0
-    files = [path for path in Path(directory).rglob("*") if path.is_file()]
-    stats = {path: path.stat() for path in files}
-    total = sum(stat.st_size for stat in stats.values())
+    stats = {}
+    for path in Path(directory).rglob("*"):
+        try:
+            info = path.stat()
+        except FileNotFoundError:  # a fetch's temporary file, renamed meanwhile
+            continue
+        if stat.S_ISREG(info.st_mode):
+            stats[path] = info
+    total = sum(info.st_size for info in stats.values())
     freed = 0
-    for path in sorted(files, key=lambda p: stats[p].st_atime):
+    for path in sorted(stats, key=lambda p: stats[p].st_atime):
         if total - freed <= max_bytes:
             break
         path.unlink(missing_ok=True)

@@ -188,7 +188,7 @@ class CrashStorage:
 
 class SymbolStorage:
     """Breakpad .sym files in the symbols bucket, under the symbol server layout
-    ``<debug_file>/<DEBUG_ID>/<name>.sym`` that process's symbol server reads."""
+    ``<debug_file>/<DEBUG_ID>/<name>.sym``, from where process fetches them into its cache."""
 
     def __init__(self, settings: Settings):
         self.bucket = settings.symbols_bucket
