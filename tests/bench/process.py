@@ -12,16 +12,23 @@ so neither pays for first symbol downloads in the measured phase.
 Phases (1 and 2 alternate ``--rounds`` times over slices of the corpus, so both meet the
 same load from whatever else runs on the machine):
 1. bare: ``minidump-stackwalk --json`` on the slice, ``--parallel`` at a time.
-2. throughput: the slice's crashes stored as collect stores them and queued at once; the
-   relay delivers them with ``--workers`` in flight; time from the first delivery until the
-   last report row.
-3. lag: ``--lag-crashes`` crashes queued one by one at half the measured throughput;
+2. throughput: the slice's crashes stored as collect stores them, then delivered to the
+   function as Knative's SQS event source delivers queue messages (one binary CloudEvent
+   per crash, ``--workers`` in flight); time from the first delivery until the last answer
+   (the function answers once the crash is in Postgres and HBase).
+3. the same through the local relay from moto's SQS, on ``--relay-crashes`` crashes. Kept
+   apart from 2 because moto's ReceiveMessage costs it CPU in proportion to the messages
+   the queue holds (about 28 ms per message received with 200 queued, on this 2-core
+   machine): a cost of the local stand-in, not of the function.
+4. lag: ``--lag-crashes`` crashes queued one by one at half the measured throughput;
    submit (queued) to searchable (its ``reports`` row visible) per crash, polled every 50 ms.
 
 Prints JSON: crashes/s of both, the overhead ratio (function / bare throughput), p50/p95
 lag, the machine load, and CPU milliseconds per crash: the bare stackwalker's, and the
-function's own (its gunicorn worker) next to its stackwalker children's. The CPU figures
-do not depend on what else runs on the machine; moto, HBase and Postgres are not counted.
+function's own (its gunicorn worker) next to its stackwalker children's, with their ratio
+(what the function would do on cores of its own, with the stores elsewhere as in
+production). The CPU figures do not depend on what else runs on the machine; moto, HBase
+and Postgres are not counted.
 
     .venv/bin/python tests/bench/process.py                 # 200 crashes
     .venv/bin/python tests/bench/process.py --crashes 40    # quicker
@@ -48,7 +55,7 @@ import requests
 
 from crashflow.crashids import create_crash_id
 from crashflow.provision import provision
-from crashflow.relay import Relay
+from crashflow.relay import Relay, post_event
 from crashflow.settings import Settings
 from crashflow.stores import postgres
 from crashflow.stores.hbase import CrashTable
@@ -175,6 +182,16 @@ def start_function(settings: Settings, cache_dir: str) -> tuple[subprocess.Popen
     raise RuntimeError("process function did not start")
 
 
+def deliver_directly(url: str, crash_ids: list[str], parallel: int) -> None:
+    """Each crash id to the function as a queue message, ``parallel`` in flight."""
+    def deliver(crash_id: str) -> None:
+        answer = post_event(url + "/", "com.crashflow.crash.queued", "crashflow/queue/standard", crash_id)
+        answer.raise_for_status()
+
+    with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
+        list(pool.map(deliver, crash_ids))
+
+
 def run_relay_until(settings: Settings, url: str, crash_ids: list[str], parallel: int, searchable: Searchable) -> None:
     relay = Relay(settings.model_copy(update={"process_url": url}), workers=parallel)
     pending = set(crash_ids)
@@ -191,6 +208,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--crashes", type=int, default=200)
     parser.add_argument("--lag-crashes", type=int, default=30)
+    parser.add_argument("--relay-crashes", type=int, default=100,
+                        help="crashes delivered through the local relay from moto's SQS (phase 3)")
     parser.add_argument("--parallel", type=int, default=os.cpu_count() or 2,
                         help="stackwalkers at a time on the bare side (default: one per core)")
     parser.add_argument("--workers", type=int, default=8,
@@ -230,14 +249,22 @@ def main() -> None:
                 bare_seconds, bare_cpu = bare_seconds + seconds, bare_cpu + cpu
 
                 crash_ids = [store(settings, storage, name, table) for name in round_names]
-                for crash_id in crash_ids:
-                    queues.publish("standard", crash_id)
                 start, cpu_before = time.perf_counter(), process_cpu(worker)
-                run_relay_until(settings, url, crash_ids, args.workers, searchable)
+                deliver_directly(url, crash_ids, args.workers)
                 function_seconds += time.perf_counter() - start
                 own, walker = (now - then for now, then in zip(process_cpu(worker), cpu_before))
                 own_cpu, walker_cpu = own_cpu + own, walker_cpu + walker
             throughput = len(names) / function_seconds
+            if len(searchable(crash_ids)) != len(crash_ids):
+                raise SystemExit("a delivered crash has no report row")
+
+            relay_names = [args.dumps[i % len(args.dumps)] for i in range(args.relay_crashes)]
+            relay_ids = [store(settings, storage, name, table) for name in relay_names]
+            for crash_id in relay_ids:
+                queues.publish("standard", crash_id)
+            start = time.perf_counter()
+            run_relay_until(settings, url, relay_ids, args.workers, searchable)
+            relay_throughput = len(relay_ids) / (time.perf_counter() - start)
 
             # Lag: crashes arrive one at a time at half the throughput; a relay delivers them.
             lags = []
@@ -286,6 +313,8 @@ def main() -> None:
         "function_crashes_per_s": round(throughput, 2),
         "throughput_ratio": round(throughput / bare, 3),
         "overhead_percent": round((bare / throughput - 1) * 100, 1),
+        "through_local_relay_crashes_per_s": round(relay_throughput, 2),
+        "cpu_ratio_bare_to_function": round(bare_cpu / (own_cpu + walker_cpu), 3),
         "bare_cpu_ms_per_crash": round(bare_cpu / len(names) * 1000, 1),
         "function_own_cpu_ms_per_crash": round(own_cpu / len(names) * 1000, 1),
         "function_stackwalker_cpu_ms_per_crash": round(walker_cpu / len(names) * 1000, 1),
