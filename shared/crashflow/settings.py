@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     # Processing.
     stackwalker: str = Field(default_factory=_default_stackwalker)
     stackwalker_timeout: int = 120
+    # Stackwalkers run at once (the rest wait their turn); 0: one per CPU this process may
+    # use (on Knative, containerConcurrency 1 runs one crash per pod anyway).
+    stackwalker_concurrency: int = Field(default=0, ge=0)
     symbols_cache_dir: Path = Field(default_factory=lambda: _cache_dir() / "symbols")
     symbols_cache_max_bytes: int = 2 * 1024**3
     # How long a symbol file the bucket lacked is not asked for again (reprocessing always asks).

@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import resource
+import shutil
 import datetime as dt
 import hashlib
 import json
@@ -82,7 +83,26 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
-def prepare(settings: Settings) -> None:
+def padded_symbols(directory: Path, megabytes: int) -> Path:
+    """A copy of the test symbols in ``directory`` whose test_app.sym is padded to about
+    ``megabytes`` MB with synthetic functions (above the module's real code, so the walk
+    and its signature do not change): the stackwalker parses a symbol file whole, and
+    production ones are large (Firefox's xul.sym: hundreds of MB)."""
+    target = directory / "symbols"
+    shutil.copytree(DATA / "symbols", target)
+    sym = next(target.glob("test_app.pdb/*/test_app.sym"))
+    with sym.open("a") as out:
+        address, index = 0x1000000, 0
+        while out.tell() < megabytes * 1024 * 1024:
+            lines = []
+            for _ in range(1000):
+                lines.append(f"FUNC {address:x} 10 0 synthetic_function_{index}\n{address:x} 10 {index % 5000 + 1} 1\n")
+                address, index = address + 0x10, index + 1
+            out.write("".join(lines))
+    return target
+
+
+def prepare(settings: Settings, symbols: Path = DATA / "symbols") -> None:
     provision(settings)
     queues = CrashQueues(settings)
     for kind in (*QUEUE_KINDS, DEAD_LETTER):
@@ -90,7 +110,6 @@ def prepare(settings: Settings) -> None:
             for message in messages:
                 queues.delete(message)
     s3 = client(settings, "s3")
-    symbols = DATA / "symbols"
     for path in symbols.rglob("*.sym"):
         s3.put_object(Bucket=settings.symbols_bucket, Key=path.relative_to(symbols).as_posix(), Body=path.read_bytes())
 
@@ -124,12 +143,12 @@ def gunicorn_worker(master: int) -> int:
     return int(children[0])
 
 
-def bare_stackwalk(settings: Settings, dumps: list[Path], parallel: int) -> tuple[float, float]:
+def bare_stackwalk(settings: Settings, dumps: list[Path], parallel: int, symbols: Path) -> tuple[float, float]:
     """Seconds and CPU seconds for the bare stackwalker over ``dumps``."""
     def walk(path: Path) -> None:
         subprocess.run(
             [settings.stackwalker, "--json", "--no-color", "--verbose=error",
-             f"--symbols-path={DATA / 'symbols'}", str(path)],
+             f"--symbols-path={symbols}", str(path)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
         )
     with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
@@ -217,13 +236,18 @@ def main() -> None:
     parser.add_argument("--namespace", default="cfprocessbench")
     parser.add_argument("--dumps", nargs="+", choices=DUMPS, default=DUMPS, metavar="DUMP",
                         help="the corpus, taken in turn (default: every valid test dump)")
+    parser.add_argument("--symbols-mb", type=int, default=0,
+                        help="pad test_app.sym (test.dmp's) to this many MB, as production symbol files are "
+                             "(use with --dumps test.dmp); default: the test symbols as they are")
     parser.add_argument("--rounds", type=int, default=4,
                         help="bare and function phases alternate this many times, so both see the same machine load")
     args = parser.parse_args()
 
     settings = Settings(namespace=args.namespace)
     load_before = os.getloadavg()[0]
-    prepare(settings)
+    workdir = Path(tempfile.mkdtemp(prefix="crashflow-bench-symbols-"))
+    symbols = padded_symbols(workdir, args.symbols_mb) if args.symbols_mb else DATA / "symbols"
+    prepare(settings, symbols)
     names = [args.dumps[i % len(args.dumps)] for i in range(args.crashes)]
     rounds = [names[i :: args.rounds] for i in range(args.rounds)]
 
@@ -239,12 +263,12 @@ def main() -> None:
             for crash_id in warmup:
                 queues.publish("standard", crash_id)
             run_relay_until(settings, url, warmup, args.workers, searchable)
-            bare_stackwalk(settings, [DATA / "minidumps" / name for name in args.dumps], args.parallel)  # warm-up
+            bare_stackwalk(settings, [DATA / "minidumps" / name for name in args.dumps], args.parallel, symbols)  # warm-up
 
             bare_seconds = bare_cpu = function_seconds = own_cpu = walker_cpu = 0.0
             for round_names in rounds:
                 seconds, cpu = bare_stackwalk(
-                    settings, [DATA / "minidumps" / name for name in round_names], args.parallel
+                    settings, [DATA / "minidumps" / name for name in round_names], args.parallel, symbols
                 )
                 bare_seconds, bare_cpu = bare_seconds + seconds, bare_cpu + cpu
 
@@ -306,6 +330,7 @@ def main() -> None:
     result = {
         "crashes": len(names),
         "dumps": args.dumps if args.dumps != DUMPS else "all valid test dumps",
+        "test_app_sym_padded_to_mb": args.symbols_mb or None,
         "rounds": args.rounds,
         "bare_parallel": args.parallel,
         "function_workers": args.workers,
@@ -326,6 +351,7 @@ def main() -> None:
     }
     print(json.dumps(result, indent=2))
     clean_up(settings)
+    shutil.rmtree(workdir)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ tests/integration/test_process_dumps.py)."""
 
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -154,3 +155,19 @@ def test_a_bucket_failure_fails_the_crash_not_just_the_rule(tmp_path):
     with pytest.raises(SymbolsUnavailable, match="HTTP 503"):
         Pipeline([StackwalkRule(walker)]).run(crash)
     assert "json_dump" not in crash.processed and crash.notes == []
+
+
+def test_no_more_stackwalkers_at_once_than_allowed(tmp_path):
+    # Each fake walk records when it ran; with two slots, no three of the five overlap.
+    log = tmp_path / "runs"
+    body = (
+        f"start = time.monotonic(); time.sleep(0.3)\n"
+        f"open({str(log)!r}, 'a').write(f'{{start}} {{time.monotonic()}}\\n')\n"
+        "print(json.dumps({'status': 'OK'}))"
+    )
+    walker = Stackwalker(fake(tmp_path, body), tmp_path / "cache", concurrency=2)
+    with ThreadPoolExecutor(5) as pool:
+        assert all(r.status == "OK" for r in pool.map(lambda _: walker.walk(b"MDMP"), range(5)))
+    runs = [tuple(map(float, line.split())) for line in log.read_text().splitlines()]
+    busiest = max(sum(start <= moment < end for start, end in runs) for moment, _ in runs)
+    assert len(runs) == 5 and busiest == 2

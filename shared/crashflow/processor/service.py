@@ -82,6 +82,7 @@ class Processor:
             self.symbol_cache.directory,
             timeout=settings.stackwalker_timeout,
             fetcher=self.symbol_fetcher,
+            concurrency=settings.stackwalker_concurrency or None,
         )
         # Loads of one crash run side by side: each is a network round trip.
         self.loader = ThreadPoolExecutor(8, thread_name_prefix="load")
