@@ -266,6 +266,7 @@ def main() -> None:
             bare_stackwalk(settings, [DATA / "minidumps" / name for name in args.dumps], args.parallel, symbols)  # warm-up
 
             bare_seconds = bare_cpu = function_seconds = own_cpu = walker_cpu = 0.0
+            delivered: list[str] = []
             for round_names in rounds:
                 seconds, cpu = bare_stackwalk(
                     settings, [DATA / "minidumps" / name for name in round_names], args.parallel, symbols
@@ -276,10 +277,11 @@ def main() -> None:
                 start, cpu_before = time.perf_counter(), process_cpu(worker)
                 deliver_directly(url, crash_ids, args.workers)
                 function_seconds += time.perf_counter() - start
+                delivered += crash_ids
                 own, walker = (now - then for now, then in zip(process_cpu(worker), cpu_before))
                 own_cpu, walker_cpu = own_cpu + own, walker_cpu + walker
             throughput = len(names) / function_seconds
-            if len(searchable(crash_ids)) != len(crash_ids):
+            if len(searchable(delivered)) != len(delivered):
                 raise SystemExit("a delivered crash has no report row")
 
             relay_names = [args.dumps[i % len(args.dumps)] for i in range(args.relay_crashes)]

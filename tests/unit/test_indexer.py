@@ -12,9 +12,11 @@ class Rows:
         self.batches: list[list[str]] = []
         self.gate = threading.Event()
         self.gate.set()
+        self.writing = threading.Event()
         self.failing = False
 
     def __call__(self, rows):
+        self.writing.set()
         self.gate.wait(10)
         if self.failing:
             raise ConnectionError("HBase is down")
@@ -26,12 +28,12 @@ def test_rows_gathered_while_a_batch_is_written_go_in_one_batch():
     indexer = BackgroundIndexer(rows)
     rows.gate.clear()
     indexer.add("a", {})
+    assert rows.writing.wait(10)  # the writer holds "a" while the others come
     for crash_id in "bcd":
         indexer.add(crash_id, {})
     rows.gate.set()
     assert indexer.flush(10)
-    assert [crash_id for batch in rows.batches for crash_id in batch] == list("abcd")
-    assert len(rows.batches) <= 2 and rows.batches[-1][-3:] == list("bcd")
+    assert rows.batches == [["a"], ["b", "c", "d"]]
 
 
 def test_batches_are_bounded():
@@ -64,7 +66,7 @@ def test_pending_rows_are_bounded_while_hbase_hangs(caplog):
     indexer = BackgroundIndexer(rows, max_batch=1, max_pending=2)
     rows.gate.clear()
     indexer.add("writing", {})
-    assert not indexer.flush(0.2)  # the first batch hangs
+    assert rows.writing.wait(10) and not indexer.flush(0.2)  # the first batch hangs
     for crash_id in ("a", "b", "c"):
         indexer.add(crash_id, {})
     assert "HBase row of c dropped" in caplog.text

@@ -17,8 +17,8 @@ import multipart
 from werkzeug.datastructures import Headers
 from werkzeug.http import parse_options_header
 
-# What one inflate step may produce: large steps cost less per byte; the cap still stops
-# a gzip bomb after one step over the limit.
+# The most one inflate step may produce: a gzip bomb is stopped at most one step past the
+# cap, and the parser gets large chunks (fewer events to handle).
 CHUNK_SIZE = 1024 * 1024
 RESERVED_DUMP_NAMES = {"raw_crash", "dump_names", "processed_crash"}
 MULTIPART_TYPES = {"multipart/form-data", "multipart/mixed"}

@@ -179,6 +179,7 @@ class SymbolUpload:
         plans = []
         for info in members:
             check_member_path(info.filename)
+            # zipfile raises NotImplementedError for a compression method it cannot unpack.
             try:
                 with archive.open(info) as member:
                     head = member.read(MODULE_LINE_BYTES)

@@ -1,9 +1,9 @@
 """Signed S3 and SQS requests on the per-crash paths, through libcurl (``pycurl``), which
 signs them with AWS Signature Version 4 itself (``CURLOPT_AWS_SIGV4``).
 
-Why not boto3 there: a PutObject, GetObject or SendMessageBatch costs boto3 2.5-3 ms of CPU,
-as much as all the rest the collector does for a crash; the same request through libcurl
-costs about 0.4 ms (tests/bench/collect.py). Everything off those paths (listing, deleting,
+Why not boto3 there: measured on the local stack, a PutObject costs boto3 about 3.2 ms of CPU
+and a SendMessageBatch about 2.4 ms, as much as all the rest the collector does for a
+crash; the same requests through libcurl cost 0.4-0.7 ms. Everything off those paths (listing, deleting,
 queue administration, receiving) stays with boto3.
 
 One libcurl handle per thread: a handle is not thread-safe, and each keeps its own
@@ -14,7 +14,6 @@ profile or instance role, unlike boto3).
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 
 import pycurl
@@ -41,6 +40,12 @@ class AwsRequestFailed(Exception):
 class Answer:
     status: int
     body: bytes
+
+    def expect(self, what: str, status: int = 200) -> Answer:
+        """This answer, if its status is ``status``; else AwsRequestFailed naming ``what``."""
+        if self.status != status:
+            raise AwsRequestFailed(f"{what}: HTTP {self.status}: {self.body[:300]!r}", self.status, self.body)
+        return self
 
 
 class SignedHttp:
@@ -73,22 +78,13 @@ class SignedHttp:
     def request(self, method: str, url: str, body: bytes = b"", headers: list[str] | None = None) -> Answer:
         """Send one request, again on a transient failure (up to ``attempts`` times in all);
         the answer, whatever its status, or AwsRequestFailed when none came."""
-        headers = headers or []
-        try:
-            return self._attempt(method, url, body, headers)
-        except AwsRequestFailed as error:
-            if not error.transient or self.attempts <= 1:
-                raise
-        # The first try is made above without tenacity, whose bookkeeping costs about a
-        # tenth of a millisecond: a third of a whole request.
         retrying = Retrying(
-            stop=stop_after_attempt(self.attempts - 1),
+            stop=stop_after_attempt(self.attempts),
             wait=wait_exponential(multiplier=0.1, max=2),
             retry=retry_if_exception(lambda error: isinstance(error, AwsRequestFailed) and error.transient),
-            before=lambda state: time.sleep(0.1 if state.attempt_number == 1 else 0),
             reraise=True,
         )
-        return retrying(self._attempt, method, url, body, headers)
+        return retrying(self._attempt, method, url, body, headers or [])
 
     def _attempt(self, method: str, url: str, body: bytes, headers: list[str]) -> Answer:
         answer = self._send(method, url, body, headers)

@@ -5,7 +5,7 @@
 - ``v1/<dump name>/<crash id>``: each dump; ``upload_file_minidump`` is stored as ``dump``
 
 Processed crashes live in HBase (``stores.hbase``), not here. Single objects are written and
-read through libcurl (``stores.awshttp``: a third of boto3's CPU per request); listing and
+read through libcurl (``stores.awshttp``: a fifth of boto3's CPU per request); listing and
 deleting go through boto3.
 """
 
@@ -90,21 +90,17 @@ class S3Objects:
 
     def put(self, key: str, body: bytes, content_type: str) -> None:
         # The body is not hashed into the signature, as the AWS SDKs do over HTTPS (TLS
-        # protects it): hashing a 400 KB dump would add a third to the PUT's CPU.
-        answer = self.http.request("PUT", self.url(key), body, [
+        # protects it): hashing a 400 KB dump costs 0.27 ms, half of the PUT's CPU.
+        self.http.request("PUT", self.url(key), body, [
             f"Content-Type: {content_type}", "x-amz-content-sha256: UNSIGNED-PAYLOAD",
-        ])
-        if answer.status != 200:
-            raise AwsRequestFailed(f"PUT {key}: HTTP {answer.status}: {answer.body[:300]!r}", answer.status, answer.body)
+        ]).expect(f"PUT {key}")
 
     def get(self, key: str) -> bytes | None:
         """The object's bytes, or None when there is no such key."""
         answer = self.http.request("GET", self.url(key))
         if answer.status == 404:
             return None
-        if answer.status != 200:
-            raise AwsRequestFailed(f"GET {key}: HTTP {answer.status}: {answer.body[:300]!r}", answer.status, answer.body)
-        return answer.body
+        return answer.expect(f"GET {key}").body
 
     def bucket_exists(self) -> bool:
         return self.http.request("HEAD", self.base + "/").status == 200

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 
 from crashflow.settings import Settings
-from crashflow.stores.awshttp import AwsRequestFailed, SignedHttp
+from crashflow.stores.awshttp import SignedHttp
 from crashflow.stores.s3 import client
 
 log = logging.getLogger(__name__)
@@ -76,9 +76,7 @@ class CrashQueues:
         answer = self.sender.request("POST", endpoint + "/", json.dumps(request).encode(), [
             "Content-Type: application/x-amz-json-1.0", f"X-Amz-Target: AmazonSQS.{action}",
         ])
-        if answer.status != 200:
-            raise AwsRequestFailed(f"SQS {action}: HTTP {answer.status}: {answer.body[:300]!r}", answer.status, answer.body)
-        return json.loads(answer.body)
+        return json.loads(answer.expect(f"SQS {action}").body)
 
     def publish(self, kind: str, body: str) -> None:
         self._call("SendMessage", {"QueueUrl": self.url(kind), "MessageBody": body})
