@@ -8,13 +8,12 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tenacity import Retrying, stop_after_attempt, wait_exponential
-
 from crashflow.collector.indexer import BackgroundIndexer
 from crashflow.collector.payload import Limits, MalformedCrash, PayloadTooLarge, parse_crash_payload
 from crashflow.collector.publisher import BatchPublisher
 from crashflow.collector.throttler import Throttler, ThrottleResult
 from crashflow.crashids import create_crash_id
+from crashflow.retrying import call_with_retries
 from crashflow.settings import Settings
 from crashflow.stores.hbase import CrashTable
 from crashflow.stores.awshttp import SignedHttp
@@ -189,17 +188,15 @@ class Collector:
         """Publish ``crash_ids``, retrying on errors and again with just the ids the queue
         refused (3 tries in all); the ids still refused after the last try."""
         pending = list(crash_ids)
-        retrying = Retrying(
-            stop=stop_after_attempt(3),
-            wait=wait_exponential(multiplier=0.1, max=1),
-            reraise=True,
-        )
+
+        def send() -> None:
+            nonlocal pending
+            pending = self.queues.publish_batch("standard", pending)
+            if pending:
+                raise QueueRefused(pending)
+
         try:
-            for attempt in retrying:
-                with attempt:
-                    pending = self.queues.publish_batch("standard", pending)
-                    if pending:
-                        raise QueueRefused(pending)
+            call_with_retries(send, attempts=3, retry_on=lambda error: True, max_wait=1)
         except QueueRefused as refused:
             return refused.crash_ids
         return []

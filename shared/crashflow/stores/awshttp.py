@@ -17,8 +17,7 @@ import threading
 from dataclasses import dataclass
 
 import pycurl
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
-
+from crashflow.retrying import call_with_retries
 from crashflow.settings import Settings
 
 
@@ -78,13 +77,11 @@ class SignedHttp:
     def request(self, method: str, url: str, body: bytes = b"", headers: list[str] | None = None) -> Answer:
         """Send one request, again on a transient failure (up to ``attempts`` times in all);
         the answer, whatever its status, or AwsRequestFailed when none came."""
-        retrying = Retrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential(multiplier=0.1, max=2),
-            retry=retry_if_exception(lambda error: isinstance(error, AwsRequestFailed) and error.transient),
-            reraise=True,
+        return call_with_retries(
+            lambda: self._attempt(method, url, body, headers or []),
+            self.attempts,
+            retry_on=lambda error: isinstance(error, AwsRequestFailed) and error.transient,
         )
-        return retrying(self._attempt, method, url, body, headers or [])
 
     def _attempt(self, method: str, url: str, body: bytes, headers: list[str]) -> Answer:
         answer = self._send(method, url, body, headers)
