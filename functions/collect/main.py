@@ -2,11 +2,13 @@
 
 import functools
 
+from urllib.parse import quote
+
 import flask
 import functions_framework
-from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
+from werkzeug.routing import BaseConverter, Map, Rule
 
-from crashflow import __version__
 from crashflow.collector.payload import MalformedCrash
 from crashflow.collector.submit import Collector
 from crashflow.collector.throttler import Throttler
@@ -14,10 +16,13 @@ from crashflow.collector.symbols_upload import (
     SymbolStoreUnavailable,
     SymbolUploader,
     SymbolUploadRefused,
+    TokenMissing,
     UploadForbidden,
 )
+from crashflow.collector.symbols_v2 import SymUploadV2, UploadNotFound, UploadTooLarge, answer
 from crashflow.logs import setup_logging
 from crashflow.settings import get_settings
+from crashflow.version import version_info
 
 # Large reads: gunicorn copies what it has buffered on every read, so 64 KiB reads of a
 # 400 KB body cost about a millisecond more CPU than 1 MiB ones.
@@ -41,14 +46,20 @@ def symbol_uploader() -> SymbolUploader:
     return SymbolUploader(get_settings())
 
 
+@functools.cache
+def sym_upload_v2() -> SymUploadV2:
+    return SymUploadV2(symbol_uploader())
+
+
 def _body(request: flask.Request):
     try:
         while chunk := request.stream.read(CHUNK_SIZE):
             yield chunk
     except (ClientDisconnected, OSError) as error:
-        # The client went away mid-body, or sent broken chunked framing (gunicorn
-        # raises IOError subclasses for those).
-        raise MalformedCrash("truncated_body") from error
+        # The body ended before its Content-Length, or its chunked framing is broken
+        # (gunicorn raises IOError subclasses for those): Socorro's collector calls a body
+        # it cannot parse invalid_payload_structure.
+        raise MalformedCrash("invalid_payload_structure") from error
 
 
 def _refusal(body: str, status: int, mimetype: str) -> flask.Response:
@@ -82,18 +93,85 @@ def submit(request: flask.Request):
     return flask.Response(answer.body, status=answer.status, mimetype=answer.content_type)
 
 
-def upload_symbols(request: flask.Request):
-    uploader = symbol_uploader()
+def _symbol_call(request: flask.Request, call) -> flask.Response:
+    """Run ``call()`` once the token is checked (``Auth-Token`` header or ``?key=``) and
+    answer its errors: 401 no token, 403 refused token, 400 bad upload, 404 unknown upload,
+    413 too large, 503 a store is down."""
     try:
-        uploader.check_token(request.headers.get("Auth-Token"))
-        stored = uploader.store(uploader.request_files(request))
+        symbol_uploader().check_token(request.headers.get("Auth-Token") or request.args.get("key"))
+        return call()
+    except TokenMissing as error:
+        return _error(401, str(error))
     except UploadForbidden as error:
         return _error(403, str(error))
+    except UploadTooLarge as error:
+        return _error(413, str(error))
     except SymbolUploadRefused as error:
         return _error(400, str(error))
+    except UploadNotFound as error:
+        return _error(404, str(error))
     except SymbolStoreUnavailable as error:
         return _error(503, str(error))
-    return flask.jsonify([item.to_json() for item in stored]), 201
+
+
+def _v2_answer(**fields: str) -> flask.Response:
+    return flask.Response(answer(**fields), mimetype="application/json")
+
+
+def upload_symbols(request: flask.Request):
+    def call():
+        status, stored = symbol_uploader().handle(request)
+        return flask.jsonify([item.to_json() for item in stored]), status
+
+    return _symbol_call(request, call)
+
+
+def check_symbol_status(request: flask.Request, debug_file: str, debug_id: str):
+    return _symbol_call(request, lambda: _v2_answer(status=sym_upload_v2().check_status(debug_file, debug_id)))
+
+
+def create_symbol_upload(request: flask.Request):
+    def call():
+        upload_key = sym_upload_v2().create()
+        base = (get_settings().symbols_upload_base_url or request.host_url.rstrip("/") + "/symbols").rstrip("/")
+        token = request.headers.get("Auth-Token") or request.args.get("key")
+        upload_url = f"{base}/v1/uploads/{upload_key}?key={quote(token, safe='')}"
+        return _v2_answer(uploadUrl=upload_url, uploadKey=upload_key)
+
+    return _symbol_call(request, call)
+
+
+def put_symbol_upload(request: flask.Request, upload_key: str):
+    def call():
+        size = sym_upload_v2().receive(upload_key, _body(request))
+        return flask.jsonify({"size": size})
+
+    return _symbol_call(request, call)
+
+
+def complete_symbol_upload(request: flask.Request, upload_key: str):
+    def call():
+        result, _ = sym_upload_v2().complete(upload_key, request.get_data(cache=False))
+        return _v2_answer(result=result)
+
+    return _symbol_call(request, call)
+
+
+class UploadKeyConverter(BaseConverter):
+    """An upload key: URL-safe characters, so ``<key>:complete`` splits where it should."""
+
+    regex = r"[A-Za-z0-9_-]+"
+
+
+# The symbol upload endpoints: crashflow's own and Breakpad's sym-upload-v2 (base URL
+# http://<collect>/symbols).
+SYMBOL_ROUTES = Map([
+    Rule("/symbols/upload", methods=["POST"], endpoint=upload_symbols),
+    Rule("/symbols/v1/symbols/<debug_file>/<debug_id>:checkStatus", methods=["GET"], endpoint=check_symbol_status),
+    Rule("/symbols/v1/uploads:create", methods=["POST"], endpoint=create_symbol_upload),
+    Rule("/symbols/v1/uploads/<upload_key:upload_key>", methods=["PUT"], endpoint=put_symbol_upload),
+    Rule("/symbols/v1/uploads/<upload_key:upload_key>:complete", methods=["POST"], endpoint=complete_symbol_upload),
+], converters={"upload_key": UploadKeyConverter})
 
 
 @functions_framework.http
@@ -101,12 +179,16 @@ def collect(request: flask.Request):
     if request.path == "/__lbheartbeat__":
         return flask.jsonify({})
     if request.path == "/__version__":
-        return flask.jsonify({"version": __version__})
+        return flask.jsonify(version_info(get_settings().version_file))
     if request.path == "/__heartbeat__":
         healthy, checks = collector().health()
         return flask.jsonify(checks), 200 if healthy else 503
     if request.path == "/submit" and request.method == "POST":
         return submit(request)
-    if request.path == "/symbols/upload" and request.method == "POST":
-        return upload_symbols(request)
+    if request.path.startswith("/symbols/"):
+        try:
+            endpoint, arguments = SYMBOL_ROUTES.bind_to_environ(request.environ).match()
+        except HTTPException as error:
+            return _error(error.code or 404, error.description or error.name)
+        return endpoint(request, **arguments)
     return _refusal("Not found\n", 404, "text/plain")

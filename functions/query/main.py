@@ -6,10 +6,10 @@ import flask
 import functions_framework
 import orjson
 
-from crashflow import __version__
 from crashflow.api.app import QueryApi
 from crashflow.logs import setup_logging
 from crashflow.settings import get_settings
+from crashflow.version import version_info
 
 
 # orjson encodes a processed crash (~15 KB) about ten times faster than flask.jsonify; the
@@ -38,7 +38,7 @@ def query(request: flask.Request):
     if request.path == "/__lbheartbeat__":
         return flask.jsonify({})
     if request.path == "/__version__":
-        return flask.jsonify({"version": __version__})
+        return flask.jsonify(version_info(get_settings().version_file))
     reply = api().handle(request)
     if isinstance(reply.body, bytes):
         return flask.Response(reply.body, status=reply.status, headers=reply.headers,

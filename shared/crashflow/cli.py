@@ -61,16 +61,26 @@ def symbols() -> None:
 
 @symbols.command("upload")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--url", default=None, help="Upload URL (default: the local collect function).")
+@click.option("--url", default=None,
+              help="Upload URL (default: the local collect function's /symbols/upload, or its "
+                   "/symbols base URL with --protocol sym-upload-v2).")
 @click.option("--token", envvar="CRASHFLOW_AUTH_TOKEN", required=True,
               help="API token with upload_symbols (or CRASHFLOW_AUTH_TOKEN).")
-def symbols_upload(path: Path, url: str | None, token: str) -> None:
+@click.option("--protocol", type=click.Choice(["crashflow", "sym-upload-v2"]), default="crashflow", show_default=True,
+              help="crashflow: one request with a .sym file or a zip; sym-upload-v2: Breakpad's protocol, "
+                   "one .sym file at a time, skipping those the server has.")
+@click.option("--force", is_flag=True, help="sym-upload-v2: upload even the files the server has.")
+def symbols_upload(path: Path, url: str | None, token: str, protocol: str, force: bool) -> None:
     """Upload PATH: a .sym file, a zip of <debug_file>/<DEBUG_ID>/<name>.sym files, or a
     directory laid out that way (zipped on the fly)."""
     import tempfile
     import zipfile
 
-    url = url or f"http://127.0.0.1:{get_settings().collect_port}/symbols/upload"
+    port = get_settings().collect_port
+    if protocol == "sym-upload-v2":
+        _upload_sym_upload_v2(path, url or f"http://127.0.0.1:{port}/symbols", token, force)
+        return
+    url = url or f"http://127.0.0.1:{port}/symbols/upload"
     if path.is_dir():
         upload = tempfile.TemporaryFile()  # symbol trees can be large: zipped on disk
         with zipfile.ZipFile(upload, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -82,14 +92,53 @@ def symbols_upload(path: Path, url: str | None, token: str) -> None:
         upload, name = path.open("rb"), path.name
     with upload:
         answer = requests.post(url, headers={"Auth-Token": token}, files={"symbols": (name, upload)}, timeout=600)
-    if answer.status_code != 201:
-        try:
-            message = answer.json()["error"]
-        except (ValueError, KeyError, TypeError):
-            message = answer.text.strip()
-        raise click.ClickException(f"upload refused ({answer.status_code}): {message}")
+    if answer.status_code not in (200, 201):
+        raise click.ClickException(f"upload refused ({answer.status_code}): {_error_message(answer)}")
     for item in answer.json():
         click.echo(f"{item['key']} ({item['size']} bytes)")
+
+
+def _error_message(answer: requests.Response) -> str:
+    try:
+        return answer.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        return answer.text.strip()
+
+
+def _upload_sym_upload_v2(path: Path, base_url: str, token: str, force: bool) -> None:
+    """Each .sym file of PATH through sym-upload-v2: checkStatus, create, PUT, complete."""
+    from crashflow.collector.symbols_upload import MODULE_LINE_BYTES, SymbolUploadRefused, parse_module_line
+
+    files = sorted(path.rglob("*.sym")) if path.is_dir() else [path]
+    if not files:
+        raise click.ClickException(f"no .sym file in {path}")
+    base_url, params = base_url.rstrip("/"), {"key": token}
+
+    def call(method: str, url: str, **kwargs) -> requests.Response:
+        answer = requests.request(method, url, timeout=600, **kwargs)
+        if answer.status_code != 200:
+            raise click.ClickException(f"{method} {url.split('?')[0]} refused ({answer.status_code}): {_error_message(answer)}")
+        return answer
+
+    for sym in files:
+        with sym.open("rb") as file:
+            try:
+                module = parse_module_line(file.read(MODULE_LINE_BYTES), str(sym))
+            except SymbolUploadRefused as error:
+                raise click.ClickException(str(error)) from None
+            where = f"{module.debug_file}/{module.debug_id}"
+            status = call("GET", f"{base_url}/v1/symbols/{where}:checkStatus", params=params).json()["status"]
+            if status == "FOUND" and not force:
+                click.echo(f"{module.key}: the server has it")
+                continue
+            created = call("POST", f"{base_url}/v1/uploads:create", params=params).json()
+            file.seek(0)
+            call("PUT", created["uploadUrl"], data=file)
+            body = {"symbol_id": {"debug_file": module.debug_file, "debug_id": module.debug_id},
+                    "symbol_upload_type": "BREAKPAD"}
+            result = call("POST", f"{base_url}/v1/uploads/{created['uploadKey']}:complete", params=params,
+                          json=body).json()["result"]
+        click.echo(f"{module.key}: {result}")
 
 
 @main.command()

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # Symbol upload (POST /symbols/upload): the archive as sent, and what it unpacks to.
     max_symbols_upload_bytes: int = 1024 * 1024 * 1024
     max_symbols_uncompressed_bytes: int = 4 * 1024 * 1024 * 1024
+    # The collect function's public URL plus /symbols, as symbol uploaders reach it (for
+    # sym-upload-v2's uploadUrl); unset: taken from the request that creates the upload.
+    symbols_upload_base_url: str | None = None
 
     # Processing.
     stackwalker: str = Field(default_factory=_default_stackwalker)
@@ -88,6 +91,10 @@ class Settings(BaseSettings):
     symbols_cache_max_bytes: int = 2 * 1024**3
     # How long a symbol file the bucket lacked is not asked for again (reprocessing always asks).
     symbols_missing_ttl: float = 600
+
+    # Dockerflow's version.json (source, version, commit, build) for /__version__; unset:
+    # the package version and the git checkout the code runs from.
+    version_file: Path | None = None
 
     # Where the functions listen (locally) and reach each other.
     collect_port: int = 8001

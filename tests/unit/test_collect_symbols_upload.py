@@ -140,3 +140,38 @@ def test_sym_file_names():
     assert sym_file_name("XUL.PDB") == "XUL.sym"
     assert sym_file_name("libxul.so") == "libxul.so.sym"
     assert check_member_path(TEST_APP) == ("test_app.pdb", "5A9832E5287241C1838ED98914E9B7FF1", "test_app.sym")
+
+
+BREAKPAD_FIELDS = {"code_file": "null_read_av", "cpu": "x86_64", "debug_file": "null_read_av",
+                   "debug_identifier": "7B7D1968FF0D47AE4366E9C3A7E1B6750", "os": "Linux"}
+
+
+def test_sym_upload_v1_form_is_stored_where_its_module_line_says():
+    data = (SYMBOLS / NULL_READ).read_bytes()
+    stored = {}
+    result = SymbolUpload(10**9, 10**9).process_breakpad_form(
+        io.BytesIO(data), BREAKPAD_FIELDS, lambda key, stream: stored.__setitem__(key, stream.read()))
+    assert stored == {NULL_READ: data} and [item.key for item in result] == [NULL_READ]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"debug_file": "other"}, "debug_file 'other' disagrees with the MODULE line's 'null_read_av'"),
+    ({"debug_identifier": "0000"}, "debug_identifier '0000' disagrees"),
+    ({"os": "windows"}, "os 'windows' disagrees"),
+    ({"cpu": "arm64"}, "cpu 'arm64' disagrees"),
+    ({"os": ""}, "without the form field(s) os"),
+])
+def test_sym_upload_v1_fields_must_agree_with_the_module_line(change, message):
+    stored = {}
+    with pytest.raises(SymbolUploadRefused, match=message.replace("(", r"\(").replace(")", r"\)")):
+        SymbolUpload(10**9, 10**9).process_breakpad_form(
+            io.BytesIO((SYMBOLS / NULL_READ).read_bytes()), {**BREAKPAD_FIELDS, **change},
+            lambda key, stream: stored.__setitem__(key, stream.read()))
+    assert stored == {}
+
+
+def test_sym_upload_v1_debug_identifier_compares_as_breakpad_compacts_it():
+    fields = {**BREAKPAD_FIELDS, "debug_identifier": "7b7d1968-ff0d-47ae-4366-e9c3a7e1b675-0"}
+    result = SymbolUpload(10**9, 10**9).process_breakpad_form(
+        io.BytesIO((SYMBOLS / NULL_READ).read_bytes()), fields, lambda key, stream: None)
+    assert result[0].debug_id == "7B7D1968FF0D47AE4366E9C3A7E1B6750"

@@ -69,6 +69,30 @@ def test_multipart_mixed():
     assert payload.annotations["Version"] == "120.0"
 
 
+def test_firefox_extra_json_file_part_is_the_annotations():
+    """Firefox's crash reporter sends the annotations as a file part: the content type
+    decides, not the filename."""
+    extra = {"ProductName": "Firefox", "Version": "140.0", "TelemetryEnvironment": "{}"}
+    body = multipart(
+        ("extra", "extra.json", "application/json", json.dumps(extra).encode()),
+        ("upload_file_minidump", "0e9f.dmp", "application/octet-stream", b"MDMP"),
+    )
+    payload = parse_crash_payload(headers(body), chunks(body))
+    assert payload.annotations == extra and payload.kind == "json"
+    assert payload.dumps == {"upload_file_minidump": b"MDMP"}
+
+
+@pytest.mark.parametrize("value", [b"[1, 2]", b'"a string"', b"3"])
+def test_a_json_file_part_that_is_not_an_object_is_malformed_not_a_dump(value):
+    body = multipart(
+        ("extra", "extra.json", "application/json", value),
+        ("upload_file_minidump", "0e9f.dmp", "application/octet-stream", b"MDMP"),
+    )
+    with pytest.raises(MalformedCrash) as error:
+        parse_crash_payload(headers(body), [body])
+    assert error.value.reason == "invalid_json_value"
+
+
 def test_json_annotations():
     body = multipart(("extra", None, "application/json", json.dumps({"ProductName": "App", "N": 3}).encode()))
     payload = parse_crash_payload(headers(body), [body])
@@ -124,8 +148,12 @@ def test_invalid_utf8_annotation_is_kept_and_noted():
     ({"Content-Type": HEADERS["Content-Type"], "Content-Length": "0"}, BODY, "no_content_length"),
     ({**HEADERS, "Content-Encoding": "gzip"}, BODY, "bad_gzip"),
     ({**HEADERS, "Content-Encoding": "br"}, BODY, "unsupported_content_encoding"),
-    (HEADERS, BODY[: len(BODY) // 2], "truncated_body"),
-    (HEADERS, b"no boundary anywhere in here", "truncated_body"),
+    # Socorro's collector says invalid_payload_structure for every body it cannot parse.
+    (HEADERS, BODY[: len(BODY) // 2], "invalid_payload_structure"),
+    (HEADERS, b"no boundary anywhere in here", "invalid_payload_structure"),
+    (headers(BODY.replace(b"xYzZY", b"other")), BODY.replace(b"xYzZY", b"other"), "invalid_payload_structure"),
+    ({**HEADERS, "Content-Encoding": "gzip"}, gzip.compress(b"junk, not multipart"), "invalid_payload_structure"),
+    ({**HEADERS, "Content-Encoding": "gzip"}, gzip.compress(BODY)[:-20], "bad_gzip"),
     (HEADERS, b"--xYzZY\r\nX-Nothing: 1\r\n\r\nbody\r\n--xYzZY--\r\n", "invalid_payload_structure"),
     (HEADERS, multipart(("extra", None, "application/json", b"{nope")), "invalid_json"),
     (HEADERS, multipart(("extra", None, "application/json", b"[1, 2]")), "invalid_json_value"),

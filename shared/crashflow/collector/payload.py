@@ -22,12 +22,17 @@ from werkzeug.http import parse_options_header
 CHUNK_SIZE = 1024 * 1024
 RESERVED_DUMP_NAMES = {"raw_crash", "dump_names", "processed_crash"}
 MULTIPART_TYPES = {"multipart/form-data", "multipart/mixed"}
+# The annotations as one JSON object. The part's content type decides, not its filename:
+# Firefox's crash reporter sends ``name="extra"; filename="extra.json"``.
+JSON_CONTENT_TYPE = "application/json"
 # A part without a filename is still a dump when it says it is binary.
 DUMP_CONTENT_TYPES = {"application/octet-stream", "application/x-dmp"}
 
 
 class MalformedCrash(Exception):
-    """The upload cannot be a crash report; ``reason`` is Socorro's malformed_<reason>."""
+    """The upload cannot be a crash report; ``reason`` is the ``malformed_<reason>`` Socorro's
+    collector answers for the same case (crashflow's own only where Socorro has no word:
+    ``bad_content_length``, ``unsupported_content_encoding``)."""
 
     def __init__(self, reason: str):
         super().__init__(reason)
@@ -173,6 +178,8 @@ class _PartCollector:
 
     def start(self, part: multipart.MultipartSegment) -> tuple[bool, bytearray]:
         """Whether the part is a dump, and the buffer its data goes into."""
+        if part.content_type == JSON_CONTENT_TYPE:
+            return False, bytearray()
         is_dump = part.filename is not None or part.content_type in DUMP_CONTENT_TYPES
         return is_dump, bytearray()
 
@@ -183,7 +190,7 @@ class _PartCollector:
             self._add_annotation(part.name, part.content_type, data)
 
     def _add_annotation(self, name: str | None, content_type: str | None, value: bytearray) -> None:
-        if content_type == "application/json":
+        if content_type == JSON_CONTENT_TYPE:
             try:
                 data = json.loads(value)
             except ValueError as error:
@@ -250,11 +257,9 @@ def _decode_multipart(body: Iterable[bytes], boundary: bytes, parts: _PartCollec
     current: multipart.MultipartSegment | None = None
     is_dump = False
     buffer = bytearray()
-    at_end = False
     count = 0
     try:
         for chunk in _with_end(body):
-            at_end = not chunk
             for event in parser.parse(chunk):
                 if isinstance(event, multipart.MultipartSegment):
                     count += 1
@@ -272,10 +277,11 @@ def _decode_multipart(body: Iterable[bytes], boundary: bytes, parts: _PartCollec
             if parser.closed:
                 break
     except multipart.MultipartError as error:
-        # Broken framing; when it shows only once the body has ended, the body was cut short.
-        raise MalformedCrash("truncated_body" if at_end else "invalid_payload_structure") from error
+        # Broken framing, or a body that ended before its closing boundary: Socorro's
+        # collector says invalid_payload_structure for both.
+        raise MalformedCrash("invalid_payload_structure") from error
     if not parser.closed:
-        raise MalformedCrash("truncated_body")
+        raise MalformedCrash("invalid_payload_structure")
 
 
 def _with_end(body: Iterable[bytes]) -> Iterator[bytes]:

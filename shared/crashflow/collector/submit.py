@@ -22,10 +22,12 @@ from crashflow.stores.sqs import CrashQueues
 
 log = logging.getLogger(__name__)
 
-# Old Breakpad and Electron uploaders name the two annotations everything keys on differently.
+# Old Breakpad and Electron uploaders name the two annotations everything keys on
+# differently, first match wins. Electron sends its own name and version as prod/ver
+# ("Electron", "28.1.0") and the app's as _productName/_version: the app's pair comes first.
 ANNOTATION_ALIASES = {
-    "ProductName": ("prod", "_productName", "product"),
-    "Version": ("ver", "_version", "version"),
+    "ProductName": ("_productName", "prod", "product"),
+    "Version": ("_version", "ver", "version"),
 }
 # Crashpad appends these to the URL; they fill in what the body lacks.
 QUERY_ANNOTATIONS = {"product": "ProductName", "version": "Version", "guid": "guid"}

@@ -1,9 +1,14 @@
 """Symbol upload: Breakpad ``.sym`` files into the symbols bucket, where process finds them.
 
-An upload is a zip of ``<debug_file>/<DEBUG_ID>/<name>.sym`` files (the layout of Mozilla's
-symbol server), or one ``.sym`` file whose MODULE line says where it goes. Every file's
-MODULE line must agree with its path; nothing is stored unless the whole upload is valid.
-Members are streamed from the archive to S3, never all held in memory.
+``POST /symbols/upload`` takes
+- a zip of ``<debug_file>/<DEBUG_ID>/<name>.sym`` files (the layout of Mozilla's symbol
+  server), or one ``.sym`` file whose MODULE line says where it goes (answered with 201);
+- Breakpad's ``sym_upload`` (v1): the file part ``symbol_file`` with the form fields
+  ``code_file``, ``cpu``, ``debug_file``, ``debug_identifier`` and ``os``, which must agree
+  with the MODULE line (answered with 200, the only success that tool knows).
+Every file's MODULE line must agree with its path; nothing is stored unless the whole upload
+is valid. Members are streamed from the archive to S3, never all held in memory. The
+sym-upload-v2 protocol lives in ``symbols_v2``.
 """
 
 from __future__ import annotations
@@ -55,8 +60,7 @@ class SymbolModule:
 
     @property
     def key(self) -> str:
-        """Where the symbol server layout puts it: ``<debug_file>/<DEBUG_ID>/<name>.sym``."""
-        return f"{self.debug_file}/{self.debug_id}/{sym_file_name(self.debug_file)}"
+        return symbol_file_key(self.debug_file, self.debug_id)
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,19 @@ class StoredSymbol:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+def symbol_file_key(debug_file: str, debug_id: str) -> str:
+    """Where the symbol server layout puts a module's file: ``<debug_file>/<DEBUG_ID>/<name>.sym``."""
+    return f"{debug_file}/{debug_id}/{sym_file_name(debug_file)}"
+
+
+def check_module_names(debug_file: str, debug_id: str, where: str) -> None:
+    """Both names must make one safe path component each."""
+    if not DEBUG_ID_RE.match(debug_id):
+        raise SymbolUploadRefused(f"{where}: debug id {debug_id!r} is not hexadecimal")
+    if not DEBUG_FILE_RE.match(debug_file) or debug_file in (".", ".."):
+        raise SymbolUploadRefused(f"{where}: debug file {debug_file!r} cannot be a file name")
 
 
 def sym_file_name(debug_file: str) -> str:
@@ -89,11 +106,36 @@ def parse_module_line(head: bytes, where: str) -> SymbolModule:
     if len(parts) != 5 or parts[0] != "MODULE":
         raise SymbolUploadRefused(f"{where}: does not start with 'MODULE <os> <arch> <debug id> <debug file>'")
     _, os_name, arch, debug_id, debug_file = parts
-    if not DEBUG_ID_RE.match(debug_id):
-        raise SymbolUploadRefused(f"{where}: debug id {debug_id!r} is not hexadecimal")
-    if not DEBUG_FILE_RE.match(debug_file) or debug_file in (".", ".."):
-        raise SymbolUploadRefused(f"{where}: debug file {debug_file!r} cannot be a file name")
+    check_module_names(debug_file, debug_id, where)
     return SymbolModule(os_name, arch, debug_id, debug_file)
+
+
+# The form fields of sym_upload v1 besides the file part ``symbol_file``.
+BREAKPAD_FORM_FIELDS = ("code_file", "cpu", "debug_file", "debug_identifier", "os")
+BREAKPAD_FILE_PART = "symbol_file"
+
+
+def compact_debug_id(debug_id: str) -> str:
+    """A debug id as Breakpad's tools compare it: no dashes, upper case."""
+    return debug_id.replace("-", "").upper()
+
+
+def check_breakpad_fields(module: SymbolModule, fields: dict[str, str]) -> None:
+    """sym_upload v1's fields must be there and say what the MODULE line says (the line
+    is what the stackwalker trusts). ``code_file`` is the tool's copy of the debug file
+    name, or the real code file's name: nothing to check it against."""
+    missing = [name for name in BREAKPAD_FORM_FIELDS if not fields.get(name)]
+    if missing:
+        raise SymbolUploadRefused(f"{BREAKPAD_FILE_PART} without the form field(s) {', '.join(missing)}")
+    said = {
+        "debug_file": (fields["debug_file"], module.debug_file),
+        "debug_identifier": (compact_debug_id(fields["debug_identifier"]), compact_debug_id(module.debug_id)),
+        "os": (fields["os"], module.os),
+        "cpu": (fields["cpu"], module.arch),
+    }
+    for name, (given, line) in said.items():
+        if given != line:
+            raise SymbolUploadRefused(f"{name} {fields[name]!r} disagrees with the MODULE line's {line!r}")
 
 
 def check_member_path(name: str) -> tuple[str, str, str]:
@@ -128,12 +170,21 @@ class SymbolUpload:
         """``files`` are (file name, seekable file) pairs from the request. Every file is
         checked before the first is stored."""
         with contextlib.ExitStack() as archives:
-            return self._process(files, store, archives)
+            plans: list[tuple[SymbolModule, int, object]] = []
+            for filename, fileobj in files:
+                plans.extend(self._plan(filename, fileobj, archives))
+            return self._store(plans, store)
 
-    def _process(self, files, store, archives: contextlib.ExitStack) -> list[StoredSymbol]:
-        plans: list[tuple[SymbolModule, int, object]] = []
-        for filename, fileobj in files:
-            plans.extend(self._plan(filename, fileobj, archives))
+    def process_breakpad_form(self, fileobj: IO[bytes], fields: dict[str, str], store) -> list[StoredSymbol]:
+        """sym_upload v1's ``symbol_file`` (a .sym whatever its file name) and form fields."""
+        size = _size(fileobj)
+        if size > self.max_upload_bytes:
+            raise SymbolUploadRefused(f"{BREAKPAD_FILE_PART} is {size} bytes, over the {self.max_upload_bytes}-byte limit")
+        module = parse_module_line(fileobj.read(MODULE_LINE_BYTES), BREAKPAD_FILE_PART)
+        check_breakpad_fields(module, fields)
+        return self._store([(module, size, lambda: _Rewound(fileobj))], store)
+
+    def _store(self, plans: list[tuple[SymbolModule, int, object]], store) -> list[StoredSymbol]:
         if not plans:
             raise SymbolUploadRefused("no .sym or .zip file in the upload")
         keys = [module.key for module, _, _ in plans]
@@ -217,6 +268,10 @@ class UploadForbidden(Exception):
     """The Auth-Token is missing, unknown, or lacks the ``upload_symbols`` permission."""
 
 
+class TokenMissing(UploadForbidden):
+    """No token at all (answered with a 401; a refused token gets a 403)."""
+
+
 class SymbolUploader:
     """The symbol-upload endpoint's work: check the token, then validate and store."""
 
@@ -230,7 +285,7 @@ class SymbolUploader:
 
     def check_token(self, token: str | None) -> None:
         if not token:
-            raise UploadForbidden("an Auth-Token header is required")
+            raise TokenMissing("an Auth-Token header is required (or ?key=<token> for tools that cannot set one)")
         try:
             permissions = self.tokens.permissions(token)
         except InvalidToken as error:
@@ -239,6 +294,23 @@ class SymbolUploader:
             raise SymbolStoreUnavailable(f"the token store is unavailable: {error}") from error
         if self.PERMISSION not in permissions:
             raise UploadForbidden(f"the token lacks the {self.PERMISSION} permission")
+
+    def handle(self, request) -> tuple[int, list[StoredSymbol]]:
+        """A werkzeug request to ``/symbols/upload``: (status, what was stored). The token
+        comes as the ``Auth-Token`` header or, for tools that cannot set headers (Breakpad's
+        sym_upload), as the ``key`` query parameter."""
+        self.check_token(request.headers.get("Auth-Token") or request.args.get("key"))
+        files = self.request_files(request)
+        try:
+            breakpad_file = request.files.get(BREAKPAD_FILE_PART)
+            if breakpad_file is not None:
+                if len(files) > 1:
+                    raise SymbolUploadRefused(f"{BREAKPAD_FILE_PART} comes alone, one .sym file per request")
+                fields = {name: request.form.get(name, "") for name in BREAKPAD_FORM_FIELDS}
+                return 200, self.upload.process_breakpad_form(breakpad_file.stream, fields, self.storage.save)
+            return 201, self.upload.process(files, self.storage.save)
+        except STORE_ERRORS as error:
+            raise SymbolStoreUnavailable(f"the symbols bucket is unavailable: {error}") from error
 
     def request_files(self, request) -> list[tuple[str, IO[bytes]]]:
         """The (file name, file) pairs of a werkzeug request's multipart body; refused
@@ -252,9 +324,3 @@ class SymbolUploader:
             return [(upload.filename or name, upload.stream) for name, upload in request.files.items(multi=True)]
         except RequestEntityTooLarge:
             raise too_large from None
-
-    def store(self, files: Iterable[tuple[str, IO[bytes]]]) -> list[StoredSymbol]:
-        try:
-            return self.upload.process(files, self.storage.save)
-        except STORE_ERRORS as error:
-            raise SymbolStoreUnavailable(f"the symbols bucket is unavailable: {error}") from error

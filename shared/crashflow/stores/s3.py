@@ -12,6 +12,7 @@ deleting go through boto3.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 
 from urllib.parse import quote
@@ -184,12 +185,75 @@ class CrashStorage:
 
 class SymbolStorage:
     """Breakpad .sym files in the symbols bucket, under the symbol server layout
-    ``<debug_file>/<DEBUG_ID>/<name>.sym``, from where process fetches them into its cache."""
+    ``<debug_file>/<DEBUG_ID>/<name>.sym``, from where process fetches them into its cache.
+
+    Files uploaded with sym-upload-v2 wait under ``STAGING_PREFIX<upload key>`` (two path
+    components: never a symbol key, which has three) until the upload is completed."""
+
+    STAGING_PREFIX = "_uploads/"
+    # Stored with each file: lets a repeated upload be told from a changed one without
+    # reading the file back.
+    SHA256_METADATA = "sha256"
 
     def __init__(self, settings: Settings):
         self.bucket = settings.symbols_bucket
         self.s3 = client(settings, "s3")
 
-    def save(self, key: str, fileobj) -> None:
+    def save(self, key: str, fileobj, sha256: str | None = None) -> None:
         """Stream ``fileobj`` to ``key`` (multipart for large files)."""
-        self.s3.upload_fileobj(fileobj, self.bucket, key, ExtraArgs={"ContentType": "text/plain"})
+        extra = {"ContentType": "text/plain"}
+        if sha256:
+            extra["Metadata"] = {self.SHA256_METADATA: sha256}
+        self.s3.upload_fileobj(fileobj, self.bucket, key, ExtraArgs=extra)
+
+    def exists(self, key: str) -> bool:
+        return self._head(key) is not None
+
+    def sha256(self, key: str) -> str | None:
+        """The file's SHA-256 (hex), None when there is no such file; files stored without
+        the checksum are read and hashed."""
+        head = self._head(key)
+        if head is None:
+            return None
+        known = head.get("Metadata", {}).get(self.SHA256_METADATA)
+        if known:
+            return known
+        digest = hashlib.sha256()
+        body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+        for chunk in body.iter_chunks(1024 * 1024):
+            digest.update(chunk)
+        return digest.hexdigest()
+
+    def read_head(self, key: str, size: int) -> bytes | None:
+        """The first ``size`` bytes of the file, None when there is no such file."""
+        try:
+            answer = self.s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{size - 1}")
+        except ClientError as error:
+            if _not_found(error):
+                return None
+            raise
+        return answer["Body"].read()
+
+    def copy(self, source: str, target: str) -> None:
+        """Copy within the bucket, metadata included (managed: multipart for large files)."""
+        self.s3.copy({"Bucket": self.bucket, "Key": source}, self.bucket, target)
+
+    def delete(self, key: str) -> None:
+        self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+    def staged_before(self, cutoff: dt.datetime) -> list[str]:
+        """Staged sym-upload-v2 files last written before ``cutoff`` (never completed)."""
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.STAGING_PREFIX)
+        return [item["Key"] for page in pages for item in page.get("Contents", []) if item["LastModified"] < cutoff]
+
+    def _head(self, key: str) -> dict | None:
+        try:
+            return self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if _not_found(error):
+                return None
+            raise
+
+
+def _not_found(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")

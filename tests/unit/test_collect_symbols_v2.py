@@ -1,0 +1,46 @@
+"""sym-upload-v2's wire details: the answers the tool's regular expressions read, and the
+complete call's body, which is not strict JSON."""
+
+import re
+
+import pytest
+
+from crashflow.collector.symbols_upload import SymbolUploadRefused
+from crashflow.collector.symbols_v2 import SymbolId, answer, parse_complete_body
+
+# The expressions of Breakpad's src/common/linux/symbol_collector_client.cc.
+TOOL_EXPRESSIONS = {
+    "status": r'"status": "([^"]+)"',
+    "uploadUrl": r'"uploadUrl": "([^"]+)"',
+    "uploadKey": r'"uploadKey": "([^"]+)"',
+    "result": r'"result": "([^"]+)"',
+}
+
+
+@pytest.mark.parametrize("fields", [
+    {"status": "FOUND"},
+    {"uploadUrl": "http://127.0.0.1:8001/symbols/v1/uploads/abc?key=t%2Bk", "uploadKey": "abc"},
+    {"result": "DUPLICATE_DATA"},
+])
+def test_answers_match_the_tools_regular_expressions(fields):
+    text = answer(**fields)
+    for name, value in fields.items():
+        assert re.search(TOOL_EXPRESSIONS[name], text).group(1) == value
+
+
+def test_the_tools_complete_body():
+    # Byte for byte what SymbolCollectorClient::CompleteUpload sends.
+    body = b'{ symbol_id: {debug_file: "crashme", debug_id: "AA11BB22CC33DD44EE55FF6677889900A" }, symbol_upload_type: "BREAKPAD" }'
+    assert parse_complete_body(body) == SymbolId("crashme", "AA11BB22CC33DD44EE55FF6677889900A", "BREAKPAD")
+
+
+def test_the_protocol_documents_camel_case_and_strict_json():
+    body = b'{symbol_id:{"debugFile":"file_name","debugId":"123123123123123123123123123"}}'
+    assert parse_complete_body(body) == SymbolId("file_name", "123123123123123123123123123", "BREAKPAD")
+    body = b'{"symbol_id": {"debug_file": "a.pdb", "debug_id": "0A"}, "symbol_upload_type": "elf"}'
+    assert parse_complete_body(body) == SymbolId("a.pdb", "0A", "ELF")
+
+
+def test_a_body_without_a_symbol_id_is_refused():
+    with pytest.raises(SymbolUploadRefused, match="names no symbol_id"):
+        parse_complete_body(b"{}")
