@@ -60,6 +60,7 @@ class FunctionServer:
         self.name = name
         self.port = port
         self.url = f"http://127.0.0.1:{self.port}"
+        (REPO / ".local" / "logs").mkdir(parents=True, exist_ok=True)
         self.log = open(REPO / ".local" / "logs" / f"test-{name}.log", "ab")
         self.process = subprocess.Popen(
             [

@@ -283,7 +283,7 @@ TRUNCATED = multipart({"ProductName": "Test"}, {"upload_file_minidump": b"MDMP" 
      "Discarded=malformed_no_boundary"),
     ({"Content-Encoding": "gzip"}, multipart({"ProductName": "Test"}, {}), 400, "Discarded=malformed_bad_gzip"),
     ({"Content-Encoding": "gzip"}, gzip_bomb(4 * MAX_DECOMPRESSED), 413, "Discarded=too_large"),
-    ({}, TRUNCATED, 400, "Discarded=malformed_truncated_body"),
+    ({}, TRUNCATED, 400, "Discarded=malformed_invalid_payload_structure"),
     ({}, multipart({}, {}, json_extra=None, raw_json=b'{"ProductName": '), 400, "Discarded=malformed_invalid_json"),
     ({}, multipart({}, {}, json_extra=[1, 2]), 400, "Discarded=malformed_invalid_json_value"),
     ({}, multipart({}, {"upload_file_minidump": b"MDMP"}), 400, "Discarded=malformed_no_annotations"),
@@ -316,7 +316,7 @@ def test_body_cut_off_by_the_client_is_refused(collect, storage):
             reply += chunk
     assert b"500" not in reply.split(b"\r\n", 1)[0]
     if reply:  # the client is gone; if it reads at all it reads a 400
-        assert reply.startswith(b"HTTP/1.1 400") and reply.endswith(b"Discarded=malformed_truncated_body")
+        assert reply.startswith(b"HTTP/1.1 400") and reply.endswith(b"Discarded=malformed_invalid_payload_structure")
     assert object_count(storage) == before
 
 
@@ -379,7 +379,7 @@ def test_throttle_results(collect, storage, table, queues):
 
 def test_health_endpoints(collect):
     assert requests.get(f"{collect}/__lbheartbeat__", timeout=10).status_code == 200
-    assert requests.get(f"{collect}/__version__", timeout=10).json()["version"]
+    assert requests.get(f"{collect}/__version__", timeout=10).json()["commit"]
     answer = requests.get(f"{collect}/__heartbeat__", timeout=30)
     assert (answer.status_code, answer.json()) == (200, {"s3": "ok", "sqs": "ok", "hbase": "ok"})
     assert requests.get(f"{collect}/submit", timeout=10).status_code == 404

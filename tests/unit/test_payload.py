@@ -151,14 +151,16 @@ def test_invalid_utf8_annotation_is_kept_and_noted():
     # Socorro's collector says invalid_payload_structure for every body it cannot parse.
     (HEADERS, BODY[: len(BODY) // 2], "invalid_payload_structure"),
     (HEADERS, b"no boundary anywhere in here", "invalid_payload_structure"),
+    (headers(BODY + b"0123456789"), BODY, "invalid_payload_structure"),  # shorter than announced
     (headers(BODY.replace(b"xYzZY", b"other")), BODY.replace(b"xYzZY", b"other"), "invalid_payload_structure"),
     ({**HEADERS, "Content-Encoding": "gzip"}, gzip.compress(b"junk, not multipart"), "invalid_payload_structure"),
     ({**HEADERS, "Content-Encoding": "gzip"}, gzip.compress(BODY)[:-20], "bad_gzip"),
     (HEADERS, b"--xYzZY\r\nX-Nothing: 1\r\n\r\nbody\r\n--xYzZY--\r\n", "invalid_payload_structure"),
     (HEADERS, multipart(("extra", None, "application/json", b"{nope")), "invalid_json"),
     (HEADERS, multipart(("extra", None, "application/json", b"[1, 2]")), "invalid_json_value"),
-    (HEADERS, multipart(("upload_file_minidump", "a", None, b"x")), "no_annotations"),
-    (HEADERS, multipart(), "no_annotations"),
+    (headers(multipart(("upload_file_minidump", "a", None, b"x"))), multipart(("upload_file_minidump", "a", None, b"x")),
+     "no_annotations"),
+    (headers(multipart()), multipart(), "no_annotations"),
     (HEADERS, multipart(("P", None, None, b"x"), ("raw_crash", "a", None, b"x")), "invalid_dump_name"),
     (HEADERS, multipart(("P", None, None, b"x"), ("../dump_names", "a", None, b"x")), "invalid_dump_name"),
     (HEADERS, multipart(("P", None, None, b"x"), ("../..", "a", None, b"x")), "invalid_dump_name"),

@@ -159,6 +159,10 @@ def parse_crash_payload(
     collected = _PartCollector()
     _decode_multipart(body, boundary_bytes, collected, limits)
     payload.size = received[0]
+    announced = headers.get("Content-Length")
+    if announced is not None and payload.size < int(announced):
+        # The server's stream just ends early when the client stops sending.
+        raise MalformedCrash("invalid_payload_structure")
     collected.fill(payload)
 
     if not payload.annotations:
@@ -258,8 +262,9 @@ def _decode_multipart(body: Iterable[bytes], boundary: bytes, parts: _PartCollec
     is_dump = False
     buffer = bytearray()
     count = 0
+    chunks = _with_end(body)
     try:
-        for chunk in _with_end(body):
+        for chunk in chunks:
             for event in parser.parse(chunk):
                 if isinstance(event, multipart.MultipartSegment):
                     count += 1
@@ -276,6 +281,10 @@ def _decode_multipart(body: Iterable[bytes], boundary: bytes, parts: _PartCollec
                         raise PayloadTooLarge(f"annotation {current.name!r} over {limits.max_annotation_bytes} bytes")
             if parser.closed:
                 break
+        # Read past the closing boundary to the end of the body: a body that ends before
+        # its Content-Length shows only there.
+        for _ in chunks:
+            pass
     except multipart.MultipartError as error:
         # Broken framing, or a body that ended before its closing boundary: Socorro's
         # collector says invalid_payload_structure for both.
