@@ -7,6 +7,8 @@ HERE=$(dirname "$0")
 
 "$HERE/python.sh" install
 export CRASHFLOW_STACKWALKER=${CRASHFLOW_STACKWALKER:-$("$HERE/stackwalker.sh" install)}
+# dump_syms and the minidump-writer helper of the native crash test (cached after the first build).
+"$HERE/native-tools.sh" install >/dev/null
 
 started=()
 cleanup() {
