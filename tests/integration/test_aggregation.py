@@ -484,6 +484,27 @@ def test_retention_deletes_old_rows_objects_and_partitions_in_batches(own_stack)
     assert (again.status, again.rows_written) == ("ok", 0)
 
 
+def test_retention_deletes_symbol_uploads_never_completed_after_a_day(own_stack):
+    import io
+
+    from crashflow.stores.s3 import SymbolStorage
+
+    symbols = SymbolStorage(own_stack)
+    staged = symbols.STAGING_PREFIX + uuid.uuid4().hex
+    symbols.save(staged, io.BytesIO(b"MODULE Linux x86_64 0A app\n"))
+    symbols.save("app/0A/app.sym", io.BytesIO(b"MODULE Linux x86_64 0A app\n"))
+    now = dt.datetime.now(UTC)
+    try:
+        assert run_job(Database(own_stack), "retention", now=now + dt.timedelta(hours=1)).status == "ok"
+        assert symbols.exists(staged)  # may still be completed
+        run = run_job(Database(own_stack), "retention", now=now + dt.timedelta(days=1, hours=1))
+        assert (run.status, run.rows_written) == ("ok", 1)
+        assert not symbols.exists(staged) and symbols.exists("app/0A/app.sym")
+    finally:
+        symbols.delete(staged)
+        symbols.delete("app/0A/app.sym")
+
+
 def test_the_function_runs_the_job_a_cloudevent_names(functions, stack):
     url = functions["aggregate"].url  # serves the session namespace
     database = Database(stack)

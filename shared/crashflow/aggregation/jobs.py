@@ -39,6 +39,12 @@ class JobContext:
 
         return shared_client(CrashStorage, self.settings)
 
+    @property
+    def symbol_storage(self):
+        from crashflow.stores.s3 import SymbolStorage
+
+        return shared_client(SymbolStorage, self.settings)
+
 
 _CLIENTS: dict[tuple[type, str], object] = {}
 _CLIENTS_LOCK = threading.Lock()

@@ -8,6 +8,7 @@ goes, in bounded batches.
   raw annotations next to the processed crash, and they go at the processed cutoff.
 - ``retention_dumps_days`` (at most the raw retention): dumps and dump names only. A day
   whose dumps are all gone is noted in ``retention_done`` and not listed again.
+- Symbol files uploaded through sym-upload-v2 but never completed: gone after a day.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from crashflow.aggregation.jobs import Job, JobContext
 from crashflow.stores.postgres import week_start
 
 log = logging.getLogger(__name__)
+
+# How long a sym-upload-v2 file may wait for its complete call.
+STAGED_SYMBOLS_MAX_AGE = dt.timedelta(days=1)
 
 PARTITIONS_SQL = """
 SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -68,7 +72,15 @@ class RetentionJob(Job):
         ):
             removed += deleted
         removed += self.delete_s3(context, raw_cutoff, dumps_cutoff)
+        removed += self.delete_abandoned_symbol_uploads(context)
         return removed
+
+    def delete_abandoned_symbol_uploads(self, context: JobContext) -> int:
+        symbols = context.symbol_storage
+        abandoned = symbols.staged_before(context.now - STAGED_SYMBOLS_MAX_AGE)
+        for key in abandoned:
+            symbols.delete(key)
+        return len(abandoned)
 
     def drop_report_partitions(self, context: JobContext, cutoff: dt.date) -> int:
         dropped = 0
