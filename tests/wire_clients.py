@@ -27,6 +27,7 @@ import io
 import random
 import re
 import string
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -42,6 +43,14 @@ class Reply:
     curl_ok: bool  # curl_easy_perform returned CURLE_OK
     status: int
     body: str
+
+
+def _form_post(curl: pycurl.Curl, form: list) -> None:
+    """CURLOPT_HTTPPOST: curl_formadd's form, which these clients use (pycurl calls it
+    deprecated in favour of the mime API; the bytes are libcurl's either way)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        curl.setopt(pycurl.HTTPPOST, form)
 
 
 def _perform(curl: pycurl.Curl) -> Reply:
@@ -65,7 +74,7 @@ def breakpad_http_upload(url: str, parameters: dict[str, str], files: dict[str, 
     curl.setopt(pycurl.NOSIGNAL, 1)
     form = [(name, parameters[name]) for name in sorted(parameters)]
     form += [(name, (pycurl.FORM_FILE, str(files[name]))) for name in sorted(files)]
-    curl.setopt(pycurl.HTTPPOST, form)
+    _form_post(curl, form)
     curl.setopt(pycurl.HTTPHEADER, ["Expect:"])
     curl.setopt(pycurl.FAILONERROR, 1)
     return _perform(curl)
@@ -225,5 +234,5 @@ def firefox_upload(url: str, extra: Path, dumps: dict[str, Path], user_agent: st
                        pycurl.FORM_CONTENTTYPE, "application/json"))]
     form += [(name, (pycurl.FORM_FILE, str(path), pycurl.FORM_CONTENTTYPE, "application/octet-stream"))
              for name, path in dumps.items()]
-    curl.setopt(pycurl.HTTPPOST, form)
+    _form_post(curl, form)
     return _perform(curl)

@@ -22,9 +22,9 @@ from conftest import DATA, REPO, TEST_NAMESPACE, FunctionServer, free_port
 from crashflow.cli import main as cli
 from crashflow.crashids import is_crash_id
 from crashflow.stores.postgres import Database
-from crashflow.stores.s3 import CrashStorage, SymbolStorage, client
-from crashflow.stores.sqs import CrashQueues
+from crashflow.stores.s3 import SymbolStorage, client
 from crashflow.tokens import TokenStore
+from test_collect import drain, object_count, queues, storage  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.integration
 
@@ -42,16 +42,6 @@ def collect(stack):
         yield server.url
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def storage(stack):
-    return CrashStorage(stack)
-
-
-@pytest.fixture(scope="module")
-def queues(stack):
-    return CrashQueues(stack)
 
 
 @pytest.fixture(scope="module")
@@ -75,15 +65,6 @@ def symbols_bucket(stack):
     empty()
     yield keys
     empty()
-
-
-def drain(queues: CrashQueues) -> set[str]:
-    found = set()
-    while messages := queues.receive("standard", max_messages=10):
-        for message in messages:
-            found.add(message.body)
-            queues.delete(message)
-    return found
 
 
 def crash_id_of(reply: wire_clients.Reply) -> str:
@@ -164,11 +145,6 @@ def test_firefox_extra_json_file_part(collect, storage, queues, tmp_path):
     assert storage.load_dump_names(crash_id) == ["upload_file_minidump", "upload_file_minidump_browser"]
     assert storage.load_dump(crash_id, "upload_file_minidump") == DUMP.read_bytes()
     assert crash_id in drain(queues)
-
-
-def object_count(storage: CrashStorage) -> int:
-    pages = storage.s3.get_paginator("list_objects_v2").paginate(Bucket=storage.bucket)
-    return sum(page.get("KeyCount", 0) for page in pages)
 
 
 def test_firefox_part_holding_a_json_array_is_malformed(collect, storage, queues, tmp_path):
