@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import REPO, FunctionServer, free_port
+from conftest import REPO, TEST_NAMESPACE, FunctionServer, free_port
 from crashflow import cli
 from crashflow.provision import provision
 from crashflow.relay import Relay, post_event
@@ -31,7 +31,9 @@ from process_support import dump_crash, processed_records, report_rows
 
 pytestmark = pytest.mark.integration
 
-NAMESPACE = "cfprocessfaults"
+# Moto is shared: the suite's own namespace keeps two suites run at once (by developers
+# on one machine) off each other's queues.
+NAMESPACE = f"{TEST_NAMESPACE}faults"
 
 
 class PrivateStack:
