@@ -105,13 +105,13 @@ class Settings(BaseSettings):
     aggregate_url: str | None = None
 
     # Query API.
-    # Fields removed from RawCrash, ProcessedCrash and SuperSearch for callers without
-    # view_pii. Matched ignoring case and underscores ("Comments" also hides "comments");
-    # a dotted name ("json_dump.sensitive") is a nested field.
-    protected_fields: list[str] = [
-        "url", "email", "comments", "user_comments", "exploitability", "memory_report",
-        "remote_addr", "json_dump.sensitive",
-    ]
+    # Protected by default (crashflow.fields): a caller without view_pii sees only the fields
+    # Socorro's schemas and crashflow.fields call public. An installation adds its own
+    # annotations to the public ones (exact raw-crash names, never one a schema protects),
+    # and may protect public fields too ("processed_crash.<dotted path>" or
+    # "raw_crash.<annotation>"). Both are checked here, when the settings are read.
+    public_annotations: list[str] = []
+    protected_fields: list[str] = []
     # How long a token's permissions are trusted without asking Postgres (revocation delay).
     api_token_cache_seconds: float = 10
     # Requests per minute per client address (no token) and per token; 0 turns a limit off.
@@ -177,6 +177,26 @@ class Settings(BaseSettings):
             if not croniter.is_valid(expression):
                 raise ValueError(f"schedule for {name}: invalid cron expression {expression!r}")
         return schedules
+
+    @field_validator("public_annotations")
+    @classmethod
+    def _check_public_annotations(cls, names: list[str]) -> list[str]:
+        from crashflow.fields import check_public_annotations
+
+        problems = check_public_annotations(names)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return names
+
+    @field_validator("protected_fields")
+    @classmethod
+    def _check_protected_fields(cls, paths: list[str]) -> list[str]:
+        from crashflow.fields import check_protected_fields
+
+        problems = check_protected_fields(paths)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return paths
 
     @model_validator(mode="after")
     def _check_retention(self):

@@ -14,6 +14,7 @@ from siggen.utils import convert_to_crash_data
 
 from conftest import DATA, FunctionServer, free_port
 from crashflow.crashids import create_crash_id
+from crashflow.fields import default_definitions
 from crashflow.stores.hbase import CrashTable
 from crashflow.stores.postgres import Database
 from crashflow.stores.s3 import CrashStorage
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.integration
 PII = {"URL": "https://private.example/secret", "Email": "someone@example.com", "Comments": "my bank page crashed"}
 PII_PROCESSED = {"url", "email", "user_comments"}
 DUMPS = ["test.dmp", "linux-mini.dmp"]
+DEFINITIONS = default_definitions()
 
 
 def start_query_server(settings, functions, **overrides) -> FunctionServer:
@@ -111,12 +113,23 @@ def test_processed_crash_by_id_and_bp_prefix(api, crashes, stack):
         answer = get(api, "/api/ProcessedCrash/", crash_id=asked)
         assert answer.status_code == 200, answer.text
         assert answer.json()["uuid"] == crash_id
-    # Without view_pii the protected fields are gone and nothing else is.
+    # Without view_pii only the public fields are there, as stored, and _withheld names
+    # the protected ones.
     assert PII_PROCESSED <= set(stored)
-    expected = {k: v for k, v in stored.items() if k not in PII_PROCESSED | {"exploitability"}}
-    expected["json_dump"] = {k: v for k, v in stored["json_dump"].items() if k != "sensitive"}
-    assert get(api, "/api/ProcessedCrash/", crash_id=crash_id).json() == expected
-    assert get(api, "/api/ProcessedCrash/", crash_id=crash_id, format="meta").json() == expected
+    public = get(api, "/api/ProcessedCrash/", crash_id=crash_id).json()
+    assert public == get(api, "/api/ProcessedCrash/", crash_id=crash_id, format="meta").json()
+    withheld = public.pop("_withheld")
+    assert set(public) == {name for name in stored if DEFINITIONS.processed_crash.is_public(name)}
+    assert PII_PROCESSED <= set(withheld["fields"]) and withheld["permission"] == "view_pii"
+    assert withheld["count"] == len(withheld["fields"]) + withheld["unlisted"]
+    for name, value in public.items():
+        if name != "json_dump":
+            assert value == stored[name], name
+    frames = public["json_dump"]["crashing_thread"]["frames"]
+    stored_frames = stored["json_dump"]["crashing_thread"]["frames"]
+    assert [f["function"] for f in frames] == [f["function"] for f in stored_frames]
+    assert "registers" in stored_frames[0] and not any("registers" in frame for frame in frames)
+    assert "json_dump.crashing_thread.frames.registers" in withheld["fields"]
 
 
 @pytest.mark.parametrize("token, sees_pii", [(None, False), ("none", False), ("rawdump", False),
@@ -127,12 +140,14 @@ def test_protected_fields_need_view_pii(api, crashes, tokens, token, sees_pii):
     processed = get(api, "/api/ProcessedCrash/", tokens.get(token), crash_id=crash_id).json()
     raw = get(api, "/api/RawCrash/", tokens.get(token), crash_id=crash_id).json()
     if sees_pii:
+        assert "_withheld" not in processed and "_withheld" not in raw
         assert processed["url"] == PII["URL"] and processed["email"] == PII["Email"]
         assert processed["user_comments"] == PII["Comments"]
         assert {raw[k] for k in PII} == set(PII.values())
     else:
         assert not PII_PROCESSED & set(processed)
         assert not set(PII) & set(raw)
+        assert set(PII) <= set(raw["_withheld"]["fields"]) and PII_PROCESSED <= set(processed["_withheld"]["fields"])
         assert raw["ProductName"] == crashes[0]  # the rest is there
 
 
@@ -142,7 +157,10 @@ def test_raw_crash_meta(api, crashes, stack):
     answer = get(api, "/api/RawCrash/", crash_id=f"bp-{crash_id}", format="meta")
     assert answer.status_code == 200
     stored = CrashStorage(stack).load_raw_crash(crash_id)
-    assert answer.json() == {k: v for k, v in stored.items() if k not in PII}
+    public = answer.json()
+    withheld = public.pop("_withheld")
+    assert public == {k: v for k, v in stored.items() if k not in {*PII, "metadata"}}
+    assert withheld == {"count": 4, "fields": sorted([*PII, "metadata"]), "unlisted": 0, "permission": "view_pii"}
 
 
 @pytest.mark.parametrize("name", ["", "dump", "upload_file_minidump"])

@@ -96,7 +96,7 @@ def test_default_window_and_total(api, reports):
     answer = search(api, product)
     assert answer["total"] == IN_WINDOW == len(recent(rows))
     assert answer["errors"] == []
-    assert set(answer) == {"hits", "total", "facets", "errors"}
+    assert set(answer) == {"hits", "total", "facets", "errors", "_withheld"}  # an anonymous answer
     assert len(answer["hits"]) == 100
     assert all(set(hit) == {"uuid", "date", "signature", "product", "version"} for hit in answer["hits"])
     dates = [hit["date"] for hit in answer["hits"]]
@@ -324,14 +324,17 @@ def test_sql_injection_is_harmless(api, reports, stack):
 def test_protected_fields_in_search(api, reports, pii_token, stack):
     product, _ = reports
     public = search(api, product, ("_columns", "uuid,url,email,user_comments"), ("_results_number", "3"))
-    assert all(set(hit) == {"uuid"} for hit in public["hits"])
+    assert public["hits"] and all(set(hit) == {"uuid"} for hit in public["hits"])
+    assert public["_withheld"] == {"count": 3, "fields": ["email", "url", "user_comments"], "unlisted": 0,
+                                   "permission": "view_pii"}
     for pairs in ([("url", "~x")], [("email", "__null__")], [("_facets", "user_comments")],
                   [("_aggs.signature", "email")], [("_sort", "url")], [("_cardinality.url", "")]):
         answer = search(api, product, *pairs, status=403)
         assert "view_pii" in answer["error"]
         search(api, product, *pairs, token=pii_token)
     unlocked = search(api, product, ("_columns", "uuid,url"), ("_results_number", "3"), token=pii_token)
-    assert all(set(hit) == {"uuid", "url"} for hit in unlocked["hits"])
+    assert all(set(hit) == {"uuid", "url"} for hit in unlocked["hits"]) and "_withheld" not in unlocked
+    assert search(api, product)["_withheld"]["count"] == 0
     none_token = TokenStore(Database(stack)).create(["view_rawdump", "reprocess_crashes"])
     assert search(api, product, ("url", "~x"), token=none_token, status=403)
 
@@ -343,4 +346,6 @@ def test_super_search_fields_follow_the_reports_columns(api):
     assert fields["uptime"]["query_type"] == "integer" and fields["signature"]["query_type"] == "string"
     assert fields["url"]["permissions_needed"] == ["crashstats.view_pii"]
     assert fields["signature"]["permissions_needed"] == []
+    assert fields["signature"]["description"].startswith("Crash signature")
+    assert "~" in fields["signature"]["operators"] and ">=" in fields["date"]["operators"]
     assert get(api, "/api/SuperSearchFields/", bogus="1").status_code == 400

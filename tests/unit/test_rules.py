@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from siggen.utils import convert_to_crash_data
 
+from crashflow.fields import field_definitions
 from crashflow.processor import rules
 from crashflow.processor.annotations import typed_annotations
 from crashflow.processor.pipeline import CrashContext, Pipeline, Rule
@@ -55,7 +56,8 @@ class Marking(Rule):
 def test_a_failing_rule_adds_a_note_and_the_pipeline_goes_on():
     result = Pipeline([Exploding(), Marking()]).run(crash())
     assert result.processed["marked"] is True
-    assert result.notes == ["Exploding failed: RuntimeError: boom"]
+    # The notes are public: the error's message (which may quote a value) stays in the log.
+    assert result.notes == ["Exploding failed: RuntimeError"]
 
 
 def test_clean_annotations_drops_nul_bytes_none_values_and_reserved_keys():
@@ -63,6 +65,22 @@ def test_clean_annotations_drops_nul_bytes_none_values_and_reserved_keys():
     rules.CleanAnnotationsRule().action(context)
     assert context.raw_crash == {"Product": "App", "uuid": CRASH_ID, "Ok": "1"}
     assert len(context.notes) == 3
+
+
+def test_notes_name_only_public_annotations():
+    """processor_notes is public: an unlisted annotation's name (maybe a user's address)
+    is not repeated there, a public one's is."""
+    context = crash({"alice@example.com": None, "Secret\0Token": "x\0", "Vendor": None, "Hang": "a\0b"})
+    rules.CleanAnnotationsRule().action(context)
+    notes = "; ".join(context.notes)
+    assert "alice" not in notes and "Secret" not in notes
+    assert "'Vendor' has no value" in notes and "'Hang' had NUL bytes" in notes
+    assert notes.count("(an unlisted annotation)") == 2
+    # An installation's public annotations are named.
+    own = field_definitions(public_annotations=["SecretToken"]).raw_crash
+    context = crash({"Secret\0Token": "x\0"})
+    rules.CleanAnnotationsRule(own).action(context)
+    assert context.notes == ["annotation 'SecretToken' had NUL bytes; removed"]
 
 
 def test_copy_annotations_types_known_ones_and_notes_bad_values():
@@ -77,9 +95,30 @@ def test_copy_annotations_types_known_ones_and_notes_bad_values():
     assert processed["install_time"] == 1500000000
     assert processed["user_comments"] == "it broke"
     assert "oom_allocation_size" not in processed
-    assert context.notes == ["annotation OOMAllocationSize: not a valid int: 'lots'"]
+    assert context.notes == ["annotation OOMAllocationSize: not a valid int: 'lots'"]  # public: quoted
     assert context.annotations.model_extra == {"MyOwnAnnotation": "kept"}
     assert context.raw_crash["MyOwnAnnotation"] == "kept"
+
+
+def test_notes_quote_no_protected_value():
+    own = field_definitions(protected_fields=["raw_crash.OOMAllocationSize"]).raw_crash
+    context = crash({"OOMAllocationSize": "alice@example.com"})
+    rules.CopyAnnotationsRule(own).action(context)
+    assert context.notes == ["annotation OOMAllocationSize: not a valid int: (value protected)"]
+
+
+@pytest.mark.parametrize("reason, public", [
+    ("MOZ_CRASH(Shutdown too long)", "MOZ_CRASH(Shutdown too long)"),
+    ("MOZ_RELEASE_ASSERT(aIndex < Length()) (invalid index)", "MOZ_RELEASE_ASSERT(aIndex < Length()) (invalid index)"),
+    ("called `Result::unwrap()` on an `Err` value: https://alice.example/private", "sanitized--see moz_crash_reason_raw"),
+    ("Failed to load module \"jar:file:///home/alice/x\"", "sanitized--see moz_crash_reason_raw"),
+])
+def test_moz_crash_reason_is_public_only_when_a_constant(reason, public):
+    context = crash({"ProductName": "App", "MozCrashReason": reason})
+    rules.CopyAnnotationsRule().action(context)
+    rules.MozCrashReasonRule().action(context)
+    assert context.processed["moz_crash_reason_raw"] == reason
+    assert context.processed["moz_crash_reason"] == public
 
 
 def test_copy_annotations_without_a_version():

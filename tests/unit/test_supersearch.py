@@ -124,19 +124,17 @@ def test_bad_parameters(params):
         parse(list(params.items()))
 
 
-PROTECTED = {"url", "email", "user_comments"}.__contains__
-
-
 @pytest.mark.parametrize("params", [
     [("url", "~example")], [("_facets", "email")], [("_aggs.signature", "user_comments")],
     [("_sort", "-url")], [("_cardinality.email", "")], [("_aggs.url", "signature")],
 ])
 def test_protected_fields_cannot_be_searched_without_permission(params):
     with pytest.raises(Forbidden):
-        parse(params, is_protected=PROTECTED, allow_protected=False)
-    parse(params, is_protected=PROTECTED, allow_protected=True)
+        parse(params, allow_protected=False)
+    parse(params, allow_protected=True)
 
 
 def test_protected_columns_are_left_out_of_hits():
-    query = parse([("_columns", "uuid,url,email")], is_protected=PROTECTED, allow_protected=False)
-    assert query.columns == [("uuid", "uuid")]
+    query = parse([("_columns", "uuid,url,email")], allow_protected=False)
+    assert query.columns == [("uuid", "uuid")] and query.withheld_columns == ["url", "email"]
+    assert parse([("_columns", "uuid,url")]).columns == [("uuid", "uuid"), ("url", "url")]

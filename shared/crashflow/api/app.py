@@ -18,7 +18,7 @@ from crashflow.api.errors import (
     is_bad_value,
 )
 from crashflow.api.priority import PriorityProcessing
-from crashflow.api.redaction import Redactor
+from crashflow.fields import FieldDefinitions
 from crashflow.settings import Settings
 from crashflow.stores.hbase import CrashTable
 from crashflow.stores.postgres import Database
@@ -70,7 +70,7 @@ class Services:
         self.database = Database(settings, size=POOL_SIZE)
         self.storage = CrashStorage(settings)
         self.queues = CrashQueues(settings)
-        self.redactor = Redactor(settings.protected_fields)
+        self.fields = FieldDefinitions.from_settings(settings)
         self.priority = PriorityProcessing(settings, self.queues)
         self.signatures = signatures.SignatureService()
         self.tokens = TokenCache(TokenStore(self.database), settings.api_token_cache_seconds)

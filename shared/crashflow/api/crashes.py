@@ -5,16 +5,12 @@ from __future__ import annotations
 
 from crashflow.api.calls import Call, Reply, check_known_params, crash_id_param
 from crashflow.api.errors import BadRequest, NotFound
-from crashflow.api.redaction import PII_PERMISSION
+from crashflow.api.redaction import public_document
 from crashflow.stores.s3 import MAIN_DUMP, CrashNotFound
 
 RAWDUMP_PERMISSION = "view_rawdump"
 # Names of the main dump: Socorro's clients ask for it under any of these.
 MAIN_DUMP_NAMES = ("", "dump", MAIN_DUMP)
-
-
-def _public(services, call: Call, document: dict) -> dict:
-    return document if call.may(PII_PERMISSION) else services.redactor.redact(document)
 
 
 def processed_crash(services, call: Call) -> Reply:
@@ -33,7 +29,7 @@ def processed_crash(services, call: Call) -> Reply:
                 "crash_id": crash_id,
                 "error": "the crash is being processed; ask again in a few seconds",
             }, {"Retry-After": "2"})
-    return Reply(200, _public(services, call, processed))
+    return Reply(200, public_document(services.fields.processed_crash, call, processed))
 
 
 def raw_crash(services, call: Call) -> Reply:
@@ -50,7 +46,7 @@ def raw_crash(services, call: Call) -> Reply:
             raw = services.storage.load_raw_crash(crash_id)
         except CrashNotFound:
             raise NotFound(f"crash {crash_id} not found") from None
-    return Reply(200, _public(services, call, raw))
+    return Reply(200, public_document(services.fields.raw_crash, call, raw))
 
 
 def _raw_dump(services, call: Call, crash_id: str, name: str) -> Reply:

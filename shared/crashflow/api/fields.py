@@ -1,14 +1,14 @@
 """``SuperSearchFields``: every searchable field, as Socorro describes its fields.
 
-Built from ``REPORT_COLUMNS`` at each call, so a column added to ``reports`` shows up here
-(and in SuperSearch) by itself.
+Built from the field definitions (``crashflow.fields``: a ``reports`` column or an alias,
+its type, operators, description and whether it is protected), so a column added to
+``reports`` shows up here and in SuperSearch by itself.
 """
 
 from __future__ import annotations
 
 from crashflow.api.calls import Call, Reply, check_known_params
-from crashflow.api.supersearch import ALIASES
-from crashflow.reports import REPORT_COLUMNS
+from crashflow.fields import PII_PERMISSION, SearchField
 
 # reports column kind -> (Socorro query_type, data_validation_type)
 SOCORRO_TYPES = {
@@ -19,28 +19,25 @@ SOCORRO_TYPES = {
 }
 
 
-def field_description(name: str, column: str, protected: bool) -> dict:
-    query_type, validation = SOCORRO_TYPES[REPORT_COLUMNS[column]]
+def field_description(search_field: SearchField) -> dict:
+    query_type, validation = SOCORRO_TYPES[search_field.kind]
     return {
-        "name": name,
+        "name": search_field.name,
         "namespace": "processed_crash",
-        "in_database_name": column,
+        "in_database_name": search_field.column,
         "query_type": query_type,
         "data_validation_type": validation,
-        "permissions_needed": ["crashstats.view_pii"] if protected else [],
+        "permissions_needed": [] if search_field.public else [f"crashstats.{PII_PERMISSION}"],
         "form_field_choices": [],
         "has_full_version": False,
         "is_exposed": True,
         "is_returned": True,
         "default_value": None,
-        "description": "",
+        "description": search_field.description,
+        "operators": list(search_field.operators),
     }
 
 
 def super_search_fields(services, call: Call) -> Reply:
     check_known_params(call.args, set())
-    is_protected = services.redactor.is_protected
-    fields = {column: field_description(column, column, is_protected(column)) for column in REPORT_COLUMNS}
-    for alias, column in ALIASES.items():
-        fields[alias] = field_description(alias, column, is_protected(column))
-    return Reply(200, fields)
+    return Reply(200, {name: field_description(f) for name, f in services.fields.search_fields.items()})

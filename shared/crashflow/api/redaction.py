@@ -1,45 +1,33 @@
-"""Protected data: the configured fields are removed for callers without ``view_pii``."""
+"""Protected data in the API's answers: a caller without ``view_pii`` gets only the public
+fields (``crashflow.fields``), and the answer's ``_withheld`` says what was left out.
+
+``_withheld`` (documented in the README, "Protected data") is
+``{"count": n, "fields": [paths the definitions name], "unlisted": m, "permission": "view_pii"}``:
+``count`` fields were left out; ``fields`` names those the field definitions list (say
+``URL`` or ``json_dump.crashing_thread.frames.registers``); ``unlisted`` counts the others,
+an app's own annotations among them, whose names are withheld too. It is in every answer
+made for a caller without ``view_pii`` (``count`` 0 when nothing was left out), never in one
+made for a caller with it.
+"""
 
 from __future__ import annotations
 
+from crashflow.api.calls import Call
+from crashflow.fields import PII_PERMISSION, DocumentFields, Withheld
 
-PII_PERMISSION = "view_pii"
-
-
-def field_key(name: str) -> str:
-    """Names compare ignoring case and underscores: ``UserComments`` is ``user_comments``."""
-    return name.replace("_", "").lower()
+WITHHELD_KEY = "_withheld"
 
 
-class Redactor:
-    def __init__(self, protected_fields: list[str]):
-        self.top_level = {field_key(name) for name in protected_fields if "." not in name}
-        self.nested = [[field_key(part) for part in name.split(".")] for name in protected_fields if "." in name]
-
-    def is_protected(self, name: str) -> bool:
-        return field_key(name) in self.top_level
-
-    def redact(self, document: dict) -> dict:
-        """A copy of ``document`` without the protected fields (the original is untouched)."""
-        public = {key: value for key, value in document.items() if field_key(key) not in self.top_level}
-        for path in self.nested:
-            public = _without_path(public, path)
-        return public
-
-
-def _without_path(document: dict, path: list[str]) -> dict:
-    """``document`` without the field at ``path``; copies only what it changes."""
-    head, rest = path[0], path[1:]
-    for key, value in document.items():
-        if field_key(key) != head:
-            continue
-        document = dict(document)
-        if not rest:
-            del document[key]
-        elif isinstance(value, dict):
-            document[key] = _without_path(value, rest)
-        elif isinstance(value, list):
-            document[key] = [_without_path(item, rest) if isinstance(item, dict) else item
-                             for item in value]
+def public_document(fields: DocumentFields, call: Call, document: dict) -> dict:
+    """``document`` as the caller may see it."""
+    if call.may(PII_PERMISSION):
         return document
-    return document
+    view = fields.public_view(document)
+    return {**view.document, WITHHELD_KEY: view.withheld.as_json()}
+
+
+def with_withheld(call: Call, answer: dict, withheld: Withheld) -> dict:
+    """``answer`` with its ``_withheld``, for a caller without ``view_pii``."""
+    if call.may(PII_PERMISSION):
+        return answer
+    return {**answer, WITHHELD_KEY: withheld.as_json()}

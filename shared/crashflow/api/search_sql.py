@@ -1,6 +1,6 @@
 """SuperSearch as SQL over ``reports``.
 
-Column names come from the whitelist (``supersearch.column_for``) and SQL keywords from the
+Column names come from the whitelist (``crashflow.fields.SearchField``) and SQL keywords from the
 fixed tables below; every value the caller sent travels as a query parameter.
 """
 

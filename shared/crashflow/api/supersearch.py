@@ -1,7 +1,10 @@
 """SuperSearch parameters: parsed and checked against the whitelist of fields.
 
 Every field is a ``reports`` column (``REPORT_COLUMNS``, so a new column is searchable by
-itself) or one of Socorro's aliases. ``search_sql`` turns the parsed query into SQL.
+itself) or one of Socorro's aliases, as ``crashflow.fields.SearchField`` defines them: a
+caller without ``view_pii`` may filter, sort, facet and aggregate on public fields only,
+and gets the public ones of the columns it asks for. ``search_sql`` turns the parsed query
+into SQL.
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ from dataclasses import dataclass, field
 
 from crashflow.api.calls import int_param, list_param
 from crashflow.api.errors import BadRequest, Forbidden
+from crashflow.fields import PII_PERMISSION, RANGE_OPERATORS, TEXT_OPERATORS, SearchField, default_definitions
 from crashflow.reports import REPORT_COLUMNS
 
-ALIASES = {"date": "date_processed", "platform": "os_name", "build_id": "build"}
 DEFAULT_COLUMNS = ["uuid", "date", "signature", "product", "version"]
 DEFAULT_FACETS = ["signature"]
 DEFAULT_FACETS_SIZE = 50
@@ -26,8 +29,6 @@ DEFAULT_DAYS = 7
 MAX_VALUE_LENGTH = 10_000
 # Longest prefix first: ">=" before ">".
 OPERATORS = (">=", "<=", ">", "<", "~", "^", "$", "@", "=")
-TEXT_OPERATORS = {"~", "^", "$", "@"}
-RANGE_OPERATORS = {">=", "<=", ">", "<"}
 SPECIAL = {"_columns", "_sort", "_facets", "_facets_size", "_results_number", "_results_offset"}
 PREFIXED_SPECIAL = ("_aggs.", "_histogram.", "_histogram_interval.", "_cardinality.")
 CARDINALITY = "_cardinality."
@@ -68,13 +69,8 @@ class SearchQuery:
     facets_size: int
     results_number: int
     results_offset: int
-
-
-def column_for(name: str) -> str:
-    column = ALIASES.get(name, name)
-    if column not in REPORT_COLUMNS:
-        raise BadRequest(f"unknown field {name[:80]!r}")
-    return column
+    # Columns asked for that the caller may not see (left out of the hits).
+    withheld_columns: list[str] = field(default_factory=list)
 
 
 def _parse_date(text: str) -> dt.datetime:
@@ -162,23 +158,33 @@ def group_filters(column: str, raw_values: list[str]) -> list[Filter]:
 
 
 class FieldGuard:
-    """Refuses protected fields to a caller without ``view_pii``."""
+    """Finds fields by name, and refuses protected ones to a caller without ``view_pii``."""
 
-    def __init__(self, is_protected, allowed: bool):
-        self.is_protected = is_protected
+    def __init__(self, fields: dict[str, SearchField], allowed: bool):
+        self.fields = fields
         self.allowed = allowed
 
-    def check(self, column: str, use: str) -> str:
-        if not self.allowed and self.is_protected(column):
-            raise Forbidden(f"{use} on the protected field {column} needs an Auth-Token with view_pii")
-        return column
+    def field(self, name: str) -> SearchField:
+        found = self.fields.get(name)
+        if found is None:
+            raise BadRequest(f"unknown field {name[:80]!r}")
+        return found
+
+    def visible(self, name: str) -> bool:
+        return self.allowed or self.field(name).public
+
+    def check(self, name: str, use: str) -> str:
+        """The column of field ``name``, if the caller may use it."""
+        if not self.visible(name):
+            raise Forbidden(f"{use} on the protected field {name} needs an Auth-Token with {PII_PERMISSION}")
+        return self.field(name).column
 
 
 def _nested_facet(name: str, guard: FieldGuard) -> Facet:
     if name.startswith(CARDINALITY):
         inner = name[len(CARDINALITY):]
-        return Facet("cardinality", inner, guard.check(column_for(inner), "faceting"))
-    return Facet("terms", name, guard.check(column_for(name), "faceting"))
+        return Facet("cardinality", inner, guard.check(inner, "faceting"))
+    return Facet("terms", name, guard.check(name, "faceting"))
 
 
 def _histogram_interval(column: str, raw: str | None):
@@ -212,17 +218,17 @@ def parse_facets(params, guard: FieldGuard) -> list[Facet]:
         if param.startswith("_aggs."):
             name = param[len("_aggs."):]
             nested = [_nested_facet(sub, guard) for sub in list_param(params, param)]
-            parent = Facet("terms", name, guard.check(column_for(name), "faceting"), nested=nested)
+            parent = Facet("terms", name, guard.check(name, "faceting"), nested=nested)
             facets = [f for f in facets if f.key != parent.key] + [parent]
         elif param.startswith("_histogram."):
             name = param[len("_histogram."):]
-            column = guard.check(column_for(name), "histograms")
+            column = guard.check(name, "histograms")
             interval = _histogram_interval(column, params.get(f"_histogram_interval.{name}"))
             nested = [_nested_facet(sub, guard) for sub in list_param(params, param)]
             histograms[name] = Facet("histogram", name, column, interval, nested)
         elif param.startswith(CARDINALITY):
             name = param[len(CARDINALITY):]
-            facets.append(Facet("cardinality", name, guard.check(column_for(name), "cardinality")))
+            facets.append(Facet("cardinality", name, guard.check(name, "cardinality")))
         elif param.startswith("_histogram_interval."):
             name = param[len("_histogram_interval."):]
             if f"_histogram.{name}" not in params:
@@ -230,31 +236,33 @@ def parse_facets(params, guard: FieldGuard) -> list[Facet]:
     return facets + list(histograms.values())
 
 
-def parse_query(params, now: dt.datetime | None = None, is_protected=lambda column: False,
+def parse_query(params, now: dt.datetime | None = None, fields: dict[str, SearchField] | None = None,
                 allow_protected: bool = True) -> SearchQuery:
-    """``params`` is a MultiDict of the request's query string."""
+    """``params`` is a MultiDict of the request's query string; ``fields`` the search fields
+    (``FieldDefinitions.search_fields``; the defaults when None)."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    guard = FieldGuard(is_protected, allow_protected)
+    guard = FieldGuard(default_definitions().search_fields if fields is None else fields, allow_protected)
     filters: list[Filter] = []
     for name in params:
         if name.startswith("_"):
             if name not in SPECIAL and not name.startswith(PREFIXED_SPECIAL):
                 raise BadRequest(f"unknown parameter {name[:80]!r}")
             continue
-        column = guard.check(column_for(name), "filtering")
+        column = guard.check(name, "filtering")
         filters.extend(group_filters(column, [raw for raw in params.getlist(name) if raw != ""]))
     if not any(f.column == "date_processed" for f in filters):
         filters.append(Filter("date_processed", ">=", [now - dt.timedelta(days=DEFAULT_DAYS)]))
 
-    columns = []
+    columns, withheld = [], []
     for name in list_param(params, "_columns") or DEFAULT_COLUMNS:
-        column = column_for(name)
-        if allow_protected or not is_protected(column):  # protected columns are left out
-            columns.append((name, column))
+        if guard.visible(name):
+            columns.append((name, guard.field(name).column))
+        else:  # left out of the hits, and named in the answer's _withheld
+            withheld.append(name)
     sort = []
     for name in list_param(params, "_sort"):
         descending = name.startswith("-")
-        sort.append((guard.check(column_for(name.removeprefix("-")), "sorting"), descending))
+        sort.append((guard.check(name.removeprefix("-"), "sorting"), descending))
     results_number = int_param(params, "_results_number", DEFAULT_RESULTS, 0, MAX_RESULTS)
     results_offset = int_param(params, "_results_offset", 0, 0, MAX_WINDOW)
     if results_number + results_offset > MAX_WINDOW:
@@ -267,4 +275,5 @@ def parse_query(params, now: dt.datetime | None = None, is_protected=lambda colu
         facets_size=int_param(params, "_facets_size", DEFAULT_FACETS_SIZE, 0, MAX_FACETS_SIZE),
         results_number=results_number,
         results_offset=results_offset,
+        withheld_columns=withheld,
     )

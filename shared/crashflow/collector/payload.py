@@ -278,7 +278,8 @@ def _decode_multipart(body: Iterable[bytes], boundary: bytes, parts: _PartCollec
                 else:
                     buffer += event
                     if not is_dump and len(buffer) > limits.max_annotation_bytes:
-                        raise PayloadTooLarge(f"annotation {current.name!r} over {limits.max_annotation_bytes} bytes")
+                        # Not named: the collector logs this at INFO, and an app's annotation names may be private.
+                        raise PayloadTooLarge(f"an annotation over {limits.max_annotation_bytes} bytes")
             if parser.closed:
                 break
         # Read past the closing boundary to the end of the body: a body that ends before

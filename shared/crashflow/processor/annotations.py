@@ -70,9 +70,10 @@ class RawCrash(BaseModel):
     system_memory_use_percentage: int | None = Field(None, alias="SystemMemoryUsePercentage")
 
 
-def typed_annotations(raw_crash: dict) -> tuple[RawCrash, list[str]]:
+def typed_annotations(raw_crash: dict, is_public=lambda name: False) -> tuple[RawCrash, list[str]]:
     """``raw_crash`` as a ``RawCrash``, and a note for every value that did not fit its type
-    (that annotation is left out of the typed view; the raw crash keeps it)."""
+    (that annotation is left out of the typed view; the raw crash keeps it). The notes are
+    public: they quote a value only where ``is_public(annotation name)``."""
     values = dict(raw_crash)
     notes = []
     while True:
@@ -83,7 +84,9 @@ def typed_annotations(raw_crash: dict) -> tuple[RawCrash, list[str]]:
             if not bad:
                 raise
             for name in sorted(bad):
-                notes.append(f"annotation {name}: not a valid {_expected(name)}: {str(values.pop(name))[:40]!r}")
+                value = values.pop(name)
+                quoted = f"{str(value)[:40]!r}" if is_public(name) else "(value protected)"
+                notes.append(f"annotation {name}: not a valid {_expected(name)}: {quoted}")
 
 
 def _expected(alias: str) -> str:

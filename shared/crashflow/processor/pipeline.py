@@ -63,5 +63,7 @@ class Pipeline:
                 raise
             except Exception as error:  # a broken rule must not lose the crash
                 log.exception("rule %r failed on %s", rule, crash.crash_id)
-                crash.notes.append(f"{rule!r} failed: {type(error).__name__}: {error}")
+                # The notes are public: the error's message may quote an annotation's
+                # value, so only its type goes there (the log has the rest).
+                crash.notes.append(f"{rule!r} failed: {type(error).__name__}")
         return crash

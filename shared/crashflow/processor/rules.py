@@ -13,6 +13,7 @@ from siggen.generator import SignatureGenerator
 from siggen.utils import int_or_none
 
 from crashflow.crashids import date_from_crash_id
+from crashflow.fields import DocumentFields, default_definitions
 from crashflow.processor.annotations import typed_annotations
 from crashflow.processor.pipeline import CrashContext, Rule
 from crashflow.processor.stackwalker import Stackwalker
@@ -36,8 +37,17 @@ class StartedRule(Rule):
         crash.processed["started_datetime"] = _utcnow().isoformat()
 
 
+def annotation_label(raw_fields: DocumentFields, name: str) -> str:
+    """How a (public) processor note names an annotation: an unlisted one's name may be
+    private too (a user's address as a key), so it is not repeated."""
+    return repr(name) if raw_fields.is_public(name) else "(an unlisted annotation)"
+
+
 class CleanAnnotationsRule(Rule):
     """NUL bytes out of names and values, no None values, no reserved names."""
+
+    def __init__(self, raw_fields: DocumentFields | None = None):
+        self.raw_fields = raw_fields or default_definitions().raw_crash
 
     def action(self, crash: CrashContext) -> None:
         clean = {}
@@ -47,14 +57,14 @@ class CleanAnnotationsRule(Rule):
                 continue
             name = key.replace("\0", "")
             if value is None:
-                crash.notes.append(f"annotation {name!r} has no value; dropped")
+                crash.notes.append(f"annotation {annotation_label(self.raw_fields, name)} has no value; dropped")
                 continue
             if not name or name in RESERVED_KEYS:
                 crash.notes.append(f"annotation {name!r} is reserved; dropped")
                 continue
             if isinstance(value, str) and "\0" in value:
                 value = value.replace("\0", "")
-                crash.notes.append(f"annotation {name!r} had NUL bytes; removed")
+                crash.notes.append(f"annotation {annotation_label(self.raw_fields, name)} had NUL bytes; removed")
             clean[name] = value
         crash.raw_crash = clean
 
@@ -62,11 +72,14 @@ class CleanAnnotationsRule(Rule):
 class CopyAnnotationsRule(Rule):
     """Types the known annotations and copies them under their processed-crash names."""
 
+    def __init__(self, raw_fields: DocumentFields | None = None):
+        self.raw_fields = raw_fields or default_definitions().raw_crash
+
     COPIED = {
         "product_name": "product", "version": "version", "build_id": "build",
         "release_channel": "release_channel", "url": "url", "email": "email",
         "comments": "user_comments", "notes": "app_notes", "hang_id": "hangid",
-        "install_time": "install_time", "moz_crash_reason": "moz_crash_reason",
+        "install_time": "install_time", "moz_crash_reason": "moz_crash_reason_raw",
         "abort_message": "abort_message", "oom_allocation_size": "oom_allocation_size",
         "js_large_allocation_failure": "js_large_allocation_failure",
         "ipc_channel_error": "ipc_channel_error", "ipc_message_name": "ipc_message_name",
@@ -77,7 +90,7 @@ class CopyAnnotationsRule(Rule):
     }
 
     def action(self, crash: CrashContext) -> None:
-        crash.annotations, notes = typed_annotations(crash.raw_crash)
+        crash.annotations, notes = typed_annotations(crash.raw_crash, self.raw_fields.is_public)
         crash.notes.extend(notes)
         processed = crash.processed
         for attribute, name in self.COPIED.items():
@@ -88,6 +101,24 @@ class CopyAnnotationsRule(Rule):
             processed.setdefault(name, "")
         major = processed["version"].split(".", 1)[0]
         processed["major_version"] = int(major) if major.isdigit() else 0
+
+
+class MozCrashReasonRule(Rule):
+    """``moz_crash_reason``: the MozCrashReason annotation where it is one of the constant
+    messages of Mozilla's crash macros (``MOZ_CRASH(...)``, ``MOZ_RELEASE_ASSERT(...)``,
+    ...), else a placeholder. Other reasons, a Rust panic's message say, can quote a URL or
+    a path; the value as sent stays in the protected ``moz_crash_reason_raw``. (Socorro
+    refuses a few known prefixes; crashflow keeps only the known-constant ones.)"""
+
+    CONSTANT_PREFIX = "MOZ_"
+    SANITIZED = "sanitized--see moz_crash_reason_raw"
+
+    def predicate(self, crash: CrashContext) -> bool:
+        return bool(crash.processed.get("moz_crash_reason_raw"))
+
+    def action(self, crash: CrashContext) -> None:
+        reason = crash.processed["moz_crash_reason_raw"]
+        crash.processed["moz_crash_reason"] = reason if reason.startswith(self.CONSTANT_PREFIX) else self.SANITIZED
 
 
 class IdentifierRule(Rule):
@@ -357,11 +388,14 @@ class FinishRule(Rule):
         crash.processed["processor_notes"] = "; ".join(crash.notes)
 
 
-def default_rules(stackwalker: Stackwalker) -> list[Rule]:
+def default_rules(stackwalker: Stackwalker, raw_fields: DocumentFields | None = None) -> list[Rule]:
+    """``raw_fields``: the raw crash's field definitions (which annotations the public
+    processor notes may name); the defaults when None."""
     return [
         StartedRule(),
-        CleanAnnotationsRule(),
-        CopyAnnotationsRule(),
+        CleanAnnotationsRule(raw_fields),
+        CopyAnnotationsRule(raw_fields),
+        MozCrashReasonRule(),
         IdentifierRule(),
         DatesRule(),
         ProcessTypeRule(),

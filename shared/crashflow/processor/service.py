@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from crashflow.crashids import normalize_crash_id
+from crashflow.fields import FieldDefinitions
 from crashflow.processor.pipeline import CrashContext, Pipeline
 from crashflow.processor.rules import default_rules, regenerate_signature_rules
 from crashflow.processor.stackwalker import Stackwalker
@@ -87,7 +88,7 @@ class Processor:
         # Loads of one crash run side by side: each is a network round trip.
         self.loader = ThreadPoolExecutor(8, thread_name_prefix="load")
         self.pipelines = {
-            "default": Pipeline(default_rules(self.stackwalker)),
+            "default": Pipeline(default_rules(self.stackwalker, FieldDefinitions.from_settings(settings).raw_crash)),
             "regenerate_signature": Pipeline(regenerate_signature_rules()),
         }
 

@@ -1,6 +1,7 @@
 """The UI's pages. Each one asks the API's own endpoint functions (so the UI shows exactly
-what the API answers, redaction included) and renders a template; Jinja2 escapes every
-value, so crash data cannot inject markup."""
+what the API answers, protected fields withheld included) and renders a template; Jinja2
+escapes every value, so crash data cannot inject markup. A page that left fields out says
+how many ("N fields hidden — sign in with a token that has view_pii")."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from werkzeug.datastructures import MultiDict
 from crashflow.api import aggregates, crashes, search
 from crashflow.api.calls import Call, Reply
 from crashflow.api.errors import ApiError, NotFound
+from crashflow.api.redaction import WITHHELD_KEY
 from crashflow.api.supersearch import OPERATORS
+from crashflow.fields import PII_PERMISSION
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("crashflow.web", "templates"),
@@ -39,6 +42,16 @@ def page(name: str, status: int = 200, headers: dict | None = None, **values) ->
     return Reply(status, TEMPLATES.get_template(name).render(**values), headers or {})
 
 
+def split_withheld(call: Call, answer: dict) -> tuple[dict, int]:
+    """An API answer without its ``_withheld``, and how many fields that says were left out
+    (always 0 for a caller with view_pii, whose answers have none: a crash's own annotation
+    of that name is then just an annotation)."""
+    if PII_PERMISSION in call.permissions or not isinstance(answer.get(WITHHELD_KEY), dict):
+        return answer, 0
+    rest = {key: value for key, value in answer.items() if key != WITHHELD_KEY}
+    return rest, answer[WITHHELD_KEY]["count"]
+
+
 def report(services, call: Call, crash_id: str) -> Reply:
     """``/report/index/<crash id>``: details, modules, threads and raw annotations; a crash
     not processed yet gets a page that asks for it again every few seconds."""
@@ -49,15 +62,16 @@ def report(services, call: Call, crash_id: str) -> Reply:
     if answer.status == 202:
         return page("pending.html", 200, {"Refresh": str(PENDING_REFRESH_SECONDS)},
                     crash_id=answer.body["crash_id"], seconds=PENDING_REFRESH_SECONDS)
-    processed = answer.body
+    processed, hidden = split_withheld(call, answer.body)
     try:
-        raw = _ask(crashes.raw_crash, services, call, crash_id=crash_id).body
+        raw, raw_hidden = split_withheld(call, _ask(crashes.raw_crash, services, call, crash_id=crash_id).body)
     except NotFound:  # the raw crash went (expired) after it was processed
-        raw = {}
+        raw, raw_hidden = {}, 0
     dump = processed.get("json_dump") or {}
     crashing = dump.get("crashing_thread") or {}
     return page("report.html", crash=processed, raw=raw, modules=dump.get("modules") or [],
-                frames=crashing.get("frames") or [], threads=dump.get("threads") or [])
+                frames=crashing.get("frames") or [], threads=dump.get("threads") or [],
+                hidden=hidden + raw_hidden, raw_hidden=raw_hidden)
 
 
 def search_page(services, call: Call) -> Reply:
@@ -72,10 +86,11 @@ def search_page(services, call: Call) -> Reply:
     try:
         query = MultiDict([*filters, ("_columns", "uuid,date,signature,product,version,platform"),
                            ("_facets", "signature")])
-        result = search.super_search(services, Call(PageRequest(query, {}), call.permissions)).body
+        result, hidden = split_withheld(
+            call, search.super_search(services, Call(PageRequest(query, {}), call.permissions)).body)
     except ApiError as error:
         return page("search.html", 400, params=params, result=None, error=str(error))
-    return page("search.html", params=params, result=result)
+    return page("search.html", params=params, result=result, hidden=hidden)
 
 
 def signature_page(services, call: Call) -> Reply:
@@ -89,10 +104,11 @@ def signature_page(services, call: Call) -> Reply:
                        ("_columns", "uuid,date,product,version,platform"), ("_facets", "product,version,platform"),
                        ("_histogram.date", "")])
     try:
-        result = search.super_search(services, Call(PageRequest(query, {}), call.permissions)).body
+        result, hidden = split_withheld(
+            call, search.super_search(services, Call(PageRequest(query, {}), call.permissions)).body)
     except ApiError as error:
         return page("error.html", error.status, message=str(error))
-    return page("signature.html", signature=signature, result=result, since=since)
+    return page("signature.html", signature=signature, result=result, since=since, hidden=hidden)
 
 
 def top_crashers_page(services, call: Call) -> Reply:
