@@ -19,12 +19,14 @@ from crashflow.processor.service import InvalidMessage, Processor, parse_message
 from crashflow.settings import get_settings
 
 log = logging.getLogger("crashflow.process")
+# Read (and so validate: public annotations, protected fields) the settings at start-up.
+SETTINGS = get_settings()
 
 
 @functools.cache
 def processor() -> Processor:
     setup_logging()
-    return Processor(get_settings())
+    return Processor(SETTINGS)
 
 
 def _message(request: flask.Request) -> tuple[str, bool]:

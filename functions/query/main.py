@@ -26,10 +26,14 @@ def json_response(body, status: int, headers) -> flask.Response:
     return flask.Response(data + b"\n", status=status, headers=headers, mimetype="application/json")
 
 
+# Read (and so validate: public annotations, protected fields) the settings at start-up.
+SETTINGS = get_settings()
+
+
 @functools.cache
 def api() -> QueryApi:
     setup_logging()
-    return QueryApi(get_settings())
+    return QueryApi(SETTINGS)
 
 
 @functions_framework.http
