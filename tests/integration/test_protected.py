@@ -342,3 +342,23 @@ def test_unknown_annotations_stay_out_of_aggregates_and_logs(api, functions, pro
                 log.seek(log_offsets[name])
                 bodies[f"{name} log"] = log.read().decode("utf-8", "replace")
     assert leaked(bodies, SENT) == []
+
+
+# --- An installation's own public annotations ---------------------------------------------
+
+def test_an_installations_public_annotations_are_shown_and_checked_at_start_up(stack, functions, product):
+    server = start_query_server(stack, functions, public_annotations='["BuildFlavor"]')
+    try:
+        crash_id = submit(functions, product, {"BuildFlavor": "nightly-asan", "CustomerEmail": "alice@example.com"})
+        raw = get(server.url, "/api/RawCrash/", crash_id=crash_id).json()
+        assert raw["BuildFlavor"] == "nightly-asan" and "CustomerEmail" not in raw
+    finally:
+        server.stop()
+    log = LOGS / "test-query.log"
+    start = log.stat().st_size
+    for bad, reason in (('["URL"]', "URL is protected by Socorro's raw crash schema"),
+                        ('["processed_crash.nope"]', "is not a field the definitions list")):
+        setting = "protected_fields" if "processed_crash" in bad else "public_annotations"
+        with pytest.raises(RuntimeError, match="exited"):
+            start_query_server(stack, functions, **{setting: bad})
+        assert reason in log.read_bytes()[start:].decode(errors="replace")
