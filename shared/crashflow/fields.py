@@ -415,6 +415,10 @@ def check_protected_fields(paths: Iterable[str]) -> list[str]:
     return problems
 
 
+# The settings that change the definitions, and their checks (``Settings`` runs them).
+SETTING_CHECKS = {"public_annotations": check_public_annotations, "protected_fields": check_protected_fields}
+
+
 def _named_path(node: FieldNode, parts: list[str]) -> bool:
     for part in parts:
         while node.items is not None:

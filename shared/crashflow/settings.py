@@ -178,25 +178,15 @@ class Settings(BaseSettings):
                 raise ValueError(f"schedule for {name}: invalid cron expression {expression!r}")
         return schedules
 
-    @field_validator("public_annotations")
+    @field_validator("public_annotations", "protected_fields")
     @classmethod
-    def _check_public_annotations(cls, names: list[str]) -> list[str]:
-        from crashflow.fields import check_public_annotations
+    def _check_field_definitions(cls, entries: list[str], info) -> list[str]:
+        from crashflow.fields import SETTING_CHECKS
 
-        problems = check_public_annotations(names)
+        problems = SETTING_CHECKS[info.field_name](entries)
         if problems:
             raise ValueError("; ".join(problems))
-        return names
-
-    @field_validator("protected_fields")
-    @classmethod
-    def _check_protected_fields(cls, paths: list[str]) -> list[str]:
-        from crashflow.fields import check_protected_fields
-
-        problems = check_protected_fields(paths)
-        if problems:
-            raise ValueError("; ".join(problems))
-        return paths
+        return entries
 
     @model_validator(mode="after")
     def _check_retention(self):
