@@ -62,6 +62,16 @@ class FieldNode:
     patterns: tuple[tuple[re.Pattern, FieldNode], ...] = ()
     items: FieldNode | None = None
 
+    @functools.cached_property
+    def public_leaves(self) -> frozenset[str]:
+        """Names of the public fields inside that hold no fields themselves: a plain value
+        under one of these names is kept as it is (the common case, made quick)."""
+        node = self
+        while node.items is not None:
+            node = node.items
+        return frozenset(name for name, child in node.properties.items()
+                         if child.public and not child.properties and not child.patterns and child.items is None)
+
     def child(self, key: str) -> FieldNode | None:
         """The definition of ``key`` inside this field (lists stepped through), or None."""
         node = self
@@ -127,10 +137,11 @@ CRASHFLOW_PROCESSED_FIELDS: dict[str, FieldNode] = {
 # Annotations crashflow reads that Socorro's raw-crash schema does not list: the names
 # Electron, Crashpad and old Breakpad clients send. Socorro lists Firefox's.
 CRASHFLOW_RAW_FIELDS: dict[str, FieldNode] = {
-    "prod": own(True, "string", "Product name (old Breakpad and Electron uploaders); fills ProductName."),
-    "ver": own(True, "string", "Product version (old Breakpad and Electron uploaders); fills Version."),
-    "_productName": own(True, "string", "Product name (Electron); fills ProductName."),
-    "_version": own(True, "string", "Product version (Electron); fills Version."),
+    "prod": own(True, "string", "Product name (old Breakpad uploaders; Electron's own, \"Electron\")."),
+    "ver": own(True, "string", "Product version (old Breakpad uploaders; Electron's own version)."),
+    "_productName": own(True, "string", "The app's name (Electron); fills ProductName."),
+    "_version": own(True, "string", "The app's version (Electron); fills Version."),
+    "_companyName": own(True, "string", "The app's publisher (Electron)."),
     "product": own(True, "string", "Product name (Crashpad's URL parameter or a body field); fills ProductName."),
     "platform": own(True, "string", "Operating system as Electron names it (win32, darwin, linux)."),
     "process_type": own(True, "string", "Electron's process type (browser, renderer, gpu-process, ...)."),
@@ -256,8 +267,12 @@ def _public_value(value, node: FieldNode, prefix: str, withheld: Withheld):
     if isinstance(value, dict):
         while node.items is not None:
             node = node.items
+        leaves = node.public_leaves
         kept = {}
         for key, item in value.items():
+            if key in leaves and not isinstance(item, (dict, list)):
+                kept[key] = item
+                continue
             child = node.properties.get(key)
             named = child is not None
             if not named:
