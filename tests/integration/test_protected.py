@@ -21,7 +21,7 @@ import urllib.parse
 import markupsafe
 import pytest
 import requests
-from hypothesis import HealthCheck, Phase, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, assume, example, given, settings, strategies as st
 
 from conftest import DATA, REPO
 from crashflow.collector.submit import ANNOTATION_ALIASES, QUERY_ANNOTATIONS
@@ -292,6 +292,8 @@ def baseline(api, functions, product):
 @settings(max_examples=12, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(secrets=SECRETS, with_dump=st.booleans(), caller=st.sampled_from([None, "none", "others"]))
+@example(secrets={"CustomerEmail": "alice@example.com", "AccessToken": "sk_live_123"}, with_dump=True,
+         caller=None)  # the crash of issue 15
 def test_unknown_annotations_reach_no_one_without_view_pii(api, functions, product, tokens, baseline,
                                                          log_offsets, secrets, with_dump, caller):
     every = [*secrets, *secrets.values()]
