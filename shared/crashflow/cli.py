@@ -274,6 +274,24 @@ def recover(day, days: int) -> None:
     click.echo(f"queued {queued} unprocessed crash(es) from {first} to {last}")
 
 
+@main.command()
+@click.argument("document", type=click.Choice(["processed_crash", "raw_crash"]))
+@click.option("--protected", "only", flag_value="protected", help="Only the fields that need view_pii.")
+@click.option("--public", "only", flag_value="public", help="Only the fields anyone may see.")
+def fields(document: str, only: str | None) -> None:
+    """Every field of DOCUMENT the field definitions name, one a line: public or protected,
+    who decided (socorro, crashflow or operator: this installation's
+    CRASHFLOW_PUBLIC_ANNOTATIONS / CRASHFLOW_PROTECTED_FIELDS), the dotted path, and what it
+    is. Fields no definition names are protected."""
+    from crashflow.fields import FieldDefinitions
+
+    for path, node, visible in getattr(FieldDefinitions.from_settings(get_settings()), document).walk():
+        decision = "public" if visible else "protected"
+        if only in (None, decision):
+            summary = node.description.split("\n", 1)[0]
+            click.echo(f"{decision}\t{node.origin}\t{path}\t{summary}")
+
+
 @main.group()
 def token() -> None:
     """API tokens (``Auth-Token`` header)."""

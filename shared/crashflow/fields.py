@@ -26,7 +26,7 @@ The API, for the query function, the processor and the web UI's data dictionary:
   anyone may see and a ``Withheld`` telling what it leaves out;
 - ``DocumentFields.is_public(path)`` / ``.field(path)`` / ``.walk()``: one field's decision
   (a path is dotted, lists are stepped through: ``json_dump.threads.frames.registers``),
-  or every listed field with its definition;
+  or every listed field with its definition and decision (``crashflow fields`` prints them);
 - ``FieldDefinitions.search_fields``: every SuperSearch field (``SearchField``: column,
   type, operators, description, public or not).
 """
@@ -324,19 +324,19 @@ class DocumentFields:
         withheld = Withheld()
         return PublicView(_public_value(document, self.root, "", withheld), withheld)
 
-    def walk(self) -> Iterator[tuple[str, FieldNode]]:
-        """Every named field, parents first, as (dotted path, definition); a pattern's
+    def walk(self) -> Iterator[tuple[str, FieldNode, bool]]:
+        """Every field the definitions name, parents first, as (dotted path, definition,
+        whether anyone may see it: it and every field around it public); a pattern's
         fields appear as ``<path>./<pattern>/``."""
-        def visit(node: FieldNode, prefix: str):
+        def visit(node: FieldNode, prefix: str, visible: bool):
             while node.items is not None:
                 node = node.items
-            for name, child in node.properties.items():
-                yield prefix + name, child
-                yield from visit(child, f"{prefix}{name}.")
-            for pattern, child in node.patterns:
-                yield f"{prefix}/{pattern.pattern}/", child
-                yield from visit(child, f"{prefix}/{pattern.pattern}/.")
-        yield from visit(self.root, "")
+            children = [(name, child) for name, child in node.properties.items()]
+            children += [(f"/{pattern.pattern}/", child) for pattern, child in node.patterns]
+            for name, child in children:
+                yield prefix + name, child, visible and child.public
+                yield from visit(child, f"{prefix}{name}.", visible and child.public)
+        yield from visit(self.root, "", True)
 
 
 # --- SuperSearch ------------------------------------------------------------------------

@@ -160,10 +160,31 @@ def test_every_search_field_is_a_defined_processed_field():
 
 
 def test_walk_lists_every_named_field_with_its_decision():
-    walked = dict(DEFINITIONS.processed_crash.walk())
-    assert walked["json_dump.threads.frames.registers"].public is False
-    assert walked["json_dump.threads.frames.function"].public is True
-    assert "metadata./^.+$/" in dict(DEFINITIONS.raw_crash.walk())
+    walked = {path: visible for path, _, visible in DEFINITIONS.processed_crash.walk()}
+    assert walked["json_dump.threads.frames.registers"] is False
+    assert walked["json_dump.threads.frames.function"] is True
+    assert walked["breadcrumbs.data./^.+$/"] is False
+    for path, visible in walked.items():
+        if "/" not in path:
+            assert visible == DEFINITIONS.processed_crash.is_public(path), path
+    raw = {path: (node, visible) for path, node, visible in DEFINITIONS.raw_crash.walk()}
+    assert raw["metadata./^.+$/"][1] is False and raw["ProductName"][1] is True
+    assert raw["guid"][0].origin == "crashflow"
+
+
+def test_the_fields_command_prints_every_decision(monkeypatch):
+    from click.testing import CliRunner
+
+    from crashflow import cli
+
+    monkeypatch.setattr(cli, "get_settings", lambda: Settings(public_annotations=["BuildFlavor"]))
+    result = CliRunner().invoke(cli.main, ["fields", "raw_crash"])
+    assert result.exit_code == 0, result.output
+    lines = {line.split("\t")[2]: line.split("\t") for line in result.output.splitlines()}
+    assert lines["URL"][:2] == ["protected", "socorro"] and lines["ProductName"][:2] == ["public", "socorro"]
+    assert lines["BuildFlavor"][:2] == ["public", "operator"] and lines["guid"][:2] == ["protected", "crashflow"]
+    protected = CliRunner().invoke(cli.main, ["fields", "processed_crash", "--protected"]).output
+    assert "\turl\t" in protected and "\tsignature\t" not in protected
 
 
 # --- An installation's changes -------------------------------------------------------------
