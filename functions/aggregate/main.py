@@ -16,7 +16,7 @@ from werkzeug.exceptions import BadRequest
 from crashflow.aggregation.runner import run_jobs
 from crashflow.logs import setup_logging
 from crashflow.settings import get_settings
-from crashflow.stores.postgres import Database
+from crashflow.stores.factory import Stores
 
 
 # Read (and so validate: schedules, retention) the settings at start-up, not at the first event.
@@ -24,9 +24,9 @@ SETTINGS = get_settings()
 
 
 @functools.cache
-def database() -> Database:
+def stores() -> Stores:
     setup_logging()
-    return Database(SETTINGS)
+    return Stores.from_settings(SETTINGS, "jobs")
 
 
 def _data(event: CloudEvent) -> dict:
@@ -52,7 +52,7 @@ def aggregate(event: CloudEvent) -> None:
     except (ValueError, TypeError) as error:  # json.JSONDecodeError is a ValueError
         raise BadRequest(f"bad event data: {error}") from None
     try:
-        runs = run_jobs(database(), data["job"], start, end)
+        runs = run_jobs(stores(), data["job"], start, end)
     except ValueError as error:  # an unknown job (UnknownJob), a window ending before it starts
         raise BadRequest(str(error)) from None
     failed = [run for run in runs if run.status == "error"]

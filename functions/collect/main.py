@@ -22,6 +22,7 @@ from crashflow.collector.symbols_upload import (
 from crashflow.collector.symbols_v2 import SymUploadV2, UploadNotFound, UploadTooLarge, answer
 from crashflow.logs import setup_logging
 from crashflow.settings import get_settings
+from crashflow.stores.factory import Stores
 from crashflow.version import version_info
 
 # Large reads: gunicorn copies what it has buffered on every read, so 64 KiB reads of a
@@ -36,14 +37,19 @@ THROTTLER = Throttler.from_file(get_settings().throttle_rules)
 
 
 @functools.cache
-def collector() -> Collector:
+def stores() -> Stores:
     setup_logging()
-    return Collector(get_settings(), throttler=THROTTLER)
+    return Stores.from_settings(get_settings(), "collector")
+
+
+@functools.cache
+def collector() -> Collector:
+    return Collector(get_settings(), stores(), throttler=THROTTLER)
 
 
 @functools.cache
 def symbol_uploader() -> SymbolUploader:
-    return SymbolUploader(get_settings())
+    return SymbolUploader(get_settings(), stores())
 
 
 @functools.cache

@@ -17,6 +17,7 @@ from cloudevents.http import from_http
 from crashflow.logs import setup_logging
 from crashflow.processor.service import InvalidMessage, Processor, parse_message
 from crashflow.settings import get_settings
+from crashflow.stores.errors import StoreUnavailable
 
 log = logging.getLogger("crashflow.process")
 # Read (and so validate: public annotations, protected fields) the settings at start-up.
@@ -65,9 +66,12 @@ def process(request: flask.Request):
         return flask.jsonify({"status": "rejected", "error": str(error)}), 400 if on_demand else 200
     try:
         outcome = processor().process(crash_id, ruleset, fresh_symbols)
+    except StoreUnavailable as error:
+        log.warning("processing %s failed (%s); the queue will redeliver it", crash_id, error)
+        return flask.jsonify({"status": "error", "crash_id": crash_id, "error": f"{error.store} unavailable"}), 503
     except Exception as error:
         log.exception("processing %s failed; the queue will redeliver it", crash_id)
-        return flask.jsonify({"status": "error", "crash_id": crash_id, "error": f"{type(error).__name__}"}), 503
+        return flask.jsonify({"status": "error", "crash_id": crash_id, "error": f"{type(error).__name__}"}), 500
     if not on_demand:
         # The queue only needs the 2xx; the processed crash is in HBase.
         return flask.jsonify({"status": outcome.status, "crash_id": crash_id})

@@ -20,6 +20,13 @@ def main() -> None:
     """crashflow: collect, process, aggregate and query crash reports."""
 
 
+def _stores(role: str = "cli"):
+    """The stores a command uses (imported here: ``crashflow --help`` stays quick)."""
+    from crashflow.stores.factory import Stores
+
+    return Stores.from_settings(get_settings(), role)
+
+
 def _annotation(value: str) -> tuple[str, str]:
     key, sep, item = value.partition("=")
     if not sep or not key:
@@ -178,7 +185,6 @@ def aggregate() -> None:
 def aggregate_run(job: str, day, start, end) -> None:
     """Run JOB (or ``all``) now, for a day, a range (backfill), or since its last success."""
     from crashflow.aggregation.runner import UnknownJob, run_jobs
-    from crashflow.stores.postgres import Database
 
     if day and (start or end):
         raise click.UsageError("give --date, or --from/--to, not both")
@@ -187,7 +193,7 @@ def aggregate_run(job: str, day, start, end) -> None:
     if last and not first:
         raise click.UsageError("--to needs --from")
     try:
-        runs = run_jobs(Database(get_settings()), job, first, last)
+        runs = run_jobs(_stores("jobs"), job, first, last)
     except (UnknownJob, ValueError) as error:
         raise click.ClickException(str(error)) from None
     for run in runs:
@@ -203,9 +209,8 @@ def aggregate_new_signatures(day) -> None:
     """The signatures first seen on a day (from the signatures job), tab-separated:
     signature, first seen, first build."""
     from crashflow.aggregation.counts import new_signatures
-    from crashflow.stores.postgres import Database
 
-    with Database(get_settings()).connection() as connection:
+    with _stores().reports.connection() as connection:
         for signature, first_date, first_build in new_signatures(connection, day.date()):
             click.echo(f"{signature}\t{first_date:%Y-%m-%d %H:%M:%S}\t{first_build or ''}")
 
@@ -214,9 +219,8 @@ def aggregate_new_signatures(day) -> None:
 def aggregate_status() -> None:
     """The latest run of every job, with its error."""
     from crashflow.aggregation.runner import latest_runs
-    from crashflow.stores.postgres import Database
 
-    for run in latest_runs(Database(get_settings())):
+    for run in latest_runs(_stores().reports):
         click.echo(f"{run['job']} {run['window_start']}..{run['window_end']} started {run['started']:%Y-%m-%d %H:%M:%S}: "
                    f"{run['status']}, {run['rows_written']} rows"
                    + (f" ({run['error']})" if run["error"] else ""))
@@ -232,9 +236,9 @@ def dlq() -> None:
               type=click.Choice(["standard", "priority", "reprocessing"]))
 def dlq_redrive(kind: str) -> None:
     """Move every dead letter back to a crash queue, once the fault is fixed."""
-    from crashflow.stores.sqs import DEAD_LETTER, CrashQueues
+    from crashflow.stores.interfaces import DEAD_LETTER
 
-    queues = CrashQueues(get_settings())
+    queues = _stores().queues
     moved = 0
     while messages := queues.receive(DEAD_LETTER, max_messages=10):
         for message in messages:
@@ -251,25 +255,13 @@ def dlq_redrive(kind: str) -> None:
 def recover(day, days: int) -> None:
     """Queue again every crash of the last days that is stored in S3 but has no processed
     record (for example because the queue was down when it was collected)."""
-    from crashflow.crashids import throttle_result_from_crash_id
-    from crashflow.stores.hbase import CrashTable
-    from crashflow.stores.s3 import CrashStorage
-    from crashflow.stores.sqs import CrashQueues
-
-    settings = get_settings()
+    stores = _stores()
     last = (day or dt.datetime.now(dt.timezone.utc)).date()
-    storage, table, queues = CrashStorage(settings), CrashTable(settings), CrashQueues(settings)
     queued = 0
     for offset in range(days - 1, -1, -1):
-        current = last - dt.timedelta(days=offset)
-        after = ""
-        while crash_ids := storage.raw_crash_ids(current, after=after):
-            for crash_id in crash_ids:
-                if throttle_result_from_crash_id(crash_id) != 0 or table.is_processed(crash_id):
-                    continue
-                queues.publish("standard", crash_id)
-                queued += 1
-            after = crash_ids[-1]
+        for crash_id in stores.crashes.unprocessed_crash_ids(last - dt.timedelta(days=offset)):
+            stores.queues.publish("standard", crash_id)
+            queued += 1
     first = last - dt.timedelta(days=days - 1)
     click.echo(f"queued {queued} unprocessed crash(es) from {first} to {last}")
 
@@ -304,13 +296,12 @@ def token() -> None:
 @click.option("--note", default="", help="Who or what the token is for.")
 def token_create(permissions: tuple[str, ...], expires_days: float | None, note: str) -> None:
     """Create a token and print it (it is shown only this once)."""
-    from crashflow.stores.postgres import Database
     from crashflow.tokens import TokenStore, UnknownPermission
 
     if expires_days is not None and expires_days <= 0:
         raise click.BadParameter("must be more than 0", param_hint="--expires-days")
     try:
-        click.echo(TokenStore(Database(get_settings())).create(permissions, expires_days, note))
+        click.echo(TokenStore(_stores().reports).create(permissions, expires_days, note))
     except UnknownPermission as error:
         raise click.BadParameter(str(error), param_hint="--permission") from None
 
@@ -319,10 +310,9 @@ def token_create(permissions: tuple[str, ...], expires_days: float | None, note:
 @click.argument("value", metavar="TOKEN")
 def token_revoke(value: str) -> None:
     """Revoke TOKEN at once."""
-    from crashflow.stores.postgres import Database
     from crashflow.tokens import TokenStore
 
-    if not TokenStore(Database(get_settings())).revoke(value):
+    if not TokenStore(_stores().reports).revoke(value):
         raise click.ClickException("no such live token")
     click.echo("revoked")
 

@@ -36,14 +36,6 @@ def normalize_crash_id(value: str) -> str:
     return value
 
 
-def is_crash_id(value: str) -> bool:
-    try:
-        normalize_crash_id(value)
-    except InvalidCrashId:
-        return False
-    return True
-
-
 def date_from_crash_id(crash_id: str) -> dt.date:
     """The submit date encoded in the last six digits."""
     tail = crash_id[-6:]
@@ -53,7 +45,3 @@ def date_from_crash_id(crash_id: str) -> dt.date:
 def throttle_result_from_crash_id(crash_id: str) -> int:
     return int(crash_id[-7])
 
-
-def hbase_row_key(crash_id: str) -> bytes:
-    """Socorro 2.x salted row key: salt character, YYMMDD, then the id."""
-    return f"{crash_id[0]}{crash_id[-6:]}{crash_id}".encode()

@@ -21,7 +21,8 @@ from cloudevents.http import CloudEvent
 from croniter import croniter
 
 from crashflow.settings import Settings
-from crashflow.stores.sqs import QUEUE_KINDS, CrashQueues, QueueMessage
+from crashflow.stores.factory import Stores
+from crashflow.stores.interfaces import QUEUE_KINDS, QueueMessage
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class Schedule:
 class Relay:
     def __init__(self, settings: Settings, workers: int = 2):
         self.settings = settings
-        self.queues = CrashQueues(settings)
+        self.queues = Stores.from_settings(settings, "relay").queues
         # A batch is as large as the pool (SQS gives ten at most): every message of it is in
         # flight at once, and none waits for a second round behind the others.
         self.batch_size = max(1, min(10, workers))

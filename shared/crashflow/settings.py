@@ -218,9 +218,6 @@ class Settings(BaseSettings):
         """Name of the ``standard``, ``priority``, ``reprocessing`` or ``dead-letter`` queue."""
         return f"{self.namespace}-{kind}"
 
-    def hbase_table(self, name: str) -> str:
-        return f"{self.namespace}_{name}"
-
     @property
     def database(self) -> str:
         return self.pg_database or self.namespace.replace("-", "_")

@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import secrets
 
-from crashflow.stores.postgres import Database
+from crashflow.stores.interfaces import ReportRows
 from crashflow.ttlcache import TtlCache
 
 PERMISSIONS = (
@@ -47,7 +47,7 @@ def check_permissions(permissions) -> list[str]:
 class TokenStore:
     """Creates, revokes and checks API tokens in the ``api_tokens`` table."""
 
-    def __init__(self, database: Database):
+    def __init__(self, database: ReportRows):
         self.database = database
 
     def create(self, permissions, expires_days: float | None = None, note: str = "") -> str:

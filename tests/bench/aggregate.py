@@ -37,11 +37,12 @@ import reportgen  # noqa: E402
 from crashflow.aggregation.names import JOB_NAMES  # noqa: E402
 from crashflow.aggregation.runner import run_job  # noqa: E402
 from crashflow.aggregation.topcrashers import ranked_top_crashers  # noqa: E402
-from crashflow.crashids import hbase_row_key  # noqa: E402
 from crashflow.provision import provision  # noqa: E402
 from crashflow.settings import Settings  # noqa: E402
 from crashflow.stores import postgres  # noqa: E402
+from crashflow.stores.factory import Stores  # noqa: E402
 from crashflow.stores.hbase import CRASH_REPORTS, CrashTable  # noqa: E402
+from crashflow.stores.layout import hbase_row_key  # noqa: E402
 
 BUGZILLA_ANSWER = (Path(__file__).resolve().parents[1] / "data" / "bugzilla" / "all-with-signatures.json").read_bytes()
 
@@ -130,7 +131,8 @@ def main() -> None:
     admin.run(f"DROP DATABASE IF EXISTS {settings.database} WITH (FORCE)")
     admin.close()
     provision(settings)
-    database = postgres.Database(settings)
+    stores = Stores.from_settings(settings, "jobs")
+    database = stores.reports
     first_day = args.end_date - dt.timedelta(days=args.days - 1)
     figures: dict = {"reports": args.count, "days": args.days, "load_average_before": os.getloadavg()}
     try:
@@ -148,7 +150,7 @@ def main() -> None:
         # The whole backfill, job by job in run order, as `aggregate run JOB --from --to`.
         backfill = {}
         for name in JOB_NAMES:
-            seconds, run = timed(run_job, database, name, first_day, args.end_date)
+            seconds, run = timed(run_job, stores, name, first_day, args.end_date)
             check(run)
             backfill[name] = seconds
         backfill["total"] = round(sum(backfill.values()), 3)
@@ -159,7 +161,7 @@ def main() -> None:
         # The full daily run of every job for the last day.
         figures["one_day_seconds"] = {}
         for name in JOB_NAMES:
-            seconds, run = timed(run_job, database, name, args.end_date)
+            seconds, run = timed(run_job, stores, name, args.end_date)
             check(run)
             figures["one_day_seconds"][name] = seconds
 
@@ -167,7 +169,7 @@ def main() -> None:
         hour_later = dt.datetime.combine(args.end_date, dt.time(23), dt.timezone.utc)
         figures["hourly_incremental_seconds"] = {}
         for name in JOB_NAMES:
-            seconds, run = timed(run_job, database, name, now=hour_later)
+            seconds, run = timed(run_job, stores, name, now=hour_later)
             check(run)
             figures["hourly_incremental_seconds"][name] = seconds
             figures.setdefault("hourly_window", f"{run.start}..{run.end}")

@@ -39,7 +39,8 @@ import requests
 
 from crashflow.provision import provision
 from crashflow.settings import Settings
-from crashflow.stores.s3 import CrashStorage, dump_key, raw_crash_key
+from crashflow.stores.layout import dump_key, raw_crash_key
+from crashflow.stores.s3 import CrashStorage
 from crashflow.stores.sqs import CrashQueues
 
 REPO = Path(__file__).resolve().parents[2]

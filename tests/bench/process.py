@@ -59,8 +59,9 @@ from crashflow.provision import provision
 from crashflow.relay import Relay, post_event
 from crashflow.settings import Settings
 from crashflow.stores import postgres
+from crashflow.stores.boto import boto3_client
 from crashflow.stores.hbase import CrashTable
-from crashflow.stores.s3 import CrashStorage, client
+from crashflow.stores.s3 import CrashStorage
 from crashflow.stores.sqs import DEAD_LETTER, QUEUE_KINDS, CrashQueues
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,14 +110,14 @@ def prepare(settings: Settings, symbols: Path = DATA / "symbols") -> None:
         while messages := queues.receive(kind, max_messages=10):
             for message in messages:
                 queues.delete(message)
-    s3 = client(settings, "s3")
+    s3 = boto3_client(settings, "s3")
     for path in symbols.rglob("*.sym"):
         s3.put_object(Bucket=settings.symbols_bucket, Key=path.relative_to(symbols).as_posix(), Body=path.read_bytes())
 
 
 def clean_up(settings: Settings) -> None:
     """Empty the bench's buckets: moto keeps every object in memory."""
-    s3 = client(settings, "s3")
+    s3 = boto3_client(settings, "s3")
     for bucket in (settings.crash_bucket, settings.symbols_bucket):
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
             keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
@@ -166,7 +167,7 @@ def store(settings: Settings, storage: CrashStorage, name: str, table: CrashTabl
                  "submitted_timestamp": now.isoformat(), "version": 2,
                  "metadata": {"dump_checksums": {"upload_file_minidump": hashlib.sha256(dump).hexdigest()}}}
     storage.save_raw_crash(crash_id, raw_crash, {"upload_file_minidump": dump})
-    (table or CrashTable(settings)).put_raw_crash(crash_id, raw_crash)
+    (table or CrashTable(settings)).put_raw_crashes([(crash_id, raw_crash)])
     return crash_id
 
 

@@ -48,9 +48,10 @@ from crashflow.provision import provision  # noqa: E402
 from crashflow.relay import Relay  # noqa: E402
 from crashflow.settings import Settings  # noqa: E402
 from crashflow.stores import postgres  # noqa: E402
+from crashflow.stores.boto import boto3_client  # noqa: E402
 from crashflow.stores.hbase import TABLES, CrashTable  # noqa: E402
 from crashflow.stores.postgres import Database  # noqa: E402
-from crashflow.stores.s3 import CrashStorage, client  # noqa: E402
+from crashflow.stores.s3 import CrashStorage  # noqa: E402
 from crashflow.stores.sqs import DEAD_LETTER, QUEUE_KINDS, CrashQueues  # noqa: E402
 
 REPO = HERE.parents[1]
@@ -200,7 +201,7 @@ def drop_namespace(settings: Settings) -> list[str]:
                     connection.delete_table(name, disable=True)
 
     def buckets():
-        s3 = client(settings, "s3")
+        s3 = boto3_client(settings, "s3")
         for bucket in (settings.crash_bucket, settings.symbols_bucket):
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
                 for item in page.get("Contents", []):

@@ -8,11 +8,13 @@ import json
 import logging
 
 from conftest import DATA
-from crashflow.crashids import create_crash_id, hbase_row_key
+from crashflow.crashids import create_crash_id
 from crashflow.settings import Settings
-from crashflow.stores import postgres
-from crashflow.stores.hbase import CRASH_REPORTS, CrashTable
-from crashflow.stores.s3 import CrashStorage, client
+from crashflow.stores import layout, postgres
+from crashflow.stores.boto import boto3_client
+from crashflow.stores.errors import StoreUnavailable
+from crashflow.stores.hbase import CRASH_REPORTS, INDEX_SUBMITTED, CrashTable
+from crashflow.stores.s3 import CrashStorage
 
 SYMBOLS = DATA / "symbols"
 log = logging.getLogger(__name__)
@@ -32,8 +34,8 @@ def store_crash(settings: Settings, annotations: dict, dumps: dict[str, bytes],
     CrashStorage(settings).save_raw_crash(crash_id, raw_crash, dumps)
     if hbase:
         try:
-            CrashTable(settings, timeout_ms=3000).put_raw_crash(crash_id, raw_crash)
-        except Exception as error:  # as in collect: S3 is the durable landing
+            CrashTable(settings, timeout_ms=3000).put_raw_crashes([(crash_id, raw_crash)])
+        except StoreUnavailable as error:  # as in collect: S3 is the durable landing
             log.warning("HBase unavailable for %s: %s", crash_id, error)
     return crash_id
 
@@ -47,7 +49,7 @@ def dump_crash(settings: Settings, dump_name: str, hbase: bool = True, **annotat
 
 def upload_symbols(settings: Settings) -> list[str]:
     """Every symbol file of tests/data into the symbols bucket, in the symbol server layout."""
-    s3 = client(settings, "s3")
+    s3 = boto3_client(settings, "s3")
     keys = []
     for path in sorted(SYMBOLS.rglob("*.sym")):
         key = path.relative_to(SYMBOLS).as_posix()
@@ -57,7 +59,7 @@ def upload_symbols(settings: Settings) -> list[str]:
 
 
 def delete_symbols(settings: Settings) -> None:
-    s3 = client(settings, "s3")
+    s3 = boto3_client(settings, "s3")
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.symbols_bucket):
         for item in page.get("Contents", []):
             s3.delete_object(Bucket=settings.symbols_bucket, Key=item["Key"])
@@ -65,14 +67,29 @@ def delete_symbols(settings: Settings) -> None:
 
 def report_rows(settings: Settings, crash_ids: list[str]) -> dict[str, int]:
     """crash id -> number of ``reports`` rows."""
+    return {uuid: count for uuid, count in _reports(
+        settings, "SELECT uuid, count(*) FROM reports WHERE uuid = ANY(:ids) GROUP BY uuid", crash_ids,
+    )}
+
+
+def report_signatures(settings: Settings, crash_ids: list[str]) -> dict[str, str]:
+    """crash id -> the signature of its ``reports`` row (where crashes of a signature are found)."""
+    return dict(_reports(settings, "SELECT uuid, signature FROM reports WHERE uuid = ANY(:ids)", crash_ids))
+
+
+def _reports(settings: Settings, sql: str, crash_ids: list[str]) -> list:
     connection = postgres.connect(settings)
     try:
-        rows = connection.run(
-            "SELECT uuid, count(*) FROM reports WHERE uuid = ANY(:ids) GROUP BY uuid", ids=list(crash_ids)
-        )
+        return connection.run(sql, ids=list(crash_ids))
     finally:
         connection.close()
-    return {uuid: count for uuid, count in rows}
+
+
+def has_submitted_index_row(settings: Settings, crash_id: str, submitted: str) -> bool:
+    """Whether the submitted-time index has the crash's row, where retention finds it."""
+    with CrashTable(settings)._connection() as connection:
+        row = connection.table(INDEX_SUBMITTED).row(layout.submitted_index_key(crash_id, submitted))
+    return row.get(b"ids:ooid") == crash_id.encode()
 
 
 def processed_records(settings: Settings, crash_ids: list[str]) -> dict[str, dict]:
@@ -80,7 +97,7 @@ def processed_records(settings: Settings, crash_ids: list[str]) -> dict[str, dic
     table = CrashTable(settings)
     with table._connection() as connection:
         rows = connection.table(CRASH_REPORTS).rows(
-            [hbase_row_key(crash_id) for crash_id in crash_ids],
+            [layout.hbase_row_key(crash_id) for crash_id in crash_ids],
             columns=[b"ids:ooid", b"flags:processed", b"processed_data:json"],
         )
     return {

@@ -29,7 +29,7 @@ from crashflow.aggregation.counts import new_signatures
 from crashflow.aggregation.runner import _lock_key, run_job, run_jobs
 from crashflow.aggregation.topcrashers import ranked_top_crashers
 from crashflow.crashids import create_crash_id
-from crashflow.stores.postgres import Database
+from crashflow.stores.factory import Stores
 
 pytestmark = pytest.mark.integration
 
@@ -86,12 +86,17 @@ def own_stack(settings):
     return own
 
 
+def job_stores(settings) -> Stores:
+    return Stores.from_settings(settings, "jobs")
+
+
 @pytest.fixture(scope="module")
 def database(own_stack):
-    db = Database(own_stack.model_copy(update={"explosiveness_floor": 1.0}))
+    """The module's stores, with the golden reports."""
+    stores = job_stores(own_stack.model_copy(update={"explosiveness_floor": 1.0}))
     for row in golden_reports():
-        db.upsert_report(row)
-    return db
+        stores.reports.upsert_report(row)
+    return stores
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +108,8 @@ def backfilled(database):
     return database
 
 
-def query(database, sql, **params):
-    with database.connection() as connection:
+def query(stores, sql, **params):
+    with stores.reports.connection() as connection:
         return [tuple(row) for row in connection.run(sql, **params)]
 
 
@@ -144,7 +149,7 @@ def test_top_crashers_per_day_with_platforms_hangs_and_installs(backfilled):
 
 
 def test_ranked_top_crashers_with_rank_change_and_new(backfilled):
-    with backfilled.connection() as connection:
+    with backfilled.reports.connection() as connection:
         one_day = ranked_top_crashers(connection, "Golden", days=1, end_date=D(2026, 11, 1))
         three_days = ranked_top_crashers(connection, "Golden", days=3, end_date=D(2026, 11, 2))
         seven_days = ranked_top_crashers(connection, "Golden", days=7, end_date=D(2026, 11, 1))
@@ -182,7 +187,7 @@ def test_signatures_first_date_build_and_new_per_day(backfilled):
         ("C", at(2026, 11, 1, 13), "20261101000000"),
         ("S", at(2026, 10, 23, 12), "20261001000000"),
     ]
-    with backfilled.connection() as connection:
+    with backfilled.reports.connection() as connection:
         assert [row[0] for row in new_signatures(connection, D(2026, 11, 1))] == ["C"]
         assert [row[0] for row in new_signatures(connection, D(2026, 10, 31))] == ["A", "B"]
         assert new_signatures(connection, D(2026, 11, 2)) == []
@@ -231,7 +236,7 @@ def test_a_run_that_died_is_marked_interrupted(backfilled):
 
 
 def test_a_job_already_running_is_skipped(backfilled):
-    with backfilled.connection() as holder:
+    with backfilled.reports.connection() as holder:
         assert holder.run("SELECT pg_try_advisory_lock(:key)", key=_lock_key("top_crashers"))[0][0]
         try:
             before = query(backfilled, "SELECT count(*) FROM job_runs")
@@ -271,10 +276,10 @@ def test_a_job_whose_connection_dies_keeps_its_error_and_the_next_job_runs(backf
 def test_run_jobs_goes_on_when_a_job_cannot_start(backfilled, monkeypatch):
     from crashflow.aggregation import runner
 
-    def broken(database, name, *args):
+    def broken(stores, name, *args):
         if name == "crashes_per_day":
             raise OSError("no route to Postgres")
-        return real(database, name, *args)
+        return real(stores, name, *args)
 
     real = runner.run_job
     monkeypatch.setattr(runner, "run_job", broken)
@@ -288,13 +293,13 @@ def test_run_jobs_goes_on_when_a_job_cannot_start(backfilled, monkeypatch):
 
 def test_a_failing_day_keeps_the_earlier_results_and_its_error(backfilled):
     before = query(backfilled, "SELECT * FROM crashes_per_day WHERE report_date = '2026-11-01' ORDER BY 1, 2, 3, 4, 5, 6")
-    with backfilled.connection() as connection:
+    with backfilled.reports.connection() as connection:
         # A value that no longer fits crashes_per_day: the day's transaction must roll back.
         connection.run("ALTER TABLE crashes_per_day ADD CONSTRAINT golden_small CHECK (report_count < 20) NOT VALID")
     try:
         run = run_job(backfilled, "crashes_per_day", D(2026, 10, 31), D(2026, 11, 1))
     finally:
-        with backfilled.connection() as connection:
+        with backfilled.reports.connection() as connection:
             connection.run("ALTER TABLE crashes_per_day DROP CONSTRAINT golden_small")
     assert run.status == "error" and "golden_small" in run.error
     assert run.rows_written == 4  # 10-31 was rebuilt before 11-01 failed
@@ -310,14 +315,12 @@ def test_a_failing_day_keeps_the_earlier_results_and_its_error(backfilled):
 # evil.dll 19, ntdll.dll 10, bad@addon 5, good@addon 12 (X 3, Y 5, Z 4).
 @pytest.fixture(scope="module")
 def correlated(database, own_stack):
-    from crashflow.stores.hbase import CrashTable
-
-    table = CrashTable(own_stack)
+    table = database.records
     when = at(2026, 11, 5, 9)
     for signature, count in (("X", 10), ("Y", 10), ("Z", 9)):
         for i in range(count):
             row = report(when + dt.timedelta(minutes=i), signature, product="Corr")
-            database.upsert_report(row)
+            database.reports.upsert_report(row)
             modules = ["xul.dll", "evil.dll"] if signature != "Y" else ["xul.dll", "ntdll.dll"]
             processed = {
                 "signature": signature,
@@ -325,8 +328,8 @@ def correlated(database, own_stack):
                 "addons": ["bad@addon:1.0"] if signature == "X" and i < 5 else ["good@addon:2.0"] * (i % 2),
             }
             table.put_processed_crash(row["uuid"], {"submitted_timestamp": when.isoformat()}, processed)
-    database.upsert_report(report(when, "X", product="Corr"))  # not processed: not counted
-    database.upsert_report(report(when, "X", product="Corr", os_name="Linux"))  # too few on Linux
+    database.reports.upsert_report(report(when, "X", product="Corr"))  # not processed: not counted
+    database.reports.upsert_report(report(when, "X", product="Corr", os_name="Linux"))  # too few on Linux
     return database
 
 
@@ -386,7 +389,7 @@ def test_bug_associations_load_every_bug_after_runs_without_a_bugzilla(database,
     bugzilla = Bugzilla()
     try:
         # Configured later: the skipped run was no sync, so every bug is loaded.
-        db = Database(own_stack.model_copy(update={"bugzilla_url": bugzilla.url, "bugzilla_page_size": 1}))
+        db = job_stores(own_stack.model_copy(update={"bugzilla_url": bugzilla.url, "bugzilla_page_size": 1}))
         associations = "SELECT bug_id, signature FROM bug_associations ORDER BY 1, 2"
 
         first = run_job(db, "bug_associations")
@@ -410,7 +413,7 @@ def test_bug_associations_load_every_bug_after_runs_without_a_bugzilla(database,
 
         # Bugs lost (or never loaded by earlier successes): an empty table loads every bug again.
         bugzilla.fail = False
-        with db.connection() as connection:
+        with db.reports.connection() as connection:
             connection.run("TRUNCATE bug_associations, bugs")
         assert run_job(db, "bug_associations").status == "ok"
         assert bugzilla.requests[-1]["o1"] == ["isnotempty"] and "chfieldfrom" not in bugzilla.requests[-1]
@@ -433,14 +436,14 @@ def test_partitions_are_created_ahead(database):
 def test_retention_deletes_old_rows_objects_and_partitions_in_batches(own_stack):
     """Ages 5, 20, 45 and 90 days on 2023-06-01 against retention of processed 30, raw 60 and
     dumps 10 days (dates far before the golden set, which stays untouched)."""
-    from crashflow.stores.hbase import CrashTable
-    from crashflow.stores.s3 import CrashNotFound, CrashStorage
+    from crashflow.stores.errors import CrashNotFound
 
     settings = own_stack.model_copy(update={
         "retention_processed_days": 30, "retention_raw_days": 60, "retention_dumps_days": 10,
         "retention_batch_size": 2,
     })
-    db, table, storage = Database(settings), CrashTable(settings), CrashStorage(settings)
+    db = job_stores(settings)
+    table, storage = db.records, db.raw_crashes
     now = at(2023, 6, 1, 12)
     signature = f"old-{uuid.uuid4()}"  # HBase and S3 outlive the test database
     crashes = {}
@@ -452,7 +455,7 @@ def test_retention_deletes_old_rows_objects_and_partitions_in_batches(own_stack)
             raw = {"ProductName": "Old", "submitted_timestamp": when.isoformat()}
             storage.save_raw_crash(crash_id, raw, {"upload_file_minidump": b"MDMP old"})
             table.put_processed_crash(crash_id, raw, {"signature": signature})
-            db.upsert_report(report(when, signature, product="Old", crash_id=crash_id))
+            db.reports.upsert_report(report(when, signature, product="Old", crash_id=crash_id))
 
     run = run_job(db, "retention", now=now)
     assert (run.status, run.error) == ("ok", None)
@@ -473,7 +476,6 @@ def test_retention_deletes_old_rows_objects_and_partitions_in_batches(own_stack)
                           90: (False, False, False)}.items():
         for crash_id in crashes[age]:
             assert (has_dump(crash_id), has_raw(crash_id), table.get_processed_crash(crash_id) is not None) == expected, age
-    assert sorted(table.crash_ids_by_signature(signature)) == sorted(crashes[5] + crashes[20])
     reports = query(db, "SELECT uuid FROM reports WHERE product = 'Old'")
     # Whole weeks ending before the processed cutoff (2023-05-02) are dropped: ages 45 and 90.
     assert sorted(row[0] for row in reports) == sorted(crashes[5] + crashes[20])
@@ -487,17 +489,18 @@ def test_retention_deletes_old_rows_objects_and_partitions_in_batches(own_stack)
 def test_retention_deletes_symbol_uploads_never_completed_after_a_day(own_stack):
     import io
 
-    from crashflow.stores.s3 import SymbolStorage
+    from crashflow.stores.layout import staged_symbol_key
 
-    symbols = SymbolStorage(own_stack)
-    staged = symbols.STAGING_PREFIX + uuid.uuid4().hex
+    stores = job_stores(own_stack)
+    symbols = stores.symbols
+    staged = staged_symbol_key(uuid.uuid4().hex)
     symbols.save(staged, io.BytesIO(b"MODULE Linux x86_64 0A app\n"))
     symbols.save("app/0A/app.sym", io.BytesIO(b"MODULE Linux x86_64 0A app\n"))
     now = dt.datetime.now(UTC)
     try:
-        assert run_job(Database(own_stack), "retention", now=now + dt.timedelta(hours=1)).status == "ok"
+        assert run_job(stores, "retention", now=now + dt.timedelta(hours=1)).status == "ok"
         assert symbols.exists(staged)  # may still be completed
-        run = run_job(Database(own_stack), "retention", now=now + dt.timedelta(days=1, hours=1))
+        run = run_job(stores, "retention", now=now + dt.timedelta(days=1, hours=1))
         assert (run.status, run.rows_written) == ("ok", 1)
         assert not symbols.exists(staged) and symbols.exists("app/0A/app.sym")
     finally:
@@ -507,7 +510,7 @@ def test_retention_deletes_symbol_uploads_never_completed_after_a_day(own_stack)
 
 def test_the_function_runs_the_job_a_cloudevent_names(functions, stack):
     url = functions["aggregate"].url  # serves the session namespace
-    database = Database(stack)
+    database = job_stores(stack)
     headers = {"ce-specversion": "1.0", "ce-type": "dev.knative.sources.ping", "ce-source": "test",
                "ce-id": "1", "content-type": "application/json"}
     answer = requests.post(url, headers=headers, data=json.dumps({"job": "crashes_per_day", "date": "2026-11-01"}),
@@ -552,7 +555,7 @@ def test_cli_runs_a_job_for_a_date_and_shows_the_latest_runs(backfilled, monkeyp
 
 
 def test_all_runs_every_job_in_order(database, own_stack):
-    db = Database(own_stack.model_copy(update={"bugzilla_url": "http://127.0.0.1:9/rest/bug"}))
+    db = job_stores(own_stack.model_copy(update={"bugzilla_url": "http://127.0.0.1:9/rest/bug"}))
     # A fixed now: partitions and retention work from today, whatever day the tests run.
     runs = run_jobs(db, "all", D(2026, 11, 1), now=at(2026, 11, 2, 12))
     assert [run.job for run in runs][:3] == ["partitions", "crashes_per_day", "top_crashers"]

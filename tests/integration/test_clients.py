@@ -20,9 +20,10 @@ from click.testing import CliRunner
 import wire_clients
 from conftest import DATA, REPO, TEST_NAMESPACE, FunctionServer, free_port
 from crashflow.cli import main as cli
-from crashflow.crashids import is_crash_id
+from crashflow.crashids import normalize_crash_id
+from crashflow.stores.boto import boto3_client
 from crashflow.stores.postgres import Database
-from crashflow.stores.s3 import SymbolStorage, client
+from crashflow.stores.s3 import SymbolStorage
 from crashflow.tokens import TokenStore
 from test_collect import drain, object_count, queues, storage  # noqa: F401 (fixtures)
 
@@ -52,7 +53,7 @@ def token(stack):
 @pytest.fixture
 def symbols_bucket(stack):
     """The symbols bucket, emptied before and after the test."""
-    s3 = client(stack, "s3")
+    s3 = boto3_client(stack, "s3")
 
     def keys():
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=stack.symbols_bucket)
@@ -71,7 +72,7 @@ def crash_id_of(reply: wire_clients.Reply) -> str:
     assert reply.curl_ok and reply.status == 200, (reply.status, reply.body)
     assert reply.body.startswith("CrashID=bp-") and reply.body.endswith("\n"), reply.body
     crash_id = reply.body.strip().removeprefix("CrashID=bp-")
-    assert is_crash_id(crash_id)
+    assert normalize_crash_id(crash_id) == crash_id
     return crash_id
 
 

@@ -26,11 +26,13 @@ from hypothesis import strategies as st
 
 from conftest import DATA, TEST_NAMESPACE, FunctionServer, free_port
 from crashflow.collector.throttler import ThrottleResult
-from crashflow.crashids import create_crash_id, is_crash_id, throttle_result_from_crash_id
+from crashflow.crashids import create_crash_id, normalize_crash_id, throttle_result_from_crash_id
 from crashflow.provision import provision
 from crashflow.stores import postgres
 from crashflow.stores.hbase import TABLES, CrashTable
-from crashflow.stores.s3 import CrashStorage, client, dump_key, ensure_bucket
+from crashflow.stores.boto import boto3_client
+from crashflow.stores.layout import dump_key
+from crashflow.stores.s3 import CrashStorage, ensure_bucket
 from crashflow.stores.sqs import DEAD_LETTER, QUEUE_KINDS, CrashQueues
 
 pytestmark = pytest.mark.integration
@@ -108,7 +110,7 @@ def drop_namespace(settings) -> None:
         admin.run(f"DROP DATABASE IF EXISTS {settings.database} WITH (FORCE)")
     finally:
         admin.close()
-    s3 = client(settings, "s3")
+    s3 = boto3_client(settings, "s3")
     for bucket in (settings.crash_bucket, settings.symbols_bucket):
         try:
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
@@ -117,7 +119,7 @@ def drop_namespace(settings) -> None:
             s3.delete_bucket(Bucket=bucket)
         except ClientError:
             pass  # never made
-    sqs = client(settings, "sqs")
+    sqs = boto3_client(settings, "sqs")
     for kind in (*QUEUE_KINDS, DEAD_LETTER):
         try:
             sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=settings.queue_name(kind))["QueueUrl"])
@@ -185,7 +187,7 @@ def accepted_id(answer: requests.Response) -> str:
     assert answer.headers["Content-Type"].startswith("text/plain")
     assert answer.text.startswith("CrashID=bp-") and answer.text.endswith("\n"), answer.text
     crash_id = answer.text.strip().removeprefix("CrashID=bp-")
-    assert is_crash_id(crash_id)
+    assert normalize_crash_id(crash_id) == crash_id
     return crash_id
 
 
@@ -393,7 +395,7 @@ def test_health_checks_ask_the_stores_every_time(own_namespace):
     queues.ensure_queues()
     assert queues.is_healthy() and storage.is_healthy()
     queues.sqs.delete_queue(QueueUrl=queues.url("standard"))
-    client(settings, "s3").delete_bucket(Bucket=settings.crash_bucket)
+    boto3_client(settings, "s3").delete_bucket(Bucket=settings.crash_bucket)
     assert not queues.is_healthy()  # its URL was looked up (and cached) before
     assert not storage.is_healthy()
 

@@ -10,7 +10,7 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
 from conftest import DATA
-from crashflow.crashids import is_crash_id
+from crashflow.crashids import normalize_crash_id
 from crashflow.relay import Relay
 from crashflow.stores import postgres
 from crashflow.stores.hbase import CrashTable
@@ -33,7 +33,7 @@ def submit(collect_url: str, product: str) -> str:
     assert answer.status_code == 200, answer.text
     assert answer.text.startswith("CrashID=bp-") and answer.text.endswith("\n")
     crash_id = answer.text.strip().removeprefix("CrashID=bp-")
-    assert is_crash_id(crash_id)
+    assert normalize_crash_id(crash_id) == crash_id
     return crash_id
 
 
@@ -117,10 +117,11 @@ def test_symbols_uploaded_later_fix_the_signature_on_reprocessing(stack, functio
         processed = answer.json()
         assert processed["signature"] == "(anonymous namespace)::CrashFunction"
         assert processed["processor_history"][-1]["signature"] == "test_app.exe"
-        # The signature index follows the new signature; the old entry is gone.
-        table = CrashTable(settings)
-        assert crash_id in table.crash_ids_by_signature("(anonymous namespace)::CrashFunction")
-        assert crash_id not in table.crash_ids_by_signature("test_app.exe")
+        # Crashes of a signature are found in Postgres: the row follows the new signature.
+        with postgres.Database(settings).connection() as connection:
+            assert connection.run("SELECT signature FROM reports WHERE uuid = :id", id=crash_id) == [
+                ["(anonymous namespace)::CrashFunction"]
+            ]
         frame = processed["json_dump"]["crashing_thread"]["frames"][0]
         assert frame["file"] == "c:\\test_app.cc" and frame["line"] == 58
     finally:

@@ -136,9 +136,9 @@ def test_modules_and_addons_for_correlations(stack, without_symbols):
     crash_ids = [without_symbols["test.dmp"]["uuid"], without_symbols["linux-mini.dmp"]["uuid"]]
     table = CrashTable(stack)
     found = {
-        crash_id: {"modules": modules, "addons": addons}
+        crash_id: {"modules": json.loads(modules), "addons": json.loads(addons)}
         for day in {crash_id[-6:] for crash_id in crash_ids}
-        for crash_id, modules, addons in table.modules_and_addons_submitted(day)
+        for crash_id, modules, addons in table.module_lists_submitted(day)
     }
     assert set(crash_ids) <= set(found)
     assert "test_app.exe" in found[crash_ids[0]]["modules"]

@@ -80,8 +80,9 @@ def crashes(stack, functions):
         # stores it with the raw crash, as here.
         raw = storage.load_raw_crash(crash_id)
         assert "Email" not in raw
-        storage.save_raw_crash(crash_id, {**raw, "Email": PII["Email"]}, storage.load_dumps(crash_id))
-        CrashTable(stack).put_raw_crash(crash_id, {**raw, "Email": PII["Email"]})
+        dumps = {name: storage.load_dump(crash_id, name) for name in storage.load_dump_names(crash_id)}
+        storage.save_raw_crash(crash_id, {**raw, "Email": PII["Email"]}, dumps)
+        CrashTable(stack).put_raw_crashes([(crash_id, {**raw, "Email": PII["Email"]})])
         answer = requests.post(f"{functions['process'].url}/process", params={"crash_id": crash_id}, timeout=120)
         assert answer.status_code == 200, answer.text
         ids[dump] = crash_id

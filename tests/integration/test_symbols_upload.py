@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from conftest import DATA, TEST_NAMESPACE, FunctionServer, free_port
 from crashflow.cli import main as cli
 from crashflow.stores.postgres import Database
-from crashflow.stores.s3 import client
+from crashflow.stores.boto import boto3_client
 from crashflow.tokens import TokenStore
 
 pytestmark = pytest.mark.integration
@@ -51,7 +51,7 @@ def token(tokens):
 @pytest.fixture
 def bucket(stack):
     """The symbols bucket, emptied before and after each test."""
-    s3 = client(stack, "s3")
+    s3 = boto3_client(stack, "s3")
 
     def keys():
         return sorted(item["Key"] for item in s3.list_objects_v2(Bucket=stack.symbols_bucket).get("Contents", []))

@@ -137,27 +137,6 @@ def test_schedule_fires_each_job_when_due():
     assert sorted(schedule.due(at("2026-11-26T03:20"))) == ["retention", "top_crashers"]
 
 
-def test_job_store_clients_are_made_once_per_process_and_settings():
-    """Every run (and thread) shares one CrashTable and CrashStorage with its pools; making
-    them connects to nothing yet."""
-    import threading
-
-    from crashflow.aggregation.jobs import JobContext
-
-    settings = Settings(namespace="sharedclients", hbase_thrift_port=1)  # nothing listens there
-    contexts = [JobContext(settings.model_copy(), None, None, at("2026-11-01T00:00")) for _ in range(8)]
-    tables, storages = [], []
-    threads = [threading.Thread(target=lambda c=c: (tables.append(c.crash_table), storages.append(c.crash_storage)))
-               for c in contexts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len({id(table) for table in tables}) == 1 and len({id(storage) for storage in storages}) == 1
-    other = JobContext(Settings(namespace="otherclients", hbase_thrift_port=1), None, None, at("2026-11-01T00:00"))
-    assert other.crash_table is not tables[0]
-
-
 def test_shares_of_identical_lists_counted_at_once_equal_crash_by_crash():
     one_by_one = Shares.of([["evil.dll", "xul.dll", "xul.dll"]] * 8 + [["xul.dll"]] * 2 + [[]] * 3)
     weighted = Shares()

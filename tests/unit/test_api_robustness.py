@@ -12,11 +12,13 @@ from werkzeug.datastructures import MultiDict
 
 from crashflow.api.aggregates import _date_param
 from crashflow.api.calls import refuse_nul_bytes
-from crashflow.api.errors import BadRequest, is_bad_value
+from crashflow.api.errors import BadRequest
 from crashflow.api.priority import PriorityProcessing
 from crashflow.api.reprocessing import publish_all
 from crashflow.api.supersearch import parse_value
 from crashflow.settings import Settings
+from crashflow.stores import postgres
+from crashflow.stores.errors import QueryFailed, StoreUnavailable
 from crashflow.ttlcache import TtlCache
 
 
@@ -46,11 +48,31 @@ def test_aggregate_dates_out_of_range_are_refused(raw):
         _date_param(MultiDict([("to_date", raw)]), "to_date", dt.date(2026, 11, 26))
 
 
+def postgres_error(error: Exception) -> Exception:
+    """What the stores make of ``error`` raised by pg8000 on a pooled connection."""
+    with pytest.raises((QueryFailed, StoreUnavailable)) as raised:
+        with postgres.translated_errors():
+            raise error
+    return raised.value
+
+
 def test_postgres_data_exceptions_are_bad_values():
-    assert is_bad_value(pg8000.native.DatabaseError({"C": "22021", "M": "invalid byte sequence"}))
-    assert is_bad_value(pg8000.native.DatabaseError({"C": "22003", "M": "integer out of range"}))
-    assert not is_bad_value(pg8000.native.DatabaseError({"C": "42P01", "M": "no such table"}))
-    assert not is_bad_value(ValueError("22"))
+    for code, message in (("22021", "invalid byte sequence"), ("22003", "integer out of range")):
+        error = postgres_error(pg8000.native.DatabaseError({"C": code, "M": message}))
+        assert isinstance(error, QueryFailed) and error.is_bad_value and error.message == message
+    error = postgres_error(pg8000.native.DatabaseError({"C": "42P01", "M": "no such table"}))
+    assert isinstance(error, QueryFailed) and not error.is_bad_value and error.sqlstate == "42P01"
+
+
+@pytest.mark.parametrize("error", [
+    pg8000.native.InterfaceError("network error"),
+    ConnectionResetError("reset by peer"),
+    pg8000.native.DatabaseError({"C": "57P01", "M": "terminating connection due to administrator command"}),
+    pg8000.native.DatabaseError({"C": "53300", "M": "too many connections"}),
+])
+def test_postgres_outages_are_store_unavailable(error):
+    unavailable = postgres_error(error)
+    assert isinstance(unavailable, StoreUnavailable) and unavailable.store == "postgres"
 
 
 class BatchQueue:
@@ -64,7 +86,7 @@ class BatchQueue:
     def publish_batch(self, kind, bodies):
         assert kind == "reprocessing" and len(bodies) <= 10
         if self.fail_at is not None and len(self.batches) >= self.fail_at:
-            raise ConnectionError("queue down")
+            raise StoreUnavailable("sqs", "queue down")
         self.batches.append(list(bodies))
         return [body for body in bodies if body in self.refuse]
 

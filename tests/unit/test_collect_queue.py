@@ -2,6 +2,7 @@
 
 from crashflow.collector.submit import Collector
 from crashflow.settings import Settings
+from crashflow.stores.factory import Stores
 
 
 class PartlyRefusingQueue:
@@ -20,7 +21,7 @@ class PartlyRefusingQueue:
 
 
 def collector(queue) -> Collector:
-    return Collector(Settings(), queues=queue)
+    return Collector(Settings(), Stores(Settings(), "collector", queues=queue))
 
 
 def test_refused_ids_are_sent_again_and_only_they():
@@ -38,8 +39,8 @@ def test_ids_still_refused_after_the_last_try_are_reported():
 def test_the_collector_queue_client_gives_up_quickly():
     settings = Settings(collector_sqs_connect_timeout=0.5, collector_sqs_read_timeout=1.5,
                         collector_sqs_max_attempts=2)
-    sender = Collector(settings).queues.sender
+    sender = Collector(settings).stores.queues.sender
     assert (sender.connect_timeout_ms, sender.timeout_ms, sender.attempts) == (500, 2000, 2)
-    defaults = Collector(Settings()).queues.sender
+    defaults = Collector(Settings()).stores.queues.sender
     # Three tries of the collector's own, each within its timeout: a few seconds at most.
     assert defaults.timeout_ms / 1000 * defaults.attempts * 3 <= 10

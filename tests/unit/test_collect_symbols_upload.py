@@ -5,8 +5,9 @@ import pytest
 
 from conftest import DATA
 from crashflow.collector.symbols_upload import (
-    SymbolUpload, SymbolUploadRefused, check_member_path, parse_module_line, sym_file_name,
+    SymbolUpload, SymbolUploadRefused, check_member_path, parse_module_line,
 )
+from crashflow.stores.layout import sym_file_name
 
 SYMBOLS = DATA / "symbols"
 TEST_APP = "test_app.pdb/5A9832E5287241C1838ED98914E9B7FF1/test_app.sym"

@@ -18,4 +18,4 @@ def test_environment_overrides(monkeypatch):
     assert settings.endpoint_url("s3") is None  # empty: boto3's AWS default
     assert settings.endpoint_url("sqs") == "http://sqs.internal"
     assert settings.pg_port == 6543
-    assert settings.crash_bucket == "acme-crashes" and settings.hbase_table("x") == "acme_x"
+    assert settings.crash_bucket == "acme-crashes"

@@ -13,9 +13,9 @@ from crashflow.processor.symbols import (
     SymbolsUnavailable,
     missing_symbol_keys,
     prune_cache,
-    symbol_key,
 )
 from crashflow.stores.awshttp import AwsRequestFailed
+from crashflow.stores.layout import symbol_key
 
 PDB_KEY = "test_app.pdb/5A9832E5287241C1838ED98914E9B7FF1/test_app.sym"
 
@@ -31,7 +31,7 @@ class FakeBucket:
     def get(self, key):
         self.asked.append(key)
         if key in self.failing:
-            raise AwsRequestFailed(f"GET {key}: HTTP 503", 503)
+            raise AwsRequestFailed("s3", f"GET {key}: HTTP 503", 503)
         return self.files.get(key)
 
 

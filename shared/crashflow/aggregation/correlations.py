@@ -109,7 +109,7 @@ class CorrelationsJob(DayJob):
         groups = {(product, os_name) for product, os_name, _ in scored}
         same_lists = Counter()  # (product, os, signature, modules JSON, addons JSON) -> crashes
         for submitted in days(first_day, day):
-            for crash_id, modules, addons in context.crash_table.module_lists_submitted(f"{submitted:%y%m%d}"):
+            for crash_id, modules, addons in context.stores.records.module_lists_submitted(f"{submitted:%y%m%d}"):
                 key = crashes.get(crash_id)
                 if key is not None and key[:2] in groups:  # else another day's report, or nothing to compare
                     same_lists[key, modules, addons] += 1

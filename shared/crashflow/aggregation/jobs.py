@@ -8,56 +8,24 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-import threading
 from dataclasses import dataclass
 
 from crashflow.settings import Settings
-from crashflow.stores.postgres import Database, transaction
+from crashflow.stores.factory import Stores
+from crashflow.stores.postgres import PgConnection, transaction
 
 
 @dataclass
 class JobContext:
-    """What a job may use: settings, the database and one connection (holding the job's
-    lock), the time the run started and when the job last succeeded."""
+    """What a job may use: settings, the stores and one Postgres connection (holding the
+    job's lock), the time the run started and when the job last succeeded."""
 
     settings: Settings
-    database: Database
-    connection: object
+    stores: Stores
+    connection: PgConnection
     now: dt.datetime
     last_success: dt.datetime | None = None
     rows_written: int = 0  # by the finished days of a day job, should a later day fail
-
-    @property
-    def crash_table(self):
-        from crashflow.stores.hbase import CrashTable
-
-        return shared_client(CrashTable, self.settings)
-
-    @property
-    def crash_storage(self):
-        from crashflow.stores.s3 import CrashStorage
-
-        return shared_client(CrashStorage, self.settings)
-
-    @property
-    def symbol_storage(self):
-        from crashflow.stores.s3 import SymbolStorage
-
-        return shared_client(SymbolStorage, self.settings)
-
-
-_CLIENTS: dict[tuple[type, str], object] = {}
-_CLIENTS_LOCK = threading.Lock()
-
-
-def shared_client(kind: type, settings: Settings):
-    """One ``kind(settings)`` (CrashTable, CrashStorage: thread-safe, with their own
-    connection pools) per process and settings, made on first use: job runs reuse it."""
-    key = (kind, settings.model_dump_json())
-    with _CLIENTS_LOCK:
-        if key not in _CLIENTS:
-            _CLIENTS[key] = kind(settings)
-        return _CLIENTS[key]
 
 
 DAY_WORK_MEM = "64MB"

@@ -53,7 +53,7 @@ class PartitionsJob(Job):
         last = context.now.date() + dt.timedelta(weeks=context.settings.partitions_ahead_weeks)
         week = week_start(context.now.date())
         while week <= last:
-            context.database.ensure_report_partition(week)
+            context.stores.reports.ensure_report_partition(week)
             week += dt.timedelta(weeks=1)
         return len(set(report_partitions(context.connection)) - before)
 
@@ -67,7 +67,7 @@ class RetentionJob(Job):
         raw_cutoff = today - dt.timedelta(days=settings.retention_raw_days)
         dumps_cutoff = today - dt.timedelta(days=settings.retention_dumps_days)
         removed = self.drop_report_partitions(context, processed_cutoff)
-        while deleted := context.crash_table.delete_crashes_submitted_before(
+        while deleted := context.stores.records.delete_crashes_submitted_before(
             processed_cutoff.isoformat(), settings.retention_batch_size
         ):
             removed += deleted
@@ -76,7 +76,7 @@ class RetentionJob(Job):
         return removed
 
     def delete_abandoned_symbol_uploads(self, context: JobContext) -> int:
-        symbols = context.symbol_storage
+        symbols = context.stores.symbols
         abandoned = symbols.staged_before(context.now - STAGED_SYMBOLS_MAX_AGE)
         for key in abandoned:
             symbols.delete(key)
@@ -92,7 +92,7 @@ class RetentionJob(Job):
         return dropped
 
     def delete_s3(self, context: JobContext, raw_cutoff: dt.date, dumps_cutoff: dt.date) -> int:
-        storage, batch, connection = context.crash_storage, context.settings.retention_batch_size, context.connection
+        storage, batch, connection = context.stores.raw_crashes, context.settings.retention_batch_size, context.connection
         dumps_done = {day for (day,) in connection.run("SELECT day FROM retention_done WHERE kind = 'dumps'")}
         deleted = 0
         for day in storage.raw_crash_days():

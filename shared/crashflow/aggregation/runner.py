@@ -10,8 +10,6 @@ import logging
 import zlib
 from dataclasses import dataclass
 
-import pg8000.native
-
 from crashflow.aggregation.bugs import BUG_ASSOCIATIONS
 from crashflow.aggregation.correlations import CORRELATIONS
 from crashflow.aggregation.counts import CRASHES_PER_DAY, SIGNATURES, TOP_CRASHERS
@@ -19,7 +17,8 @@ from crashflow.aggregation.explosiveness import EXPLOSIVENESS
 from crashflow.aggregation.jobs import Job, JobContext, JobSkipped
 from crashflow.aggregation.names import JOB_NAMES
 from crashflow.aggregation.retention import PARTITIONS, RETENTION
-from crashflow.stores.postgres import Database
+from crashflow.stores.errors import StoreUnavailable
+from crashflow.stores.factory import Stores
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +30,6 @@ JOBS: dict[str, Job] = {
 assert tuple(JOBS) == JOB_NAMES, "names.JOB_NAMES must list the jobs in run order"
 
 MAX_ERROR_CHARS = 4000
-# What a dead Postgres connection raises (Database drops such a connection from its pool).
-CONNECTION_ERRORS = (pg8000.native.InterfaceError, OSError)
 
 
 class UnknownJob(ValueError):
@@ -80,7 +77,7 @@ def default_window(
 
 
 def run_job(
-    database: Database,
+    stores: Stores,
     name: str,
     start: dt.date | None = None,
     end: dt.date | None = None,
@@ -89,7 +86,7 @@ def run_job(
     """Run job ``name`` for every day in [start, end] (inclusive), or its default window."""
     if name not in JOBS:
         raise UnknownJob(f"unknown job {name!r}; jobs: {', '.join(JOB_NAMES)}, or all")
-    job, settings = JOBS[name], database.settings
+    job, settings, database = JOBS[name], stores.settings, stores.reports
     now = now or dt.datetime.now(dt.timezone.utc)
     check_window(start, end)
     end = end or start
@@ -118,7 +115,7 @@ def run_job(
                     job=name, start=start, end=end,
                 )[0][0]
                 context = JobContext(
-                    settings, database, connection, now,
+                    settings, stores, connection, now,
                     last_success=max((started for _, started in successes), default=None),
                 )
                 run = JobRun(name, start, end, "ok")
@@ -134,7 +131,9 @@ def run_job(
                 _record_end(connection, run, run_id)
             finally:
                 connection.run("SELECT pg_advisory_unlock(:key)", key=_lock_key(name))
-    except CONNECTION_ERRORS as error:
+    except StoreUnavailable as error:
+        if error.store != "postgres":
+            raise
         # The connection died (the pool dropped it, and its session lock went with it). The
         # job's own error, if any, is the one to report: recorded on a new connection if
         # Postgres answers (else the next run marks the row interrupted).
@@ -169,7 +168,7 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
 
 
-def run_jobs(database: Database, name: str, start=None, end=None, now=None) -> list[JobRun]:
+def run_jobs(stores: Stores, name: str, start=None, end=None, now=None) -> list[JobRun]:
     """Run one job, or every job in order for ``all`` (a failing job does not stop the next)."""
     if name != "all" and name not in JOBS:
         raise UnknownJob(f"unknown job {name!r}; jobs: {', '.join(JOB_NAMES)}, or all")
@@ -178,7 +177,7 @@ def run_jobs(database: Database, name: str, start=None, end=None, now=None) -> l
     runs = []
     for job in names:
         try:
-            runs.append(run_job(database, job, start, end, now))
+            runs.append(run_job(stores, job, start, end, now))
         except Exception as error:  # Postgres down, say: recorded here, as job_runs cannot
             log.exception("job %s could not run", job)
             today = (now or dt.datetime.now(dt.timezone.utc)).date()
@@ -186,7 +185,7 @@ def run_jobs(database: Database, name: str, start=None, end=None, now=None) -> l
     return runs
 
 
-def latest_runs(database: Database) -> list[dict]:
+def latest_runs(database) -> list[dict]:
     """The latest run of every job that ran, in job order, with when it last succeeded."""
     columns = ("job", "window_start", "window_end", "started", "finished", "status", "rows_written", "error")
     with database.connection() as connection:

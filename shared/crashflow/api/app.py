@@ -2,35 +2,23 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass
 
 from crashflow.api import aggregates, crashes, fields, reprocessing, search, signatures
 from crashflow.api.auth import Gatekeeper
 from crashflow.api.calls import Call, Reply, refuse_nul_bytes
-from crashflow.api.errors import (
-    OUTAGE_RETRY_AFTER_SECONDS,
-    STORE_OUTAGES,
-    ApiError,
-    MethodNotAllowed,
-    TooManyRequests,
-    is_bad_value,
-)
+from crashflow.api.errors import OUTAGE_RETRY_AFTER_SECONDS, ApiError, MethodNotAllowed, TooManyRequests
 from crashflow.api.priority import PriorityProcessing
 from crashflow.fields import FieldDefinitions
 from crashflow.settings import Settings
-from crashflow.stores.hbase import CrashTable
-from crashflow.stores.postgres import Database
-from crashflow.stores.s3 import CrashStorage
-from crashflow.stores.sqs import CrashQueues
+from crashflow.stores.errors import QueryFailed, StoreUnavailable
+from crashflow.stores.factory import Stores
 from crashflow.tokens import TokenCache, TokenStore
 from crashflow.ttlcache import TtlCache
 from crashflow.web import pages
 
 log = logging.getLogger(__name__)
-
-POOL_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -63,24 +51,17 @@ REPORT_PAGE = "/report/index/"
 class Services:
     """The stores and helpers the endpoints use; one set per process, shared by threads."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, stores: Stores | None = None):
         self.settings = settings
-        # As many connections as the server has request threads (functions-framework's
-        # gunicorn runs 4 per CPU by default).
-        self.database = Database(settings, size=POOL_SIZE)
-        self.storage = CrashStorage(settings)
-        self.queues = CrashQueues(settings)
+        self.stores = stores or Stores.from_settings(settings, "query")
+        self.database = self.stores.reports
+        self.crashes = self.stores.crashes
+        self.queues = self.stores.queues
         self.fields = FieldDefinitions.from_settings(settings)
         self.priority = PriorityProcessing(settings, self.queues)
         self.signatures = signatures.SignatureService()
         self.tokens = TokenCache(TokenStore(self.database), settings.api_token_cache_seconds)
         self.aggregates_cache = TtlCache(settings.api_aggregates_cache_seconds)
-
-    @functools.cached_property
-    def crash_table(self) -> CrashTable:
-        """Made on first use: happybase's pool connects at once, and an HBase that is down
-        must not take the endpoints that do not need it down too (a failure is not cached)."""
-        return CrashTable(self.settings, pool_size=POOL_SIZE)
 
 
 class QueryApi:
@@ -112,13 +93,16 @@ class QueryApi:
             return Reply(error.status, {"error": str(error)}, {"Retry-After": str(error.retry_after)})
         except ApiError as error:
             return Reply(error.status, {"error": str(error)})
-        except STORE_OUTAGES as error:
-            log.warning("%s %s: a store is unreachable (%r)", request.method, path, error)
+        except StoreUnavailable as error:
+            log.warning("%s %s: a store is unreachable (%s)", request.method, path, error)
             return Reply(503, {"error": "a store is unreachable; try again shortly"},
                          {"Retry-After": str(OUTAGE_RETRY_AFTER_SECONDS)})
-        except Exception as error:
-            if is_bad_value(error):
-                return Reply(400, {"error": f"bad value: {error.args[0].get('M', '')[:200]}"})
+        except QueryFailed as error:
+            if error.is_bad_value:
+                return Reply(400, {"error": f"bad value: {error.message[:200]}"})
+            log.exception("%s %s failed", request.method, path)
+            return Reply(500, {"error": "internal error (the query function's log has the details)"})
+        except Exception:
             log.exception("%s %s failed", request.method, path)
             return Reply(500, {"error": "internal error (the query function's log has the details)"})
 
@@ -126,13 +110,7 @@ class QueryApi:
         """``/__heartbeat__``: can every store be reached? (``/__lbheartbeat__`` and
         ``/__version__`` are answered by the function itself, as collect does.)"""
         if path == "/__heartbeat__":
-            services = self.services
-            checks = {
-                "hbase": services.crash_table.is_healthy(),
-                "postgres": services.database.is_healthy(),
-                "s3": services.storage.is_healthy(),
-                "sqs": services.queues.is_healthy(),
-            }
+            checks = self.services.stores.health("hbase", "postgres", "s3", "sqs")
             return Reply(200 if all(checks.values()) else 503, checks)
         return Reply(404, {"error": f"no such endpoint: {path[:200]}"})
 

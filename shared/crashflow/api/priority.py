@@ -18,7 +18,8 @@ from concurrent.futures import TimeoutError as WaitTimeout
 import requests
 
 from crashflow.settings import Settings
-from crashflow.stores.sqs import CrashQueues
+from crashflow.stores.errors import StoreUnavailable
+from crashflow.stores.interfaces import CrashQueue
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ REQUEUE_AFTER_SECONDS = 60
 
 
 class PriorityProcessing:
-    def __init__(self, settings: Settings, queues: CrashQueues, workers: int = 4):
+    def __init__(self, settings: Settings, queues: CrashQueue, workers: int = 4):
         self.url = f"{settings.process_base_url}/process"
         self.read_timeout = settings.stackwalker_timeout + 30
         self.wait_seconds = settings.priority_wait_seconds
@@ -80,5 +81,5 @@ class PriorityProcessing:
             self._queued_at[crash_id] = now
         try:
             self.queues.publish("priority", crash_id)
-        except Exception:
+        except StoreUnavailable:
             log.exception("could not queue %s for priority processing", crash_id)

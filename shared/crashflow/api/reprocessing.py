@@ -8,6 +8,7 @@ import re
 from crashflow.api.calls import Call, Reply
 from crashflow.api.errors import OUTAGE_RETRY_AFTER_SECONDS, BadRequest
 from crashflow.crashids import InvalidCrashId, normalize_crash_id
+from crashflow.stores.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def publish_all(queues, messages: list[str]) -> tuple[list[str], list[str]]:
         batch = messages[start:start + BATCH_SIZE]
         try:
             refused = set(queues.publish_batch("reprocessing", batch))
-        except Exception:
+        except StoreUnavailable:
             log.exception("could not queue %d crashes for reprocessing", len(messages) - start)
             return queued, not_queued + messages[start:]
         queued.extend(message for message in batch if message not in refused)

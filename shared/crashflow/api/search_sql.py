@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pg8000.native
-
-from crashflow.api.errors import BadRequest, is_bad_value, sqlstate
+from crashflow.api.errors import BadRequest
 from crashflow.api.supersearch import Facet, Filter, SearchQuery
+from crashflow.stores.errors import QueryFailed
 
 # SQL for one value of each operator but "=", over column {c} and parameter {p}.
 OPERATOR_SQL = {
@@ -97,15 +96,13 @@ class Search:
     def run(self, sql: str, **extra):
         try:
             return self.connection.run(sql, **self.values, **extra)
-        except pg8000.native.DatabaseError as error:
-            code = sqlstate(error)
-            message = error.args[0].get("M", "") if code else ""
-            if code == INVALID_REGULAR_EXPRESSION:
-                raise BadRequest(f"bad regular expression: {message}") from None
-            if code == QUERY_CANCELED:
+        except QueryFailed as error:
+            if error.sqlstate == INVALID_REGULAR_EXPRESSION:
+                raise BadRequest(f"bad regular expression: {error.message}") from None
+            if error.sqlstate == QUERY_CANCELED:
                 raise BadRequest("the search took too long; narrow its dates or filters") from None
-            if is_bad_value(error):
-                raise BadRequest(f"bad value: {message[:200]}") from None
+            if error.is_bad_value:
+                raise BadRequest(f"bad value: {error.message[:200]}") from None
             raise
 
     def answer(self) -> dict:

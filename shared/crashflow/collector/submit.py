@@ -15,10 +15,8 @@ from crashflow.collector.throttler import Throttler, ThrottleResult
 from crashflow.crashids import create_crash_id
 from crashflow.retrying import call_with_retries
 from crashflow.settings import Settings
-from crashflow.stores.hbase import CrashTable
-from crashflow.stores.awshttp import SignedHttp
-from crashflow.stores.s3 import CrashStorage
-from crashflow.stores.sqs import CrashQueues
+from crashflow.stores.errors import StoreUnavailable
+from crashflow.stores.factory import Stores
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +32,9 @@ QUERY_ANNOTATIONS = {"product": "ProductName", "version": "Version", "guid": "gu
 
 
 @dataclass
-class Answer:
+class SubmitResponse:
+    """What the crash reporter is answered."""
+
     status: int
     body: str
     content_type: str = "text/plain"
@@ -67,38 +67,14 @@ class QueueRefused(Exception):
         self.crash_ids = crash_ids
 
 
-def queue_sender(settings: Settings) -> SignedHttp:
-    """The collector's SQS publishes: short timeouts and few attempts, so that an SQS that
-    does not answer gives a crash up to `crashflow recover` within seconds instead of
-    holding the client's upload for minutes."""
-    return SignedHttp(
-        settings,
-        "sqs",
-        connect_timeout=settings.collector_sqs_connect_timeout,
-        timeout=settings.collector_sqs_connect_timeout + settings.collector_sqs_read_timeout,
-        attempts=settings.collector_sqs_max_attempts,
-    )
-
-
 class Collector:
     """Accepts crash uploads; one per process, shared by request threads."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        storage: CrashStorage | None = None,
-        queues: CrashQueues | None = None,
-        crash_table: CrashTable | None = None,
-        throttler: Throttler | None = None,
-    ):
+    def __init__(self, settings: Settings, stores: Stores | None = None, throttler: Throttler | None = None):
         self.settings = settings
-        self.storage = storage or CrashStorage(settings)
-        self.queues = queues or CrashQueues(settings, sender=queue_sender(settings))
+        self.stores = stores or Stores.from_settings(settings, "collector")
         self.publisher = BatchPublisher(self._send_batch)
-        # Made on first use: happybase connects when its pool is built, and the collector
-        # must start (and accept crashes) while HBase is down.
-        self._crash_table = crash_table
-        self.indexer = BackgroundIndexer(lambda rows: self.crash_table.put_raw_crashes(rows))
+        self.indexer = BackgroundIndexer(lambda rows: self.stores.records.put_raw_crashes(rows))
         self.throttler = throttler or Throttler.from_file(settings.throttle_rules)
         self.limits = Limits(
             max_request_bytes=settings.max_request_bytes,
@@ -113,14 +89,14 @@ class Collector:
         body: Iterable[bytes],
         query: dict[str, str] | None = None,
         user_agent: str = "",
-    ) -> Answer:
+    ) -> SubmitResponse:
         try:
             payload = parse_crash_payload(headers, body, self.limits)
         except MalformedCrash as error:
-            return Answer(400, f"Discarded=malformed_{error.reason}")
+            return SubmitResponse(400, f"Discarded=malformed_{error.reason}")
         except PayloadTooLarge as error:
             log.info("refused a crash upload: %s", error)
-            return Answer(413, "Discarded=too_large")
+            return SubmitResponse(413, "Discarded=too_large")
 
         annotations = payload.annotations
         notes = payload.notes + normalize_annotations(annotations, query or {})
@@ -130,12 +106,12 @@ class Collector:
 
         result, rule = self.throttler.throttle(annotations)
         if result is ThrottleResult.REJECT:
-            return Answer(200, f"Discarded=rule_{rule}")
+            return SubmitResponse(200, f"Discarded=rule_{rule}")
 
         now = dt.datetime.now(dt.timezone.utc)
         crash_id = create_crash_id(now, result)
         if result is ThrottleResult.FAKEACCEPT:
-            return Answer(200, f"CrashID=bp-{crash_id}\n")
+            return SubmitResponse(200, f"CrashID=bp-{crash_id}\n")
 
         raw_crash = dict(annotations)
         raw_crash.update(
@@ -154,24 +130,16 @@ class Collector:
             },
         )
         try:
-            self.storage.save_raw_crash(crash_id, raw_crash, payload.dumps)
-        except Exception:
+            self.stores.raw_crashes.save_raw_crash(crash_id, raw_crash, payload.dumps)
+        except StoreUnavailable:
             log.exception("could not store crash %s", crash_id)
-            return Answer(503, "Discarded=storage_unavailable")
+            return SubmitResponse(503, "Discarded=storage_unavailable")
 
         self._index_raw_crash(crash_id, raw_crash)
         if result is ThrottleResult.ACCEPT:
             self._publish(crash_id)
         log.info("accepted %s (%s, rule %s)", crash_id, result.name, rule)
-        return Answer(200, f"CrashID=bp-{crash_id}\n")
-
-    @property
-    def crash_table(self) -> CrashTable:
-        if self._crash_table is None:
-            # With HBase down, its Thrift gateway keeps retrying for minutes: the collector's
-            # best-effort index write gives up quickly instead of holding the client.
-            self._crash_table = CrashTable(self.settings, timeout_ms=self.settings.hbase_collector_timeout_ms)
-        return self._crash_table
+        return SubmitResponse(200, f"CrashID=bp-{crash_id}\n")
 
     def _index_raw_crash(self, crash_id: str, raw_crash: dict) -> None:
         # S3 is the durable landing; the HBase row is a convenience that process rewrites,
@@ -193,7 +161,7 @@ class Collector:
 
         def send() -> None:
             nonlocal pending
-            pending = self.queues.publish_batch("standard", pending)
+            pending = self.stores.queues.publish_batch("standard", pending)
             if pending:
                 raise QueueRefused(pending)
 
@@ -206,7 +174,7 @@ class Collector:
     def health(self) -> tuple[bool, dict[str, str]]:
         """Whether crashes can be collected, and each dependency's state. HBase is only
         reported: crashes are accepted without it (process writes the row later)."""
-        required = {"s3": self.storage.is_healthy(), "sqs": self.queues.is_healthy()}
+        required = self.stores.health("s3", "sqs")
         checks = {name: "ok" if up else "down" for name, up in required.items()}
-        checks["hbase"] = "ok" if self.crash_table.is_healthy() else "down (crashes are still accepted)"
+        checks["hbase"] = "ok" if self.stores.records.is_healthy() else "down (crashes are still accepted)"
         return all(required.values()), checks

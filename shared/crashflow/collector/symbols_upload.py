@@ -21,24 +21,20 @@ from dataclasses import asdict, dataclass
 from pathlib import PurePosixPath
 from typing import IO
 
-import pg8000.exceptions
-from boto3.exceptions import Boto3Error
-from botocore.exceptions import BotoCoreError, ClientError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from crashflow.settings import Settings
-from crashflow.stores.postgres import Database
-from crashflow.stores.s3 import SymbolStorage
+from crashflow.stores.errors import StoreUnavailable
+from crashflow.stores.factory import Stores
+from crashflow.stores.layout import MAX_DEBUG_FILE_LENGTH, symbol_key
 from crashflow.tokens import InvalidToken, TokenStore
 
 MODULE_LINE_BYTES = 4096
 DEBUG_ID_RE = re.compile(r"^[0-9A-Fa-f]{1,64}$")
-# A debug file name is one path component: no separators, no control characters.
-DEBUG_FILE_RE = re.compile(r"^[^/\\\x00-\x1f]{1,255}$")
+# A debug file name is one path component: no separators (the rest, symbol_key checks).
+DEBUG_FILE_RE = re.compile(r"^[^/\\]+$")
 # Room for the multipart framing around the archive itself.
 MULTIPART_FRAMING_BYTES = 64 * 1024
-# What the token store (Postgres) and the symbols bucket (S3) raise when they cannot answer.
-STORE_ERRORS = (pg8000.exceptions.Error, OSError, BotoCoreError, ClientError, Boto3Error)
 
 
 class SymbolUploadRefused(ValueError):
@@ -60,7 +56,10 @@ class SymbolModule:
 
     @property
     def key(self) -> str:
-        return symbol_file_key(self.debug_file, self.debug_id)
+        """Where the symbol server layout puts it: ``<debug_file>/<DEBUG_ID>/<name>.sym``."""
+        key = symbol_key(self.debug_file, self.debug_id)
+        assert key is not None, "parse_module_line admits only names that make keys"
+        return key
 
 
 @dataclass(frozen=True)
@@ -76,23 +75,15 @@ class StoredSymbol:
         return asdict(self)
 
 
-def symbol_file_key(debug_file: str, debug_id: str) -> str:
-    """Where the symbol server layout puts a module's file: ``<debug_file>/<DEBUG_ID>/<name>.sym``."""
-    return f"{debug_file}/{debug_id}/{sym_file_name(debug_file)}"
-
-
 def check_module_names(debug_file: str, debug_id: str, where: str) -> None:
-    """Both names must make one safe path component each."""
+    """Both names must make one safe path component each, and a symbol key together."""
     if not DEBUG_ID_RE.match(debug_id):
         raise SymbolUploadRefused(f"{where}: debug id {debug_id!r} is not hexadecimal")
-    if not DEBUG_FILE_RE.match(debug_file) or debug_file in (".", ".."):
-        raise SymbolUploadRefused(f"{where}: debug file {debug_file!r} cannot be a file name")
-
-
-def sym_file_name(debug_file: str) -> str:
-    """``test_app.pdb`` -> ``test_app.sym``; ``libxul.so`` -> ``libxul.so.sym``."""
-    stem = debug_file[:-4] if debug_file.lower().endswith(".pdb") else debug_file
-    return f"{stem}.sym"
+    if not DEBUG_FILE_RE.match(debug_file) or symbol_key(debug_file, debug_id) is None:
+        raise SymbolUploadRefused(
+            f"{where}: debug file {debug_file[:250]!r} cannot be a file name "
+            f"(one path component of at most {MAX_DEBUG_FILE_LENGTH} characters, no control characters)"
+        )
 
 
 def parse_module_line(head: bytes, where: str) -> SymbolModule:
@@ -277,9 +268,10 @@ class SymbolUploader:
 
     PERMISSION = "upload_symbols"
 
-    def __init__(self, settings: Settings, tokens: TokenStore | None = None, storage: SymbolStorage | None = None):
-        self.tokens = tokens or TokenStore(Database(settings))
-        self.storage = storage or SymbolStorage(settings)
+    def __init__(self, settings: Settings, stores: Stores | None = None):
+        stores = stores or Stores.from_settings(settings, "collector")
+        self.tokens = TokenStore(stores.reports)
+        self.storage = stores.symbols
         self.max_upload_bytes = settings.max_symbols_upload_bytes
         self.upload = SymbolUpload(settings.max_symbols_upload_bytes, settings.max_symbols_uncompressed_bytes)
 
@@ -290,7 +282,7 @@ class SymbolUploader:
             permissions = self.tokens.permissions(token)
         except InvalidToken as error:
             raise UploadForbidden(f"Auth-Token refused: {error}") from None
-        except STORE_ERRORS as error:
+        except StoreUnavailable as error:
             raise SymbolStoreUnavailable(f"the token store is unavailable: {error}") from error
         if self.PERMISSION not in permissions:
             raise UploadForbidden(f"the token lacks the {self.PERMISSION} permission")
@@ -309,7 +301,7 @@ class SymbolUploader:
                 fields = {name: request.form.get(name, "") for name in BREAKPAD_FORM_FIELDS}
                 return 200, self.upload.process_breakpad_form(breakpad_file.stream, fields, self.storage.save)
             return 201, self.upload.process(files, self.storage.save)
-        except STORE_ERRORS as error:
+        except StoreUnavailable as error:
             raise SymbolStoreUnavailable(f"the symbols bucket is unavailable: {error}") from error
 
     def request_files(self, request) -> list[tuple[str, IO[bytes]]]:

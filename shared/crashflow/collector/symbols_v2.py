@@ -32,7 +32,6 @@ from dataclasses import dataclass
 
 from crashflow.collector.symbols_upload import (
     MODULE_LINE_BYTES,
-    STORE_ERRORS,
     SymbolModule,
     SymbolStoreUnavailable,
     SymbolUploader,
@@ -40,8 +39,9 @@ from crashflow.collector.symbols_upload import (
     check_module_names,
     compact_debug_id,
     parse_module_line,
-    symbol_file_key,
 )
+from crashflow.stores.errors import StoreUnavailable
+from crashflow.stores.layout import staged_symbol_key, symbol_key
 
 UPLOAD_KEY_BYTES = 24
 UPLOAD_KEY_RE = re.compile(r"[A-Za-z0-9_-]{32}")
@@ -96,7 +96,7 @@ class SymUploadV2:
 
     def check_status(self, debug_file: str, debug_id: str) -> str:
         check_module_names(debug_file, debug_id, "checkStatus")
-        found = self._store_call(lambda: self.storage.exists(symbol_file_key(debug_file, debug_id)))
+        found = self._store_call(lambda: self.storage.exists(symbol_key(debug_file, debug_id)))
         return "FOUND" if found else "MISSING"
 
     def create(self) -> str:
@@ -153,11 +153,11 @@ class SymUploadV2:
     def _staged_key(self, upload_key: str) -> str:
         if not UPLOAD_KEY_RE.fullmatch(upload_key):
             raise UploadNotFound(f"{upload_key[:40]!r} is not an upload key")
-        return self.storage.STAGING_PREFIX + upload_key
+        return staged_symbol_key(upload_key)
 
     @staticmethod
     def _store_call(call):
         try:
             return call()
-        except STORE_ERRORS as error:
+        except StoreUnavailable as error:
             raise SymbolStoreUnavailable(f"the symbols bucket is unavailable: {error}") from error

@@ -8,14 +8,9 @@ import logging
 from dataclasses import dataclass, field
 
 from crashflow.processor.annotations import RawCrash
+from crashflow.stores.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
-
-
-class StoreUnavailable(Exception):
-    """A rule could not read a store it needs (say, the symbols bucket). Not the crash's
-    fault: the pipeline lets this through, so the crash is not stored half-processed and
-    the queue delivers it again."""
 
 
 @dataclass
@@ -60,6 +55,9 @@ class Pipeline:
                 if rule.predicate(crash):
                     rule.action(crash)
             except StoreUnavailable:
+                # A store the rule needs (say, the symbols bucket) failed: not the crash's
+                # fault. Let through, so the crash is not stored half-processed and the
+                # queue delivers it again.
                 raise
             except Exception as error:  # a broken rule must not lose the crash
                 log.exception("rule %r failed on %s", rule, crash.crash_id)

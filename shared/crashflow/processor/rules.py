@@ -17,7 +17,7 @@ from crashflow.fields import DocumentFields, default_definitions
 from crashflow.processor.annotations import typed_annotations
 from crashflow.processor.pipeline import CrashContext, Rule
 from crashflow.processor.stackwalker import Stackwalker
-from crashflow.stores.s3 import MAIN_DUMP
+from crashflow.stores.layout import MAIN_DUMP
 
 FAILED_SIGNATURE = "EMPTY: crash failed to process"
 # Raw-crash keys that name what the collector or the processor writes, never a client.

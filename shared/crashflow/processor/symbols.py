@@ -11,49 +11,21 @@ under its size limit.
 from __future__ import annotations
 
 import os
-import re
 import stat
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
 
-from crashflow.processor.pipeline import StoreUnavailable
-
-# debug_file and debug_id come from the dump, i.e. from whoever sent it: only names that
-# are one plain path component make keys (and cache paths).
-MAX_NAME_LENGTH = 200
-DEBUG_ID_RE = re.compile(r"[0-9A-Za-z]{1,64}")
-CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+from crashflow.stores.errors import StoreUnavailable
+from crashflow.stores.interfaces import SymbolFiles
+from crashflow.stores.layout import symbol_key
 
 
 class SymbolsUnavailable(StoreUnavailable):
     """The symbols bucket (or the cache directory) failed: whether a module has symbols is
     unknown, so the crash must not be stored as walked without them."""
-
-
-class SymbolSource(Protocol):
-    """Where symbol files come from: ``crashflow.stores.s3.S3Objects`` of the symbols bucket."""
-
-    def get(self, key: str) -> bytes | None:
-        """The file's bytes, None when there is none; raises when the store failed."""
-
-
-def symbol_key(debug_file: object, debug_id: object) -> str | None:
-    """``<leaf>/<debug_id>/<name>.sym`` as minidump-stackwalk looks it up (the leaf name of
-    ``debug_file``, Windows or POSIX path; ``name`` is the leaf without a ``.pdb``), or
-    None when either part is not a safe name."""
-    if not isinstance(debug_file, str) or not isinstance(debug_id, str):
-        return None
-    leaf = re.split(r"[/\\]", debug_file)[-1]
-    if leaf in ("", ".", "..") or len(leaf) > MAX_NAME_LENGTH or CONTROL_RE.search(leaf):
-        return None
-    if not DEBUG_ID_RE.fullmatch(debug_id):
-        return None
-    name = leaf[:-4] if leaf.lower().endswith(".pdb") else leaf
-    return f"{leaf}/{debug_id}/{name}.sym"
 
 
 def missing_symbol_keys(json_dump: dict) -> list[str]:
@@ -100,7 +72,7 @@ class MissingSymbols:
 class SymbolFetcher:
     """Copies symbol files from ``source`` into ``directory``; shared by request threads."""
 
-    def __init__(self, directory: Path, source: SymbolSource, missing: MissingSymbols, workers: int = 8):
+    def __init__(self, directory: Path, source: SymbolFiles, missing: MissingSymbols, workers: int = 8):
         self.directory = Path(directory)
         self.source = source
         self.missing = missing
@@ -118,15 +90,15 @@ class SymbolFetcher:
     def _fetch_one(self, key: str) -> bool:
         try:
             body = self.source.get(key)
-        except Exception as error:  # any failure leaves "are there symbols?" unanswered
-            raise SymbolsUnavailable(f"symbols bucket: {key}: {error}") from error
+        except StoreUnavailable as error:  # "are there symbols?" is left unanswered
+            raise SymbolsUnavailable(error.store, f"symbols bucket: {key}: {error}") from error
         if body is None:
             self.missing.add(key)
             return False
         try:
             self._write(key, body)
         except OSError as error:
-            raise SymbolsUnavailable(f"symbol cache: {key}: {error}") from error
+            raise SymbolsUnavailable("symbol cache", f"{key}: {error}") from error
         self.missing.discard(key)
         return True
 

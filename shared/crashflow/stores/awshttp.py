@@ -19,13 +19,15 @@ from dataclasses import dataclass
 import pycurl
 from crashflow.retrying import call_with_retries
 from crashflow.settings import Settings
+from crashflow.stores.errors import StoreUnavailable
 
 
-class AwsRequestFailed(Exception):
-    """The service answered an error status (``status``), or could not be reached (None)."""
+class AwsRequestFailed(StoreUnavailable):
+    """The service (``s3`` or ``sqs``) answered an error status (``status``), or could not
+    be reached (None)."""
 
-    def __init__(self, message: str, status: int | None = None, body: bytes = b""):
-        super().__init__(message)
+    def __init__(self, service: str, message: str, status: int | None = None, body: bytes = b""):
+        super().__init__(service, message)
         self.status = status
         self.body = body
 
@@ -36,14 +38,17 @@ class AwsRequestFailed(Exception):
 
 
 @dataclass(frozen=True)
-class Answer:
+class AwsResponse:
+    service: str
     status: int
     body: bytes
 
-    def expect(self, what: str, status: int = 200) -> Answer:
-        """This answer, if its status is ``status``; else AwsRequestFailed naming ``what``."""
+    def expect(self, what: str, status: int = 200) -> AwsResponse:
+        """This response, if its status is ``status``; else AwsRequestFailed naming ``what``."""
         if self.status != status:
-            raise AwsRequestFailed(f"{what}: HTTP {self.status}: {self.body[:300]!r}", self.status, self.body)
+            raise AwsRequestFailed(
+                self.service, f"{what}: HTTP {self.status}: {self.body[:300]!r}", self.status, self.body
+            )
         return self
 
 
@@ -74,7 +79,7 @@ class SignedHttp:
             curl = self._local.curl = pycurl.Curl()
         return curl
 
-    def request(self, method: str, url: str, body: bytes = b"", headers: list[str] | None = None) -> Answer:
+    def request(self, method: str, url: str, body: bytes = b"", headers: list[str] | None = None) -> AwsResponse:
         """Send one request, again on a transient failure (up to ``attempts`` times in all);
         the answer, whatever its status, or AwsRequestFailed when none came."""
         return call_with_retries(
@@ -83,13 +88,13 @@ class SignedHttp:
             retry_on=lambda error: isinstance(error, AwsRequestFailed) and error.transient,
         )
 
-    def _attempt(self, method: str, url: str, body: bytes, headers: list[str]) -> Answer:
+    def _attempt(self, method: str, url: str, body: bytes, headers: list[str]) -> AwsResponse:
         answer = self._send(method, url, body, headers)
         if answer.status == 429 or answer.status >= 500:
-            raise AwsRequestFailed(f"{method} {url}: HTTP {answer.status}", answer.status, answer.body)
+            raise AwsRequestFailed(self.service, f"{method} {url}: HTTP {answer.status}", answer.status, answer.body)
         return answer
 
-    def _send(self, method: str, url: str, body: bytes, headers: list[str]) -> Answer:
+    def _send(self, method: str, url: str, body: bytes, headers: list[str]) -> AwsResponse:
         curl = self._handle()
         curl.reset()  # keeps the handle's live connections
         received: list[bytes] = []
@@ -114,5 +119,5 @@ class SignedHttp:
         try:
             curl.perform()
         except pycurl.error as error:
-            raise AwsRequestFailed(f"{method} {url}: {error.args[-1]}") from None
-        return Answer(curl.getinfo(pycurl.RESPONSE_CODE), b"".join(received))
+            raise AwsRequestFailed(self.service, f"{method} {url}: {error.args[-1]}") from None
+        return AwsResponse(self.service, curl.getinfo(pycurl.RESPONSE_CODE), b"".join(received))

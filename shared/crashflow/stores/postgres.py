@@ -1,9 +1,13 @@
-"""PostgreSQL: report rows, aggregate tables and job runs, through pg8000.
+"""PostgreSQL: report rows, aggregate tables, job runs and tokens, through pg8000.
 
 Schema changes are Alembic migrations in ``infra/migrations``; ``upgrade()`` applies them.
 ``reports`` is range-partitioned by week of ``date_processed`` (the submit time, which
 never changes for a crash); ``ensure_report_partition`` creates a week's partition before
 the first insert into it.
+
+Pooled connections speak pg8000's ``run``, but raise crashflow's errors: ``QueryFailed``
+when Postgres refused a statement (with its SQLSTATE), ``StoreUnavailable`` when it could
+not be reached or gave up on the connection.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 import pg8000.native
 
 from crashflow.settings import Settings
+from crashflow.stores.errors import QueryFailed, StoreUnavailable
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "infra" / "migrations"
 
@@ -32,6 +37,57 @@ def connect(settings: Settings, database: str | None = None) -> pg8000.native.Co
         database=database or settings.database,
         timeout=30,
     )
+
+
+# SQLSTATE classes that mean the server, not the statement, failed: connection exception,
+# insufficient resources (too many connections, disk full), operator intervention
+# (shutdown, but not a cancelled statement: 57014), system error.
+UNAVAILABLE_CLASSES = ("08", "53", "57P", "58")
+@contextlib.contextmanager
+def translated_errors() -> Iterator[None]:
+    """pg8000's errors inside become QueryFailed or StoreUnavailable."""
+    try:
+        yield
+    except pg8000.native.DatabaseError as error:
+        details = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
+        code, message = details.get("C", ""), details.get("M", str(error))
+        if code.startswith(UNAVAILABLE_CLASSES):
+            raise StoreUnavailable("postgres", f"{code}: {message}") from error
+        raise QueryFailed(code, message) from error
+    except (pg8000.native.InterfaceError, OSError) as error:
+        raise StoreUnavailable("postgres", f"{type(error).__name__}: {error}") from error
+
+
+class PreparedStatement:
+    def __init__(self, statement):
+        self._statement = statement
+
+    def run(self, **params):
+        with translated_errors():
+            return self._statement.run(**params)
+
+
+class PgConnection:
+    """One pooled connection: ``run(sql, **params)``, ``prepare(sql)`` and ``row_count``
+    as pg8000's, with crashflow's errors."""
+
+    def __init__(self, connection: pg8000.native.Connection):
+        self._connection = connection
+
+    def run(self, sql: str, **params):
+        with translated_errors():
+            return self._connection.run(sql, **params)
+
+    def prepare(self, sql: str) -> PreparedStatement:
+        with translated_errors():
+            return PreparedStatement(self._connection.prepare(sql))
+
+    @property
+    def row_count(self) -> int:
+        return self._connection.row_count
+
+    def close(self) -> None:
+        self._connection.close()
 
 
 def create_database(settings: Settings) -> None:
@@ -73,7 +129,7 @@ def report_partition_name(day: dt.date) -> str:
 
 
 @contextlib.contextmanager
-def transaction(connection: pg8000.native.Connection) -> Iterator[pg8000.native.Connection]:
+def transaction(connection: PgConnection) -> Iterator[PgConnection]:
     """BEGIN ... COMMIT on ``connection``; ROLLBACK on any error."""
     connection.run("BEGIN")
     try:
@@ -90,7 +146,7 @@ class Database:
 
     def __init__(self, settings: Settings, size: int = 4):
         self.settings = settings
-        self._idle: queue.LifoQueue[pg8000.native.Connection] = queue.LifoQueue(maxsize=size)
+        self._idle: queue.LifoQueue[PgConnection] = queue.LifoQueue(maxsize=size)
         self._partitions: set[str] = set()
         self._partition_lock = threading.Lock()
         # connection -> {columns: prepared upsert}: pg8000 re-parses a statement's named
@@ -98,34 +154,43 @@ class Database:
         self._upserts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     @contextlib.contextmanager
-    def connection(self) -> Iterator[pg8000.native.Connection]:
+    def connection(self) -> Iterator[PgConnection]:
         try:
             connection = self._idle.get_nowait()
         except queue.Empty:
-            connection = connect(self.settings)
+            try:
+                connection = PgConnection(connect(self.settings))
+            except (pg8000.native.Error, OSError) as error:  # unreachable, refused, no database
+                raise StoreUnavailable("postgres", f"cannot connect: {error}") from error
         try:
             yield connection
-        except (pg8000.native.InterfaceError, OSError):
+        except StoreUnavailable as error:
+            if error.store != "postgres":  # another store failed meanwhile
+                self._roll_back_and_give_back(connection)
+                raise
             # A broken connection is dropped, not returned to the pool.
             with contextlib.suppress(Exception):
                 connection.close()
             raise
         except Exception:
-            with contextlib.suppress(Exception):
-                connection.run("ROLLBACK")
-            self._give_back(connection)
+            self._roll_back_and_give_back(connection)
             raise
         else:
             self._give_back(connection)
 
-    def _give_back(self, connection: pg8000.native.Connection) -> None:
+    def _roll_back_and_give_back(self, connection: PgConnection) -> None:
+        with contextlib.suppress(Exception):
+            connection.run("ROLLBACK")
+        self._give_back(connection)
+
+    def _give_back(self, connection: PgConnection) -> None:
         try:
             self._idle.put_nowait(connection)
         except queue.Full:
             connection.close()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[pg8000.native.Connection]:
+    def transaction(self) -> Iterator[PgConnection]:
         with self.connection() as connection, transaction(connection):
             yield connection
 
@@ -133,7 +198,7 @@ class Database:
         try:
             with self.connection() as connection:
                 connection.run("SELECT 1")
-        except Exception:
+        except StoreUnavailable:
             return False
         return True
 

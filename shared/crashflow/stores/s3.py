@@ -1,12 +1,8 @@
-"""Raw crash storage in S3, in Antenna's v1 layout.
-
-- ``v1/raw_crash/<YYYYMMDD>/<crash id>``: the raw crash JSON (sorted keys)
-- ``v1/dump_names/<crash id>``: JSON list of dump names
-- ``v1/<dump name>/<crash id>``: each dump; ``upload_file_minidump`` is stored as ``dump``
+"""The crash bucket and the symbols bucket in S3 (keys: ``layout``).
 
 Processed crashes live in HBase (``stores.hbase``), not here. Single objects are written and
-read through libcurl (``stores.awshttp``: a fifth of boto3's CPU per request); listing and
-deleting go through boto3.
+read through libcurl (``stores.awshttp``: a fifth of boto3's CPU per request); listing,
+deleting and multipart uploads go through boto3.
 """
 
 from __future__ import annotations
@@ -14,55 +10,25 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-
+from typing import IO
 from urllib.parse import quote
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from crashflow.crashids import date_from_crash_id
 from crashflow.settings import Settings
-from crashflow.stores.awshttp import AwsRequestFailed, SignedHttp
-
-MAIN_DUMP = "upload_file_minidump"
-
-
-class CrashNotFound(LookupError):
-    """No raw crash (or dump) stored under that crash id."""
-
-
-def client(settings: Settings, service: str, connect_timeout: float = 5, read_timeout: float = 30,
-           total_max_attempts: int = 5):
-    """A boto3 client for ``service`` with crashflow's endpoint, credentials and retries."""
-    return boto3.client(
-        service,
-        endpoint_url=settings.endpoint_url(service),
-        region_name=settings.aws_region,
-        aws_access_key_id=settings.aws_access_key_id,
-        aws_secret_access_key=settings.aws_secret_access_key,
-        config=Config(
-            retries={"total_max_attempts": total_max_attempts, "mode": "standard"},
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-        ),
-    )
+from crashflow.stores import layout
+from crashflow.stores.awshttp import SignedHttp
+from crashflow.stores.boto import boto3_client, unavailable_as
+from crashflow.stores.errors import CrashNotFound, StoreUnavailable
 
 
 def ensure_bucket(settings: Settings, bucket: str) -> None:
-    s3 = client(settings, "s3")
-    try:
-        s3.head_bucket(Bucket=bucket)
-    except ClientError:
-        s3.create_bucket(Bucket=bucket)
-
-
-def dump_key(crash_id: str, name: str) -> str:
-    return f"v1/{'dump' if name == MAIN_DUMP else name}/{crash_id}"
-
-
-def raw_crash_key(crash_id: str) -> str:
-    return f"v1/raw_crash/{date_from_crash_id(crash_id):%Y%m%d}/{crash_id}"
+    s3 = boto3_client(settings, "s3")
+    with unavailable_as("s3"):
+        try:
+            s3.head_bucket(Bucket=bucket)
+        except ClientError:
+            s3.create_bucket(Bucket=bucket)
 
 
 def raw_crash_objects(crash_id: str, raw_crash: dict, dumps: dict[str, bytes]):
@@ -70,9 +36,9 @@ def raw_crash_objects(crash_id: str, raw_crash: dict, dumps: dict[str, bytes]):
     written: dumps first, then the dump names, then the raw crash, so that a raw crash that
     exists always has its dumps."""
     for name, data in dumps.items():
-        yield dump_key(crash_id, name), data, "application/octet-stream"
-    yield f"v1/dump_names/{crash_id}", json.dumps(sorted(dumps)).encode(), "application/json"
-    yield raw_crash_key(crash_id), json.dumps(raw_crash, sort_keys=True).encode(), "application/json"
+        yield layout.dump_key(crash_id, name), data, "application/octet-stream"
+    yield layout.dump_names_key(crash_id), json.dumps(sorted(dumps)).encode(), "application/json"
+    yield layout.raw_crash_key(crash_id), json.dumps(raw_crash, sort_keys=True).encode(), "application/json"
 
 
 class S3Objects:
@@ -104,7 +70,10 @@ class S3Objects:
         return answer.expect(f"GET {key}").body
 
     def bucket_exists(self) -> bool:
-        return self.http.request("HEAD", self.base + "/").status == 200
+        try:
+            return self.http.request("HEAD", self.base + "/").status == 200
+        except StoreUnavailable:
+            return False
 
 
 class CrashStorage:
@@ -112,15 +81,12 @@ class CrashStorage:
 
     def __init__(self, settings: Settings):
         self.bucket = settings.crash_bucket
-        self.s3 = client(settings, "s3")
+        self.s3 = boto3_client(settings, "s3")
         self.objects = S3Objects(settings, self.bucket)
 
     def is_healthy(self) -> bool:
         """Whether the crash bucket answers (asked every time)."""
-        try:
-            return self.objects.bucket_exists()
-        except AwsRequestFailed:
-            return False
+        return self.objects.bucket_exists()
 
     def _put(self, key: str, body: bytes, content_type: str) -> None:
         self.objects.put(key, body, content_type)
@@ -136,33 +102,32 @@ class CrashStorage:
             self._put(key, body, content_type)
 
     def load_raw_crash(self, crash_id: str) -> dict:
-        return json.loads(self._get(raw_crash_key(crash_id)))
+        return json.loads(self._get(layout.raw_crash_key(crash_id)))
 
     def load_dump_names(self, crash_id: str) -> list[str]:
-        return json.loads(self._get(f"v1/dump_names/{crash_id}"))
+        return json.loads(self._get(layout.dump_names_key(crash_id)))
 
     def load_dump(self, crash_id: str, name: str) -> bytes:
-        return self._get(dump_key(crash_id, name))
-
-    def load_dumps(self, crash_id: str) -> dict[str, bytes]:
-        return {name: self.load_dump(crash_id, name) for name in self.load_dump_names(crash_id)}
+        return self._get(layout.dump_key(crash_id, name))
 
     def raw_crash_days(self) -> list[dt.date]:
         """The days that have raw crashes stored (the ``v1/raw_crash/<YYYYMMDD>/`` prefixes)."""
         paginator = self.s3.get_paginator("list_objects_v2")
-        return [
-            dt.datetime.strptime(prefix["Prefix"].split("/")[2], "%Y%m%d").date()
-            for page in paginator.paginate(Bucket=self.bucket, Prefix="v1/raw_crash/", Delimiter="/")
-            for prefix in page.get("CommonPrefixes", [])
-        ]
+        with unavailable_as("s3"):
+            return [
+                layout.day_of_raw_crash_prefix(prefix["Prefix"])
+                for page in paginator.paginate(Bucket=self.bucket, Prefix=layout.RAW_CRASH_PREFIX, Delimiter="/")
+                for prefix in page.get("CommonPrefixes", [])
+            ]
 
     def raw_crash_ids(self, day: dt.date, limit: int = 1000, after: str = "") -> list[str]:
         """Up to ``limit`` crash ids with a raw crash submitted on ``day``, after ``after``."""
-        prefix = f"v1/raw_crash/{day:%Y%m%d}/"
-        listing = self.s3.list_objects_v2(
-            Bucket=self.bucket, Prefix=prefix, MaxKeys=limit, StartAfter=prefix + after
-        )
-        return [item["Key"].rsplit("/", 1)[1] for item in listing.get("Contents", [])]
+        prefix = layout.raw_crash_day_prefix(day)
+        with unavailable_as("s3"):
+            listing = self.s3.list_objects_v2(
+                Bucket=self.bucket, Prefix=prefix, MaxKeys=limit, StartAfter=prefix + after
+            )
+        return [layout.crash_id_of_key(item["Key"]) for item in listing.get("Contents", [])]
 
     def delete_crashes(self, crash_ids: list[str], raw: bool) -> None:
         """Delete the dumps and dump names of ``crash_ids`` and, with ``raw``, their raw
@@ -173,38 +138,42 @@ class CrashStorage:
                 names = self.load_dump_names(crash_id)
             except CrashNotFound:
                 names = []
-            keys += [dump_key(crash_id, name) for name in names] + [f"v1/dump_names/{crash_id}"]
+            keys += [layout.dump_key(crash_id, name) for name in names] + [layout.dump_names_key(crash_id)]
             if raw:
-                keys.append(raw_crash_key(crash_id))
+                keys.append(layout.raw_crash_key(crash_id))
         for start in range(0, len(keys), 1000):
-            self.s3.delete_objects(
-                Bucket=self.bucket,
-                Delete={"Objects": [{"Key": key} for key in keys[start : start + 1000]], "Quiet": True},
-            )
+            with unavailable_as("s3"):
+                self.s3.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": key} for key in keys[start : start + 1000]], "Quiet": True},
+                )
 
 
 class SymbolStorage:
-    """Breakpad .sym files in the symbols bucket, under the symbol server layout
-    ``<debug_file>/<DEBUG_ID>/<name>.sym``, from where process fetches them into its cache.
+    """Breakpad .sym files in the symbols bucket, under ``layout.symbol_key``: uploads
+    stream in through boto3 (multipart for large files); process reads them one GET each
+    through libcurl into its cache. Files uploaded with sym-upload-v2 wait under
+    ``layout.staged_symbol_key`` until the upload is completed."""
 
-    Files uploaded with sym-upload-v2 wait under ``STAGING_PREFIX<upload key>`` (two path
-    components: never a symbol key, which has three) until the upload is completed."""
-
-    STAGING_PREFIX = "_uploads/"
     # Stored with each file: lets a repeated upload be told from a changed one without
     # reading the file back.
     SHA256_METADATA = "sha256"
 
     def __init__(self, settings: Settings):
         self.bucket = settings.symbols_bucket
-        self.s3 = client(settings, "s3")
+        self.s3 = boto3_client(settings, "s3")
+        self.objects = S3Objects(settings, self.bucket)
 
-    def save(self, key: str, fileobj, sha256: str | None = None) -> None:
+    def get(self, key: str) -> bytes | None:
+        return self.objects.get(key)
+
+    def save(self, key: str, fileobj: IO[bytes], sha256: str | None = None) -> None:
         """Stream ``fileobj`` to ``key`` (multipart for large files)."""
         extra = {"ContentType": "text/plain"}
         if sha256:
             extra["Metadata"] = {self.SHA256_METADATA: sha256}
-        self.s3.upload_fileobj(fileobj, self.bucket, key, ExtraArgs=extra)
+        with unavailable_as("s3"):
+            self.s3.upload_fileobj(fileobj, self.bucket, key, ExtraArgs=extra)
 
     def exists(self, key: str) -> bool:
         return self._head(key) is not None
@@ -219,40 +188,51 @@ class SymbolStorage:
         if known:
             return known
         digest = hashlib.sha256()
-        body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
-        for chunk in body.iter_chunks(1024 * 1024):
-            digest.update(chunk)
+        with unavailable_as("s3"):
+            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+            for chunk in body.iter_chunks(1024 * 1024):
+                digest.update(chunk)
         return digest.hexdigest()
 
     def read_head(self, key: str, size: int) -> bytes | None:
         """The first ``size`` bytes of the file, None when there is no such file."""
-        try:
-            answer = self.s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{size - 1}")
-        except ClientError as error:
-            if _not_found(error):
-                return None
-            raise
-        return answer["Body"].read()
+        with unavailable_as("s3"):
+            try:
+                answer = self.s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{size - 1}")
+            except ClientError as error:
+                if _not_found(error):
+                    return None
+                raise
+            return answer["Body"].read()
 
     def copy(self, source: str, target: str) -> None:
         """Copy within the bucket, metadata included (managed: multipart for large files)."""
-        self.s3.copy({"Bucket": self.bucket, "Key": source}, self.bucket, target)
+        with unavailable_as("s3"):
+            self.s3.copy({"Bucket": self.bucket, "Key": source}, self.bucket, target)
 
     def delete(self, key: str) -> None:
-        self.s3.delete_object(Bucket=self.bucket, Key=key)
+        with unavailable_as("s3"):
+            self.s3.delete_object(Bucket=self.bucket, Key=key)
 
     def staged_before(self, cutoff: dt.datetime) -> list[str]:
         """Staged sym-upload-v2 files last written before ``cutoff`` (never completed)."""
-        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.STAGING_PREFIX)
-        return [item["Key"] for page in pages for item in page.get("Contents", []) if item["LastModified"] < cutoff]
+        with unavailable_as("s3"):
+            pages = self.s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=layout.SYMBOL_STAGING_PREFIX
+            )
+            return [item["Key"] for page in pages for item in page.get("Contents", []) if item["LastModified"] < cutoff]
+
+    def is_healthy(self) -> bool:
+        return self.objects.bucket_exists()
 
     def _head(self, key: str) -> dict | None:
-        try:
-            return self.s3.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as error:
-            if _not_found(error):
-                return None
-            raise
+        with unavailable_as("s3"):
+            try:
+                return self.s3.head_object(Bucket=self.bucket, Key=key)
+            except ClientError as error:
+                if _not_found(error):
+                    return None
+                raise
 
 
 def _not_found(error: ClientError) -> bool:

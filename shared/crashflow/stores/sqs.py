@@ -8,44 +8,51 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 
 from crashflow.settings import Settings
 from crashflow.stores.awshttp import SignedHttp
-from crashflow.stores.s3 import client
+from crashflow.stores.boto import boto3_client, unavailable_as
+from crashflow.stores.errors import StoreUnavailable
+from crashflow.stores.interfaces import DEAD_LETTER, QUEUE_KINDS, QueueMessage
 
 log = logging.getLogger(__name__)
 
-# The order in which queues are drained: a user waiting beats the backlog beats reprocessing.
-QUEUE_KINDS = ("priority", "standard", "reprocessing")
-DEAD_LETTER = "dead-letter"
 
-
-@dataclass(frozen=True)
-class QueueMessage:
-    kind: str
-    body: str
-    receipt_handle: str
-    receive_count: int
+def collector_sender(settings: Settings) -> SignedHttp:
+    """The collector's SQS publishes: short timeouts and few attempts, so that an SQS that
+    does not answer gives a crash up to `crashflow recover` within seconds instead of
+    holding the client's upload for minutes."""
+    return SignedHttp(
+        settings,
+        "sqs",
+        connect_timeout=settings.collector_sqs_connect_timeout,
+        timeout=settings.collector_sqs_connect_timeout + settings.collector_sqs_read_timeout,
+        attempts=settings.collector_sqs_max_attempts,
+    )
 
 
 class CrashQueues:
     """Publishes crash ids to, and receives them from, the crash queues."""
 
-    def __init__(self, settings: Settings, sqs=None, sender: SignedHttp | None = None):
+    def __init__(self, settings: Settings, sender: SignedHttp | None = None):
         self.settings = settings
-        self.sqs = sqs or client(settings, "sqs")
+        self.sqs = boto3_client(settings, "sqs")
         self.sender = sender or SignedHttp(settings, "sqs")
         self._urls: dict[str, str] = {}
 
     def url(self, kind: str) -> str:
         if kind not in self._urls:
             name = self.settings.queue_name(kind)
-            self._urls[kind] = self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            with unavailable_as("sqs"):
+                self._urls[kind] = self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
         return self._urls[kind]
 
     def ensure_queues(self) -> None:
         """Create the dead-letter queue, then each crash queue with its redrive policy."""
+        with unavailable_as("sqs"):
+            self._create_queues()
+
+    def _create_queues(self) -> None:
         settings = self.settings
         dlq_url = self.sqs.create_queue(QueueName=settings.queue_name(DEAD_LETTER))["QueueUrl"]
         dlq_arn = self.sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
@@ -65,8 +72,9 @@ class CrashQueues:
     def is_healthy(self) -> bool:
         # Asks the queue every time: its URL is cached after the first look-up.
         try:
-            self.sqs.get_queue_attributes(QueueUrl=self.url("standard"), AttributeNames=["QueueArn"])
-        except Exception:
+            with unavailable_as("sqs"):
+                self.sqs.get_queue_attributes(QueueUrl=self.url("standard"), AttributeNames=["QueueArn"])
+        except StoreUnavailable:
             return False
         return True
 
@@ -88,12 +96,13 @@ class CrashQueues:
         return [bodies[int(failure["Id"])] for failure in answer.get("Failed", [])]
 
     def receive(self, kind: str, max_messages: int = 10, wait_seconds: int = 0) -> list[QueueMessage]:
-        answer = self.sqs.receive_message(
-            QueueUrl=self.url(kind),
-            MaxNumberOfMessages=max_messages,
-            WaitTimeSeconds=wait_seconds,
-            AttributeNames=["ApproximateReceiveCount"],
-        )
+        with unavailable_as("sqs"):
+            answer = self.sqs.receive_message(
+                QueueUrl=self.url(kind),
+                MaxNumberOfMessages=max_messages,
+                WaitTimeSeconds=wait_seconds,
+                AttributeNames=["ApproximateReceiveCount"],
+            )
         return [
             QueueMessage(
                 kind=kind,
@@ -105,16 +114,18 @@ class CrashQueues:
         ]
 
     def delete(self, message: QueueMessage) -> None:
-        self.sqs.delete_message(QueueUrl=self.url(message.kind), ReceiptHandle=message.receipt_handle)
+        with unavailable_as("sqs"):
+            self.sqs.delete_message(QueueUrl=self.url(message.kind), ReceiptHandle=message.receipt_handle)
 
     def delete_many(self, messages: list[QueueMessage]) -> None:
         """Delete messages received from one queue, ten per request."""
         for start in range(0, len(messages), 10):
             batch = messages[start : start + 10]
-            answer = self.sqs.delete_message_batch(
-                QueueUrl=self.url(batch[0].kind),
-                Entries=[{"Id": str(i), "ReceiptHandle": m.receipt_handle} for i, m in enumerate(batch)],
-            )
+            with unavailable_as("sqs"):
+                answer = self.sqs.delete_message_batch(
+                    QueueUrl=self.url(batch[0].kind),
+                    Entries=[{"Id": str(i), "ReceiptHandle": m.receipt_handle} for i, m in enumerate(batch)],
+                )
             if answer.get("Failed"):
                 # Not deleted: it comes back after the visibility timeout and is processed again,
                 # which processing makes harmless.
@@ -122,8 +133,9 @@ class CrashQueues:
 
     def count(self, kind: str) -> int:
         """Messages visible plus in flight: an estimate, as SQS gives it."""
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self.url(kind),
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
+        with unavailable_as("sqs"):
+            attributes = self.sqs.get_queue_attributes(
+                QueueUrl=self.url(kind),
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
         return sum(int(value) for value in attributes.values())

@@ -1,0 +1,232 @@
+"""The store interfaces kept in memory, for unit tests of the logic above the stores.
+
+They keep what the real stores keep, under the same keys (``layout``), and answer as they
+do (``CrashNotFound``, refused bodies, receive counts); ``fail`` makes every call raise
+``StoreUnavailable`` until cleared, as a store outage would. Integration tests use the real
+HBase, Postgres, S3 and SQS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import threading
+from collections.abc import Iterator
+from typing import IO
+
+from crashflow.crashids import date_from_crash_id
+from crashflow.stores import layout
+from crashflow.stores.errors import CrashNotFound, StoreUnavailable
+from crashflow.stores.interfaces import QueueMessage
+
+
+class _Store:
+    name = "memory"
+
+    def __init__(self):
+        self.fail = False
+        self.lock = threading.Lock()
+
+    def _check(self) -> None:
+        if self.fail:
+            raise StoreUnavailable(self.name, "down (in-memory store told to fail)")
+
+    def is_healthy(self) -> bool:
+        return not self.fail
+
+
+class MemoryObjects(_Store):
+    """Whole objects by key, as a bucket holds them."""
+
+    name = "s3"
+
+    def __init__(self):
+        super().__init__()
+        self.objects: dict[str, bytes] = {}
+
+    def put(self, key: str, body: bytes) -> None:
+        self._check()
+        with self.lock:
+            self.objects[key] = bytes(body)
+
+    def get(self, key: str) -> bytes | None:
+        self._check()
+        return self.objects.get(key)
+
+
+class MemoryRawCrashStorage(MemoryObjects):
+    def _load(self, key: str) -> bytes:
+        data = self.get(key)
+        if data is None:
+            raise CrashNotFound(key)
+        return data
+
+    def save_raw_crash(self, crash_id: str, raw_crash: dict, dumps: dict[str, bytes]) -> None:
+        for name, data in dumps.items():
+            self.put(layout.dump_key(crash_id, name), data)
+        self.put(layout.dump_names_key(crash_id), json.dumps(sorted(dumps)).encode())
+        self.put(layout.raw_crash_key(crash_id), json.dumps(raw_crash, sort_keys=True).encode())
+
+    def load_raw_crash(self, crash_id: str) -> dict:
+        return json.loads(self._load(layout.raw_crash_key(crash_id)))
+
+    def load_dump_names(self, crash_id: str) -> list[str]:
+        return json.loads(self._load(layout.dump_names_key(crash_id)))
+
+    def load_dump(self, crash_id: str, name: str) -> bytes:
+        return self._load(layout.dump_key(crash_id, name))
+
+    def raw_crash_days(self) -> list[dt.date]:
+        self._check()
+        keys = [key for key in self.objects if key.startswith(layout.RAW_CRASH_PREFIX)]
+        return sorted({date_from_crash_id(layout.crash_id_of_key(key)) for key in keys})
+
+    def raw_crash_ids(self, day: dt.date, limit: int = 1000, after: str = "") -> list[str]:
+        self._check()
+        prefix = layout.raw_crash_day_prefix(day)
+        ids = sorted(layout.crash_id_of_key(key) for key in self.objects if key.startswith(prefix))
+        return [crash_id for crash_id in ids if crash_id > after][:limit]
+
+    def delete_crashes(self, crash_ids: list[str], raw: bool) -> None:
+        self._check()
+        for crash_id in crash_ids:
+            names = json.loads(self.objects.get(layout.dump_names_key(crash_id), b"[]"))
+            keys = [layout.dump_key(crash_id, name) for name in names] + [layout.dump_names_key(crash_id)]
+            if raw:
+                keys.append(layout.raw_crash_key(crash_id))
+            with self.lock:
+                for key in keys:
+                    self.objects.pop(key, None)
+
+
+class MemorySymbolFiles(MemoryObjects):
+    def save(self, key: str, fileobj: IO[bytes]) -> None:
+        self.put(key, fileobj.read())
+
+
+class MemoryCrashRecords(_Store):
+    """Records by crash id, each a dict of what the HBase row's columns hold."""
+
+    name = "hbase"
+
+    def __init__(self):
+        super().__init__()
+        self.rows: dict[str, dict] = {}
+
+    def _row(self, crash_id: str) -> dict:
+        return self.rows.setdefault(crash_id, {})
+
+    def put_raw_crashes(self, crashes: list[tuple[str, dict]]) -> None:
+        self._check()
+        with self.lock:
+            for crash_id, raw_crash in crashes:
+                self._row(crash_id)["raw"] = json.loads(json.dumps(raw_crash, default=str))
+
+    def put_processed_crash(
+        self, crash_id: str, raw_crash: dict | None, processed_crash: dict, history: list[dict] | None = None,
+    ) -> None:
+        self._check()
+        if raw_crash is not None:
+            self.put_raw_crashes([(crash_id, raw_crash)])
+        with self.lock:
+            row = self._row(crash_id)
+            row["processed"] = json.loads(json.dumps(processed_crash, default=str))
+            row["history"] = json.loads(json.dumps(history or [], default=str))
+
+    def raw_crash_and_history(self, crash_id: str) -> tuple[dict | None, list[dict]]:
+        self._check()
+        row = self.rows.get(crash_id, {})
+        return row.get("raw"), list(row.get("history", []))
+
+    def is_processed(self, crash_id: str) -> bool:
+        self._check()
+        return "processed" in self.rows.get(crash_id, {})
+
+    def get_processed_crash(self, crash_id: str) -> dict | None:
+        self._check()
+        return self.rows.get(crash_id, {}).get("processed")
+
+    def get_raw_crash(self, crash_id: str) -> dict | None:
+        self._check()
+        return self.rows.get(crash_id, {}).get("raw")
+
+    def delete_crashes_submitted_before(self, before: str, limit: int = 1000) -> int:
+        self._check()
+        with self.lock:
+            old = [crash_id for crash_id, row in self.rows.items()
+                   if str((row.get("raw") or {}).get("submitted_timestamp", "")) < before][:limit]
+            for crash_id in old:
+                del self.rows[crash_id]
+        return len(old)
+
+    def module_lists_submitted(self, day: str) -> Iterator[tuple[str, bytes, bytes]]:
+        self._check()
+        for crash_id, row in list(self.rows.items()):
+            processed = row.get("processed")
+            if crash_id[-6:] == day and processed is not None:
+                modules, addons = layout.module_names(processed), layout.addon_ids(processed)
+                yield crash_id, json.dumps(modules).encode(), json.dumps(addons).encode()
+
+    def ensure_tables(self) -> None:
+        self._check()
+
+
+class MemoryQueues(_Store):
+    """Queues by kind; a received message stays until deleted, and is received again
+    (its receive count one higher) by ``receive`` after ``redeliver``."""
+
+    name = "sqs"
+
+    def __init__(self):
+        super().__init__()
+        self.messages: dict[str, list[list]] = {}  # kind -> [[body, handle, receive count, in flight]]
+        self._handles = itertools.count()
+
+    def publish(self, kind: str, body: str) -> None:
+        self.publish_batch(kind, [body])
+
+    def publish_batch(self, kind: str, bodies: list[str]) -> list[str]:
+        self._check()
+        with self.lock:
+            for body in bodies:
+                self.messages.setdefault(kind, []).append([body, str(next(self._handles)), 0, False])
+        return []
+
+    def bodies(self, kind: str) -> list[str]:
+        return [message[0] for message in self.messages.get(kind, [])]
+
+    def receive(self, kind: str, max_messages: int = 10, wait_seconds: int = 0) -> list[QueueMessage]:
+        self._check()
+        received = []
+        with self.lock:
+            for message in self.messages.get(kind, []):
+                if len(received) < max_messages and not message[3]:
+                    message[2] += 1
+                    message[3] = True
+                    received.append(QueueMessage(kind, message[0], message[1], message[2]))
+        return received
+
+    def redeliver(self) -> None:
+        """What the visibility timeout does: messages received and not deleted come back."""
+        with self.lock:
+            for messages in self.messages.values():
+                for message in messages:
+                    message[3] = False
+
+    def delete(self, message: QueueMessage) -> None:
+        self.delete_many([message])
+
+    def delete_many(self, messages: list[QueueMessage]) -> None:
+        self._check()
+        handles = {message.receipt_handle for message in messages}
+        with self.lock:
+            for kind, queued in self.messages.items():
+                self.messages[kind] = [message for message in queued if message[1] not in handles]
+
+    def count(self, kind: str) -> int:
+        self._check()
+        return len(self.messages.get(kind, []))
+
+    def ensure_queues(self) -> None:
+        self._check()
