@@ -38,6 +38,8 @@ def test_each_store_is_built_once_per_stores_and_connects_to_nothing_yet():
     assert len({tuple(map(id, trio)) for trio in built}) == 1
     other = Stores.from_settings(NOWHERE, "jobs")
     assert other.records is not stores.records
+    crashes = other.crashes  # made of the stores' own records and crash bucket
+    assert (crashes.records, crashes.raw_crashes) == (other.records, other.raw_crashes)
 
 
 def test_roles_set_pool_sizes_and_the_collector_gives_up_quickly():

@@ -70,7 +70,8 @@ class Stores:
         self.pool_size = POOL_SIZES[role]()
         given = dict(raw_crashes=raw_crashes, records=records, reports=reports, queues=queues, symbols=symbols)
         self._built: dict[str, object] = {name: store for name, store in given.items() if store is not None}
-        self._lock = threading.Lock()
+        # Reentrant: building the crash repository builds the stores it is made of.
+        self._lock = threading.RLock()
 
     @classmethod
     def from_settings(cls, settings: Settings, role: str) -> Stores:
