@@ -1,6 +1,8 @@
 """PostgreSQL: report rows, aggregate tables, job runs and tokens, through pg8000.
 
-Schema changes are Alembic migrations in ``infra/migrations``; ``upgrade()`` applies them.
+Schema changes are Alembic migrations in the package (``stores/migrations``, package data,
+found through ``importlib.resources``); ``upgrade()`` applies them, so an installed crashflow
+migrates itself.
 ``reports`` is range-partitioned by week of ``date_processed`` (the submit time, which
 never changes for a crash); ``ensure_report_partition`` creates a week's partition before
 the first insert into it.
@@ -18,14 +20,15 @@ import queue
 import threading
 import weakref
 from collections.abc import Iterator
-from pathlib import Path
 
 import pg8000.native
 
 from crashflow.settings import Settings
 from crashflow.stores.errors import QueryFailed, StoreUnavailable
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "infra" / "migrations"
+# Alembic's "package:path" form: it reads the scripts through importlib.resources, so they
+# are found wherever the package is installed (site-packages, an editable checkout).
+MIGRATIONS = "crashflow.stores:migrations"
 
 
 def connect(settings: Settings, database: str | None = None) -> pg8000.native.Connection:
@@ -108,16 +111,23 @@ def sqlalchemy_url(settings: Settings) -> str:
     )
 
 
-def upgrade(settings: Settings) -> None:
-    """Create the database if needed and apply every migration (idempotent)."""
-    from alembic import command
+def alembic_config(settings: Settings):
+    """Alembic's configuration for the settings' database and the package's migrations."""
     from alembic.config import Config
 
-    create_database(settings)
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", MIGRATIONS)
     config.set_main_option("sqlalchemy.url", sqlalchemy_url(settings).replace("%", "%%"))
-    command.upgrade(config, "head")
+    return config
+
+
+def upgrade(settings: Settings, revision: str = "head") -> None:
+    """Create the database if needed and apply every migration up to ``revision``
+    (idempotent)."""
+    from alembic import command
+
+    create_database(settings)
+    command.upgrade(alembic_config(settings), revision)
 
 
 def week_start(day: dt.date) -> dt.date:

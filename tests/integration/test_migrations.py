@@ -1,0 +1,88 @@
+"""An installed crashflow migrates itself: its Alembic migrations are package data.
+
+The wheel is built from the repository (pip, isolated build) and unpacked apart from it;
+that copy, run from a directory without the repository's pyproject.toml, creates a fresh
+database and applies every migration on the real Postgres."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+from conftest import REPO, TEST_NAMESPACE
+
+from crashflow.stores import postgres
+
+pytestmark = pytest.mark.integration
+
+MIGRATION_FILES = {
+    "crashflow/stores/migrations/env.py",
+    "crashflow/stores/migrations/script.py.mako",
+    *(f"crashflow/stores/migrations/versions/{name}.py" for name in (
+        "0001_reports_and_aggregates", "0002_api_tokens", "0003_processing", "0004_aggregates", "0005_query",
+    )),
+}
+
+INSTALLED_UPGRADE = """
+import crashflow
+from alembic.script import ScriptDirectory
+from crashflow.settings import Settings
+from crashflow.stores import postgres
+
+settings = Settings(namespace={namespace!r})
+postgres.upgrade(settings)
+print(crashflow.__file__)
+print(ScriptDirectory.from_config(postgres.alembic_config(settings)).dir)
+"""
+
+
+@pytest.fixture
+def fresh_database(settings):
+    own = settings.model_copy(update={"namespace": f"{TEST_NAMESPACE}mig", "pg_database": None})
+
+    def drop():
+        admin = postgres.connect(own, database="postgres")
+        try:
+            admin.run(f"DROP DATABASE IF EXISTS {own.database} WITH (FORCE)")
+        finally:
+            admin.close()
+
+    drop()
+    yield own
+    drop()
+
+
+def test_an_installed_crashflow_migrates_itself(tmp_path, fresh_database):
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(tmp_path / "wheel"), str(REPO)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (tmp_path / "wheel").glob("crashflow-*.whl")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        assert MIGRATION_FILES <= set(archive.namelist())
+        archive.extractall(site)
+
+    elsewhere = tmp_path / "elsewhere"  # no pyproject.toml, no repository
+    elsewhere.mkdir()
+    ran = subprocess.run(
+        [sys.executable, "-c", INSTALLED_UPGRADE.format(namespace=fresh_database.namespace)],
+        cwd=elsewhere,
+        env={**{name: value for name, value in os.environ.items() if name.startswith("CRASHFLOW_")},
+             "PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=300,
+    )
+    assert ran.returncode == 0, ran.stderr
+    package_file, migrations_dir = ran.stdout.split()
+    assert package_file.startswith(str(site)) and migrations_dir.startswith(str(site))
+
+    connection = postgres.connect(fresh_database)
+    try:
+        assert connection.run("SELECT version_num FROM alembic_version") == [["0005"]]
+        assert connection.run("SELECT to_regclass('reports') IS NOT NULL")[0][0]
+    finally:
+        connection.close()
