@@ -13,6 +13,7 @@ import functions_framework
 from cloudevents.http import CloudEvent
 from werkzeug.exceptions import BadRequest
 
+from crashflow.aggregation import schedules
 from crashflow.aggregation.runner import run_jobs
 from crashflow.logs import setup_logging
 from crashflow.settings import get_settings
@@ -21,6 +22,7 @@ from crashflow.stores.factory import Stores
 
 # Read (and so validate: schedules, retention) the settings at start-up, not at the first event.
 SETTINGS = get_settings()
+schedules(SETTINGS)
 
 
 @functools.cache

@@ -1,9 +1,10 @@
-"""process: triggered by queue messages as CloudEvents (data: the crash id, or
-``<id>:<ruleset>``), and by ``POST /process?crash_id=`` for priority processing.
+"""process: triggered by queue messages as CloudEvents, and by ``POST /process?crash_id=``
+for priority processing (on demand). What is asked, whichever way it comes, is one
+``crashflow.messages.ProcessingRequest``.
 
 Answers: 2xx when the message is done with (processed, or one that can never succeed:
-malformed, or its crash is not in storage); 503 when a store failed, so the queue
-redelivers it and, after ``queue_max_receives`` tries, dead-letters it.
+malformed, or its crash is not in storage); 503 when a store failed, 500 on a fault of
+ours, so the queue redelivers it and, after ``queue_max_receives`` tries, dead-letters it.
 """
 
 import functools
@@ -15,7 +16,8 @@ from cloudevents.exceptions import GenericException
 from cloudevents.http import from_http
 
 from crashflow.logs import setup_logging
-from crashflow.processor.service import InvalidMessage, Processor, parse_message
+from crashflow.messages import InvalidMessage, ProcessingRequest
+from crashflow.processor.service import Processor
 from crashflow.settings import get_settings
 from crashflow.stores.errors import StoreUnavailable
 
@@ -30,23 +32,14 @@ def processor() -> Processor:
     return Processor(SETTINGS)
 
 
-def _message(request: flask.Request) -> tuple[str, bool]:
-    """The message, and whether symbols must be looked up afresh: for on-demand processing
-    and for messages from the reprocessing queue (its name ends the event source)."""
+def _request(request: flask.Request) -> ProcessingRequest:
     if request.path == "/process":
-        return request.args.get("crash_id", ""), True
+        return ProcessingRequest.for_origin(request.args.get("crash_id", ""), "on_demand")
     try:
         event = from_http(request.headers, request.get_data())
     except GenericException as error:
         raise InvalidMessage(f"not a CloudEvent: {error}") from None
-    fresh_symbols = str(event.get("source") or "").endswith("reprocessing")
-    data = event.data
-    if isinstance(data, bytes):
-        data = data.decode()
-    if isinstance(data, dict):
-        # {"crash_id": ...} from our own callers; SQS event sources wrap the message: {"Body": ...}.
-        data = data.get("crash_id") or data.get("Body") or ""
-    return str(data or ""), fresh_symbols
+    return ProcessingRequest.from_event_data(event.data)
 
 
 @functions_framework.http
@@ -58,19 +51,19 @@ def process(request: flask.Request):
         return flask.jsonify(checks), 200 if all(checks.values()) else 503
     on_demand = request.path == "/process"
     try:
-        message, fresh_symbols = _message(request)
-        crash_id, ruleset = parse_message(message)
+        asked = _request(request)
     except InvalidMessage as error:
         # A malformed message can never succeed: acknowledge it so it is not redelivered.
         log.error("rejected message: %s", error)
         return flask.jsonify({"status": "rejected", "error": str(error)}), 400 if on_demand else 200
+    crash_id = asked.crash_id
     try:
-        outcome = processor().process(crash_id, ruleset, fresh_symbols)
+        outcome = processor().process(crash_id, asked.ruleset, asked.fresh_symbols)
     except StoreUnavailable as error:
-        log.warning("processing %s failed (%s); the queue will redeliver it", crash_id, error)
+        log.warning("processing %s (%s) failed (%s); the queue will redeliver it", crash_id, asked.requested_by, error)
         return flask.jsonify({"status": "error", "crash_id": crash_id, "error": f"{error.store} unavailable"}), 503
     except Exception as error:
-        log.exception("processing %s failed; the queue will redeliver it", crash_id)
+        log.exception("processing %s (%s) failed; the queue will redeliver it", crash_id, asked.requested_by)
         return flask.jsonify({"status": "error", "crash_id": crash_id, "error": f"{type(error).__name__}"}), 500
     if not on_demand:
         # The queue only needs the 2xx; the processed crash is in HBase.

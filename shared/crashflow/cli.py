@@ -208,7 +208,7 @@ def aggregate_run(job: str, day, start, end) -> None:
 def aggregate_new_signatures(day) -> None:
     """The signatures first seen on a day (from the signatures job), tab-separated:
     signature, first seen, first build."""
-    from crashflow.aggregation.counts import new_signatures
+    from crashflow.aggregation.signatures import new_signatures
 
     with _stores().reports.connection() as connection:
         for signature, first_date, first_build in new_signatures(connection, day.date()):
@@ -218,9 +218,12 @@ def aggregate_new_signatures(day) -> None:
 @aggregate.command("status")
 def aggregate_status() -> None:
     """The latest run of every job, with its error."""
-    from crashflow.aggregation.runner import latest_runs
+    from crashflow.aggregation import JOB_NAMES
+    from crashflow.api.aggregates import latest_runs
 
-    for run in latest_runs(_stores().reports):
+    runs = latest_runs(_stores().reports)
+    order = {name: index for index, name in enumerate(JOB_NAMES)}
+    for run in sorted(runs, key=lambda run: order.get(run["job"], len(order))):
         click.echo(f"{run['job']} {run['window_start']}..{run['window_end']} started {run['started']:%Y-%m-%d %H:%M:%S}: "
                    f"{run['status']}, {run['rows_written']} rows"
                    + (f" ({run['error']})" if run["error"] else ""))
@@ -260,7 +263,7 @@ def recover(day, days: int) -> None:
     queued = 0
     for offset in range(days - 1, -1, -1):
         for crash_id in stores.crashes.unprocessed_crash_ids(last - dt.timedelta(days=offset)):
-            stores.queues.publish("standard", crash_id)
+            stores.queues.publish("standard", crash_id)  # the message the collector could not send
             queued += 1
     first = last - dt.timedelta(days=days - 1)
     click.echo(f"queued {queued} unprocessed crash(es) from {first} to {last}")

@@ -1,10 +1,14 @@
-"""The local trigger relay: plays Knative's SQS event source and PingSource.
+"""The relay: crashflow's trigger from the crash queues to the process function, in
+production (``infra/knative/relay.yaml``, the default SQS trigger on Knative) as on one
+machine; locally it also plays Knative's PingSources.
 
 It drains the crash queues (priority before standard before reprocessing) and POSTs each
-message to the process function as a binary-mode CloudEvent, deleting the message only on
-a 2xx answer; anything else comes back after the visibility timeout, and SQS's redrive
-policy moves it to the dead-letter queue after ``queue_max_receives`` tries. It also fires
-the aggregation schedules (cron expressions from settings) as CloudEvents to aggregate.
+message to the process function as a binary-mode CloudEvent whose data is the message's
+``ProcessingRequest`` (a short message read as the queue it came from says), deleting the
+message only on a 2xx answer; anything else comes back after the visibility timeout, and
+SQS's redrive policy moves it to the dead-letter queue after ``queue_max_receives`` tries.
+It also fires the aggregation schedules (each job's default, or ``CRASHFLOW_SCHEDULES``;
+none in a cluster, where PingSources do) as CloudEvents to aggregate.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 from croniter import croniter
 
+from crashflow.aggregation import schedules
+from crashflow.messages import InvalidMessage, ProcessingRequest
 from crashflow.settings import Settings
 from crashflow.stores.factory import Stores
 from crashflow.stores.interfaces import QUEUE_KINDS, QueueMessage
@@ -60,7 +66,7 @@ class Relay:
         # flight at once, and none waits for a second round behind the others.
         self.batch_size = max(1, min(10, workers))
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="relay")
-        self.schedule = Schedule(settings.schedules, dt.datetime.now(dt.timezone.utc))
+        self.schedule = Schedule(schedules(settings), dt.datetime.now(dt.timezone.utc))
         # Aggregation runs take seconds to minutes: their requests wait on a thread of their
         # own, not in the loop that delivers crashes.
         self.scheduler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-schedule")
@@ -68,11 +74,15 @@ class Relay:
     def deliver(self, message: QueueMessage) -> bool:
         """POST one message to process; True on a 2xx answer (the caller deletes it)."""
         try:
+            data = ProcessingRequest.from_message(message.body, queue=message.kind).model_dump()
+        except InvalidMessage:
+            data = message.body  # as it is: process refuses it, and acknowledges it
+        try:
             answer = post_event(
                 f"{self.settings.process_base_url}/",
                 "com.crashflow.crash.queued",
                 f"crashflow/queue/{message.kind}",
-                message.body,
+                data,
             )
         except requests.RequestException as error:
             log.warning("process unreachable for %s: %s", message.body, error)

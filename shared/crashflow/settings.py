@@ -48,11 +48,12 @@ class Settings(BaseSettings):
     queue_max_receives: int = 5
     queue_visibility_timeout: int = 180
     # The collector's queue publishes: an unreachable SQS must not hold a crash upload for
-    # long (the crash is stored; `crashflow recover` queues it later). Seconds; libcurl's
-    # attempts per call, the first included (the collector retries a publish 3 times itself).
+    # long (the crash is stored; `crashflow recover` queues it later). Seconds; attempts per
+    # publish, the first included, on transient failures only (no answer, 429, 5xx, entries
+    # SQS refused for now): 3 x 3 s plus 0.3 s of waits at most.
     collector_sqs_connect_timeout: float = 1.0
     collector_sqs_read_timeout: float = 2.0
-    collector_sqs_max_attempts: int = 1
+    collector_sqs_max_attempts: int = Field(default=3, ge=1)
 
     # HBase through its Thrift1 gateway.
     hbase_host: str = "127.0.0.1"
@@ -128,18 +129,11 @@ class Settings(BaseSettings):
     api_search_timeout_ms: int = 30_000
 
     # Aggregation.
-    # Schedules: job name -> cron expression (UTC), checked at start-up; the local relay
-    # fires them (infra/knative/schedules.yaml holds the same for Knative's PingSources).
-    schedules: dict[str, str] = {
-        "partitions": "5 0 * * *",
-        "crashes_per_day": "*/10 * * * *",
-        "top_crashers": "*/10 * * * *",
-        "signatures": "*/10 * * * *",
-        "explosiveness": "15 * * * *",
-        "correlations": "45 * * * *",
-        "bug_associations": "30 * * * *",
-        "retention": "20 3 * * *",
-    }
+    # Schedules the local relay fires: job name -> cron expression (UTC). Unset: every job's
+    # own default (crashflow.aggregation.JOBS; infra/knative/schedules.yaml holds the same
+    # for Knative's PingSources); {}: none. Job names are checked when the aggregate
+    # function and the relay start.
+    schedules: dict[str, str] | None = None
     # A scheduled run recomputes from (its last success's start - this) onwards: reports
     # submitted shortly before a run may still be processing.
     aggregation_late_hours: float = 2
@@ -166,14 +160,10 @@ class Settings(BaseSettings):
 
     @field_validator("schedules")
     @classmethod
-    def _check_schedules(cls, schedules: dict[str, str]) -> dict[str, str]:
+    def _check_cron_expressions(cls, schedules: dict[str, str] | None) -> dict[str, str] | None:
         from croniter import croniter
 
-        from crashflow.aggregation.names import JOB_NAMES
-
-        for name, expression in schedules.items():
-            if name not in JOB_NAMES:
-                raise ValueError(f"schedule for unknown job {name!r}; jobs: {', '.join(JOB_NAMES)}")
+        for name, expression in (schedules or {}).items():
             if not croniter.is_valid(expression):
                 raise ValueError(f"schedule for {name}: invalid cron expression {expression!r}")
         return schedules

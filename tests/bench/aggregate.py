@@ -34,9 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import reportgen  # noqa: E402
 
-from crashflow.aggregation.names import JOB_NAMES  # noqa: E402
+from crashflow.aggregation import JOB_NAMES  # noqa: E402
 from crashflow.aggregation.runner import run_job  # noqa: E402
-from crashflow.aggregation.topcrashers import ranked_top_crashers  # noqa: E402
+from crashflow.api.topcrashers import ranked_top_crashers  # noqa: E402
 from crashflow.provision import provision  # noqa: E402
 from crashflow.settings import Settings  # noqa: E402
 from crashflow.stores import postgres  # noqa: E402

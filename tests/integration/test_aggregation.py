@@ -25,9 +25,9 @@ import requests
 from click.testing import CliRunner
 from conftest import REPO, FunctionServer, free_port
 
-from crashflow.aggregation.counts import new_signatures
 from crashflow.aggregation.runner import _lock_key, run_job, run_jobs
-from crashflow.aggregation.topcrashers import ranked_top_crashers
+from crashflow.aggregation.signatures import new_signatures
+from crashflow.api.topcrashers import ranked_top_crashers
 from crashflow.crashids import create_crash_id
 from crashflow.stores.factory import Stores
 
@@ -262,7 +262,7 @@ def test_a_job_whose_connection_dies_keeps_its_error_and_the_next_job_runs(backf
             raise RuntimeError("lost the database")
 
     with monkeypatch.context() as patch:
-        patch.setitem(runner.JOBS, "partitions", DyingJob())
+        patch.setitem(runner.BY_NAME, "partitions", DyingJob())
         runs = run_jobs(backfilled, "partitions")
     assert [(run.job, run.status) for run in runs] == [("partitions", "error")]
     assert runs[0].error == "RuntimeError: lost the database"  # not the failed unlock's error

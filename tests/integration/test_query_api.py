@@ -15,6 +15,7 @@ from siggen.utils import convert_to_crash_data
 from conftest import DATA, FunctionServer, free_port
 from crashflow.crashids import create_crash_id
 from crashflow.fields import default_definitions
+from crashflow.messages import ProcessingRequest
 from crashflow.stores.hbase import CrashTable
 from crashflow.stores.postgres import Database
 from crashflow.stores.s3 import CrashStorage
@@ -267,14 +268,14 @@ def test_reprocessing_needs_its_permission_and_queues_the_ids(api, crashes, toke
     queues = CrashQueues(stack)
     while queues.receive("reprocessing", max_messages=10):  # what other tests left is not ours
         pass
-    form = {"crash_ids": [f"bp-{ids['test.dmp']}", f"{ids['linux-mini.dmp']}:regenerate"]}
+    form = {"crash_ids": [f"bp-{ids['test.dmp']}", f"{ids['linux-mini.dmp']}:regenerate_signature"]}
     for token in (None, "pii", "rawdump"):
         answer = requests.post(url, data=form, headers={"Auth-Token": tokens[token]} if token else {}, timeout=30)
         assert answer.status_code == 403
     assert requests.get(url, headers={"Auth-Token": tokens["reprocess"]}, timeout=30).status_code == 405
-    bad = requests.post(url, data={"crash_ids": [ids["test.dmp"], "nope"]}, headers={"Auth-Token": tokens["reprocess"]},
-                        timeout=30)
-    assert bad.status_code == 400
+    for bad_ids in ([ids["test.dmp"], "nope"], [f"{ids['test.dmp']}:no_such_ruleset"]):
+        bad = requests.post(url, data={"crash_ids": bad_ids}, headers={"Auth-Token": tokens["reprocess"]}, timeout=30)
+        assert bad.status_code == 400, bad.text
     answer = requests.post(url, data=form, headers={"Auth-Token": tokens["reprocess"]}, timeout=30)
     assert answer.status_code == 200 and answer.json() is True
     bodies = []
@@ -283,8 +284,11 @@ def test_reprocessing_needs_its_permission_and_queues_the_ids(api, crashes, toke
         for message in queues.receive("reprocessing", wait_seconds=1):
             bodies.append(message.body)
             queues.delete(message)
-    # The refused request queued nothing: exactly the two accepted messages are there.
-    assert sorted(bodies) == sorted([ids["test.dmp"], f"{ids['linux-mini.dmp']}:regenerate"])
+    # The refused requests queued nothing: exactly the two accepted messages are there,
+    # each saying it asks for fresh symbols.
+    assert sorted((r.crash_id, r.ruleset, r.fresh_symbols) for r in map(ProcessingRequest.from_message, bodies)) == sorted(
+        [(ids["test.dmp"], "default", True), (ids["linux-mini.dmp"], "regenerate_signature", True)]
+    )
 
 
 def test_crash_signature_runs_siggen_on_posted_frames(api, crashes, stack):

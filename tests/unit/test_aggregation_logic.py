@@ -7,11 +7,11 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from crashflow.aggregation import DEFAULT_SCHEDULES, JOB_NAMES, JOBS, schedules
 from crashflow.aggregation.bugzilla import find_signatures
 from crashflow.aggregation.correlations import Shares, over_represented
-from crashflow.aggregation.names import JOB_NAMES
-from crashflow.aggregation.runner import JOBS, default_window
-from crashflow.aggregation.topcrashers import ranked_top_crashers
+from crashflow.aggregation.runner import default_window
+from crashflow.api.topcrashers import ranked_top_crashers
 from crashflow.relay import Schedule
 from crashflow.settings import Settings
 
@@ -90,17 +90,20 @@ def test_top_crashers_rejects_bad_arguments_before_querying():
             ranked_top_crashers(None, "Firefox", **kwargs)
 
 
-def test_job_registry_matches_the_names_in_run_order():
-    assert tuple(JOBS) == JOB_NAMES
+def test_one_list_of_jobs_in_run_order_each_with_its_schedule():
+    assert tuple(job.name for job in JOBS) == JOB_NAMES and len(set(JOB_NAMES)) == len(JOBS)
     # explosiveness reads what top_crashers wrote
     assert JOB_NAMES.index("top_crashers") < JOB_NAMES.index("explosiveness")
+    assert DEFAULT_SCHEDULES == {job.name: job.schedule for job in JOBS}
+    assert schedules(Settings(_env_file=None)) == DEFAULT_SCHEDULES
+    assert schedules(Settings(schedules={})) == {}  # the relay in a cluster: PingSources fire them
 
 
 def test_schedules_are_validated_at_start_up():
     with pytest.raises(ValidationError, match="invalid cron expression"):
         Settings(schedules={"top_crashers": "every ten minutes"})
-    with pytest.raises(ValidationError, match="unknown job 'top_crasher'"):
-        Settings(schedules={"top_crasher": "*/10 * * * *"})
+    with pytest.raises(ValueError, match="unknown job 'top_crasher'"):
+        schedules(Settings(schedules={"top_crasher": "*/10 * * * *"}))
     with pytest.raises(ValidationError, match="retention_dumps_days"):
         Settings(retention_raw_days=30, retention_dumps_days=60)
     # HBase keeps the raw annotations until the processed cutoff: raw retention cannot be shorter.
@@ -117,7 +120,7 @@ def test_schedules_from_the_environment(monkeypatch):
 
 
 def test_every_job_has_a_default_schedule_and_knative_pingsource_in_step():
-    defaults = Settings(_env_file=None).schedules
+    defaults = schedules(Settings(_env_file=None))
     assert set(defaults) == set(JOB_NAMES)
     sources = [doc for doc in yaml.safe_load_all((REPO / "infra/knative/schedules.yaml").read_text()) if doc]
     in_knative = {}
@@ -126,7 +129,7 @@ def test_every_job_has_a_default_schedule_and_knative_pingsource_in_step():
         assert source["spec"]["sink"]["ref"]["name"] == "aggregate"
         job = yaml.safe_load(source["spec"]["data"])["job"]
         in_knative[job] = source["spec"]["schedule"]
-    assert in_knative == defaults
+    assert in_knative == defaults and list(in_knative) == list(JOB_NAMES)
 
 
 def test_schedule_fires_each_job_when_due():
@@ -144,3 +147,16 @@ def test_shares_of_identical_lists_counted_at_once_equal_crash_by_crash():
     weighted.add(["xul.dll"], 2)
     weighted.add([], 3)
     assert (weighted.total, weighted.counts) == (one_by_one.total, one_by_one.counts) == (13, {"evil.dll": 8, "xul.dll": 10})
+
+
+def test_the_api_and_the_settings_import_no_job_code():
+    import subprocess
+    import sys
+
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, crashflow.settings, crashflow.api.app; "
+                               "print(sorted(m for m in sys.modules if m.startswith('crashflow.aggregation')))"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "[]"

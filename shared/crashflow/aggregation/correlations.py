@@ -92,6 +92,7 @@ def over_represented(signature: Shares, baseline: Shares, min_difference: float)
 
 class CorrelationsJob(DayJob):
     name = "correlations"
+    schedule = "45 * * * *"
 
     def run_day(self, context: JobContext, day: dt.date) -> int:
         settings, connection = context.settings, context.connection

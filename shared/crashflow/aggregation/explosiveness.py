@@ -41,6 +41,7 @@ WHERE c0 > 0
 
 class ExplosivenessJob(DayJob):
     name = "explosiveness"
+    schedule = "15 * * * *"
 
     def run_day(self, context: JobContext, day: dt.date) -> int:
         connection = context.connection

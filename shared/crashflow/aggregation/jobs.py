@@ -1,4 +1,5 @@
-"""What every aggregation job is: a name and ``run(context, start, end) -> rows written``.
+"""What every aggregation job is: a name, a default cron schedule (UTC) and
+``run(context, start, end) -> rows written``.
 
 Day jobs rebuild their tables one UTC day at a time, each day in its own transaction, so
 a failure on one day leaves that day's earlier rows (and every finished day) intact.
@@ -29,6 +30,8 @@ class JobContext:
 
 
 DAY_WORK_MEM = "64MB"
+# The reports of one UTC day [:start, :end), by submit time.
+DAY_REPORTS = "FROM reports WHERE date_processed >= :start AND date_processed < :end"
 
 
 def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -51,9 +54,11 @@ class JobSkipped(Exception):
 
 
 class Job(abc.ABC):
-    """A job that runs once per call, whatever the window (bugs, partitions, retention)."""
+    """A job that runs once per call, whatever the window (bugs, partitions, retention).
+    ``schedule`` is when it runs unless ``CRASHFLOW_SCHEDULES`` says otherwise."""
 
     name: str = ""
+    schedule: str = ""
     per_day = False
 
     @abc.abstractmethod
@@ -92,8 +97,9 @@ class RebuildStep:
 class RebuildJob(DayJob):
     """A day job made of rebuild steps: re-running a day gives the same tables."""
 
-    def __init__(self, name: str, *steps: RebuildStep):
+    def __init__(self, name: str, schedule: str, *steps: RebuildStep):
         self.name = name
+        self.schedule = schedule
         self.steps = steps
 
     def run_day(self, context: JobContext, day: dt.date) -> int:

@@ -10,24 +10,14 @@ import logging
 import zlib
 from dataclasses import dataclass
 
-from crashflow.aggregation.bugs import BUG_ASSOCIATIONS
-from crashflow.aggregation.correlations import CORRELATIONS
-from crashflow.aggregation.counts import CRASHES_PER_DAY, SIGNATURES, TOP_CRASHERS
-from crashflow.aggregation.explosiveness import EXPLOSIVENESS
+from crashflow.aggregation import JOB_NAMES, JOBS
 from crashflow.aggregation.jobs import Job, JobContext, JobSkipped
-from crashflow.aggregation.names import JOB_NAMES
-from crashflow.aggregation.retention import PARTITIONS, RETENTION
 from crashflow.stores.errors import StoreUnavailable
 from crashflow.stores.factory import Stores
 
 log = logging.getLogger(__name__)
 
-JOBS: dict[str, Job] = {
-    job.name: job
-    for job in (PARTITIONS, CRASHES_PER_DAY, TOP_CRASHERS, SIGNATURES, EXPLOSIVENESS, CORRELATIONS,
-                BUG_ASSOCIATIONS, RETENTION)
-}
-assert tuple(JOBS) == JOB_NAMES, "names.JOB_NAMES must list the jobs in run order"
+BY_NAME: dict[str, Job] = {job.name: job for job in JOBS}
 
 MAX_ERROR_CHARS = 4000
 
@@ -84,9 +74,9 @@ def run_job(
     now: dt.datetime | None = None,
 ) -> JobRun:
     """Run job ``name`` for every day in [start, end] (inclusive), or its default window."""
-    if name not in JOBS:
+    if name not in BY_NAME:
         raise UnknownJob(f"unknown job {name!r}; jobs: {', '.join(JOB_NAMES)}, or all")
-    job, settings, database = JOBS[name], stores.settings, stores.reports
+    job, settings, database = BY_NAME[name], stores.settings, stores.reports
     now = now or dt.datetime.now(dt.timezone.utc)
     check_window(start, end)
     end = end or start
@@ -170,7 +160,7 @@ def _describe(error: BaseException) -> str:
 
 def run_jobs(stores: Stores, name: str, start=None, end=None, now=None) -> list[JobRun]:
     """Run one job, or every job in order for ``all`` (a failing job does not stop the next)."""
-    if name != "all" and name not in JOBS:
+    if name != "all" and name not in BY_NAME:
         raise UnknownJob(f"unknown job {name!r}; jobs: {', '.join(JOB_NAMES)}, or all")
     check_window(start, end)
     names = JOB_NAMES if name == "all" else [name]
@@ -183,17 +173,3 @@ def run_jobs(stores: Stores, name: str, start=None, end=None, now=None) -> list[
             today = (now or dt.datetime.now(dt.timezone.utc)).date()
             runs.append(JobRun(job, start or today, end or start or today, "error", error=_describe(error)))
     return runs
-
-
-def latest_runs(database) -> list[dict]:
-    """The latest run of every job that ran, in job order, with when it last succeeded."""
-    columns = ("job", "window_start", "window_end", "started", "finished", "status", "rows_written", "error")
-    with database.connection() as connection:
-        rows = connection.run(
-            f"SELECT DISTINCT ON (job) {', '.join(columns)}, "
-            "(SELECT max(finished) FROM job_runs ok WHERE ok.job = r.job AND ok.status = 'ok') "
-            "FROM job_runs r ORDER BY job, started DESC, id DESC"
-        )
-    runs = [dict(zip((*columns, "last_success"), row)) for row in rows]
-    order = {name: index for index, name in enumerate(JOB_NAMES)}
-    return sorted(runs, key=lambda run: order.get(run["job"], len(order)))

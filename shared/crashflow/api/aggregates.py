@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from crashflow.aggregation.runner import latest_runs
-from crashflow.aggregation.topcrashers import WINDOW_DAYS, ranked_top_crashers
 from crashflow.api.calls import Call, Reply, check_known_params, int_param, list_param
 from crashflow.api.errors import BadRequest
 from crashflow.api.search_sql import as_json_value
+from crashflow.api.topcrashers import WINDOW_DAYS, ranked_top_crashers
 
 MAX_TOP_CRASHERS = 1000
 MAX_DAYS_PER_DAY = 366
@@ -112,6 +111,18 @@ def crashes_per_day(services, call: Call) -> Reply:
         "days": [{"date": day.isoformat(), "count": count} for day, count in per_day.items()],
         "total": sum(per_day.values()),
     })
+
+
+def latest_runs(database) -> list[dict]:
+    """The latest run of every job that ran (by job name), with when it last succeeded."""
+    columns = ("job", "window_start", "window_end", "started", "finished", "status", "rows_written", "error")
+    with database.connection() as connection:
+        rows = connection.run(
+            f"SELECT DISTINCT ON (job) {', '.join(columns)}, "
+            "(SELECT max(finished) FROM job_runs ok WHERE ok.job = r.job AND ok.status = 'ok') "
+            "FROM job_runs r ORDER BY job, started DESC, id DESC"
+        )
+    return [dict(zip((*columns, "last_success"), row)) for row in rows]
 
 
 def aggregation_jobs(services, call: Call) -> Reply:

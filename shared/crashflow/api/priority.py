@@ -17,6 +17,7 @@ from concurrent.futures import TimeoutError as WaitTimeout
 
 import requests
 
+from crashflow.messages import ProcessingRequest
 from crashflow.settings import Settings
 from crashflow.stores.errors import StoreUnavailable
 from crashflow.stores.interfaces import CrashQueue
@@ -80,6 +81,6 @@ class PriorityProcessing:
             self._queued_at = {k: t for k, t in self._queued_at.items() if now - t < REQUEUE_AFTER_SECONDS}
             self._queued_at[crash_id] = now
         try:
-            self.queues.publish("priority", crash_id)
+            self.queues.publish("priority", ProcessingRequest.for_origin(crash_id, "priority").to_message())
         except StoreUnavailable:
             log.exception("could not queue %s for priority processing", crash_id)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import re
 
 from crashflow.api.calls import Call, Reply
 from crashflow.api.errors import OUTAGE_RETRY_AFTER_SECONDS, BadRequest
-from crashflow.crashids import InvalidCrashId, normalize_crash_id
+from crashflow.messages import RULESETS, InvalidMessage, ProcessingRequest
 from crashflow.stores.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -15,35 +14,33 @@ log = logging.getLogger(__name__)
 PERMISSION = "reprocess_crashes"
 BATCH_SIZE = 10  # SQS takes at most 10 messages per call
 MAX_CRASH_IDS = 10_000
-RULESET_RE = re.compile(r"^[a-z0-9_-]{1,50}$")
 
 
-def parse_crash_ids(values: list[str]) -> list[str]:
-    """Queue messages ``<id>`` or ``<id>:<ruleset>``; every one checked before any is queued."""
-    messages = []
+def parse_crash_ids(values: list[str]) -> list[ProcessingRequest]:
+    """The requests of ``<id>`` or ``<id>:<rule set>`` values (comma-separated too), each
+    once; every one checked before any is queued."""
+    requests = []
     for value in values:
         for part in value.split(","):
             if not part.strip():
                 continue
-            raw_id, _, ruleset = part.strip().partition(":")
+            crash_id, _, ruleset = part.strip().partition(":")
             try:
-                crash_id = normalize_crash_id(raw_id)
-            except InvalidCrashId as error:
-                raise BadRequest(str(error)) from None
-            if ruleset and not RULESET_RE.match(ruleset):
-                raise BadRequest(f"bad ruleset name {ruleset[:60]!r}")
-            messages.append(f"{crash_id}:{ruleset}" if ruleset else crash_id)
-    if not messages:
+                requests.append(ProcessingRequest.for_origin(crash_id, "reprocessing", ruleset or "default"))
+            except InvalidMessage as error:
+                raise BadRequest(f"{part.strip()[:80]!r}: {error} (rule sets: {', '.join(RULESETS)})") from None
+    if not requests:
         raise BadRequest("crash_ids is required")
-    if len(messages) > MAX_CRASH_IDS:
+    if len(requests) > MAX_CRASH_IDS:
         raise BadRequest(f"at most {MAX_CRASH_IDS} crash ids at a time")
-    return list(dict.fromkeys(messages))
+    return list(dict.fromkeys(requests))
 
 
 def reprocessing(services, call: Call) -> Reply:
     call.require(PERMISSION)
     values = call.request.form.getlist("crash_ids") + call.args.getlist("crash_ids")
-    queued, not_queued = publish_all(services.queues, parse_crash_ids(values))
+    requests = parse_crash_ids(values)
+    queued, not_queued = publish_all(services.queues, [request.to_message() for request in requests])
     if not_queued:
         return Reply(503, {
             "error": f"{len(not_queued)} of {len(queued) + len(not_queued)} crashes could not be queued; "

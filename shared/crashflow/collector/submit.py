@@ -10,10 +10,9 @@ from dataclasses import dataclass
 
 from crashflow.collector.indexer import BackgroundIndexer
 from crashflow.collector.payload import Limits, MalformedCrash, PayloadTooLarge, parse_crash_payload
-from crashflow.collector.publisher import BatchPublisher
+from crashflow.collector.publisher import BatchPublisher, PublishFailed
 from crashflow.collector.throttler import Throttler, ThrottleResult
 from crashflow.crashids import create_crash_id
-from crashflow.retrying import call_with_retries
 from crashflow.settings import Settings
 from crashflow.stores.errors import StoreUnavailable
 from crashflow.stores.factory import Stores
@@ -59,21 +58,14 @@ def normalize_annotations(annotations: dict[str, str], query: dict[str, str]) ->
     return notes
 
 
-class QueueRefused(Exception):
-    """The queue took a batch only in part; ``crash_ids`` are the ids it refused."""
-
-    def __init__(self, crash_ids: list[str]):
-        super().__init__(f"the queue refused {len(crash_ids)} crash id(s)")
-        self.crash_ids = crash_ids
-
-
 class Collector:
     """Accepts crash uploads; one per process, shared by request threads."""
 
     def __init__(self, settings: Settings, stores: Stores | None = None, throttler: Throttler | None = None):
         self.settings = settings
         self.stores = stores or Stores.from_settings(settings, "collector")
-        self.publisher = BatchPublisher(self._send_batch)
+        # The queue's own retries (stores.sqs: transient failures only) are the only ones.
+        self.publisher = BatchPublisher(lambda crash_ids: self.stores.queues.publish_batch("standard", crash_ids))
         self.indexer = BackgroundIndexer(lambda rows: self.stores.records.put_raw_crashes(rows))
         self.throttler = throttler or Throttler.from_file(settings.throttle_rules)
         self.limits = Limits(
@@ -149,27 +141,10 @@ class Collector:
     def _publish(self, crash_id: str) -> None:
         try:
             self.publisher.publish(crash_id)
-        except Exception:
+        except PublishFailed:
             # The crash is stored: the recovery job (`crashflow recover`) requeues raw crashes
             # that have no processed record.
             log.exception("could not queue %s; left for recovery", crash_id)
-
-    def _send_batch(self, crash_ids: list[str]) -> list[str]:
-        """Publish ``crash_ids``, retrying on errors and again with just the ids the queue
-        refused (3 tries in all); the ids still refused after the last try."""
-        pending = list(crash_ids)
-
-        def send() -> None:
-            nonlocal pending
-            pending = self.stores.queues.publish_batch("standard", pending)
-            if pending:
-                raise QueueRefused(pending)
-
-        try:
-            call_with_retries(send, attempts=3, retry_on=lambda error: True, max_wait=1)
-        except QueueRefused as refused:
-            return refused.crash_ids
-        return []
 
     def health(self) -> tuple[bool, dict[str, str]]:
         """Whether crashes can be collected, and each dependency's state. HBase is only

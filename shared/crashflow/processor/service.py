@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from crashflow.crashids import normalize_crash_id
 from crashflow.fields import FieldDefinitions
 from crashflow.processor.pipeline import CrashContext, Pipeline
 from crashflow.processor.rules import default_rules, regenerate_signature_rules
@@ -26,13 +25,8 @@ from crashflow.stores.factory import Stores
 
 log = logging.getLogger(__name__)
 
-RULESETS = ("default", "regenerate_signature")
 # What processor_history keeps of each earlier run.
 HISTORY_FIELDS = ("started_datetime", "completed_datetime", "signature", "processor_notes", "ruleset")
-
-
-class InvalidMessage(ValueError):
-    """A queue message that can never be processed (not a crash id, unknown rule set)."""
 
 
 @dataclass
@@ -40,18 +34,6 @@ class Outcome:
     crash_id: str
     status: str  # "processed" or "missing"
     processed: dict | None = None
-
-
-def parse_message(body: str) -> tuple[str, str]:
-    """A queue message is ``<crash id>`` or ``<crash id>:<ruleset>``."""
-    crash_id, _, ruleset = body.strip().partition(":")
-    ruleset = ruleset or "default"
-    if ruleset not in RULESETS:
-        raise InvalidMessage(f"unknown rule set {ruleset[:40]!r}; known: {', '.join(RULESETS)}")
-    try:
-        return normalize_crash_id(crash_id), ruleset
-    except ValueError as error:
-        raise InvalidMessage(str(error)) from None
 
 
 def history_entry(processed: dict) -> dict:

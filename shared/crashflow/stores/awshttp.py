@@ -14,12 +14,16 @@ profile or instance role, unlike boto3).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pycurl
 from crashflow.retrying import call_with_retries
 from crashflow.settings import Settings
 from crashflow.stores.errors import StoreUnavailable
+
+T = TypeVar("T")
 
 
 class AwsRequestFailed(StoreUnavailable):
@@ -82,14 +86,17 @@ class SignedHttp:
     def request(self, method: str, url: str, body: bytes = b"", headers: list[str] | None = None) -> AwsResponse:
         """Send one request, again on a transient failure (up to ``attempts`` times in all);
         the answer, whatever its status, or AwsRequestFailed when none came."""
-        return call_with_retries(
-            lambda: self._attempt(method, url, body, headers or []),
-            self.attempts,
-            retry_on=lambda error: isinstance(error, AwsRequestFailed) and error.transient,
-        )
+        return self.retrying(lambda: self.send_once(method, url, body, headers or []))
 
-    def _attempt(self, method: str, url: str, body: bytes, headers: list[str]) -> AwsResponse:
-        answer = self._send(method, url, body, headers)
+    def retrying(self, call: Callable[[], T]) -> T:
+        """``call()``, again while it fails transiently (an error whose ``transient`` is
+        true: no answer, 429, 5xx), up to ``attempts`` times in all. The one retry layer
+        around a request to the service: callers above retry nothing."""
+        return call_with_retries(call, self.attempts, retry_on=lambda error: getattr(error, "transient", False))
+
+    def send_once(self, method: str, url: str, body: bytes = b"", headers: list[str] | None = None) -> AwsResponse:
+        """One try: the answer, or AwsRequestFailed (transient) for none, a 429 or a 5xx."""
+        answer = self._send(method, url, body, headers or [])
         if answer.status == 429 or answer.status >= 500:
             raise AwsRequestFailed(self.service, f"{method} {url}: HTTP {answer.status}", answer.status, answer.body)
         return answer

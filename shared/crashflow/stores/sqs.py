@@ -18,10 +18,21 @@ from crashflow.stores.interfaces import DEAD_LETTER, QUEUE_KINDS, QueueMessage
 log = logging.getLogger(__name__)
 
 
+class EntriesRefused(Exception):
+    """SQS took a batch but refused some entries for reasons of its own (not the sender's
+    fault): worth sending those again."""
+
+    transient = True
+
+    def __init__(self, bodies: list[str]):
+        super().__init__(f"the queue refused {len(bodies)} message(s) for now")
+        self.bodies = bodies
+
+
 def collector_sender(settings: Settings) -> SignedHttp:
-    """The collector's SQS publishes: short timeouts and few attempts, so that an SQS that
-    does not answer gives a crash up to `crashflow recover` within seconds instead of
-    holding the client's upload for minutes."""
+    """The collector's SQS publishes: short timeouts, so that an SQS that does not answer
+    gives a crash up to `crashflow recover` within seconds (attempts x timeout, about 9 s
+    by default) instead of holding the client's upload for minutes."""
     return SignedHttp(
         settings,
         "sqs",
@@ -78,22 +89,40 @@ class CrashQueues:
             return False
         return True
 
-    def _call(self, action: str, request: dict) -> dict:
-        """One SQS action in the JSON protocol, through the libcurl sender."""
+    def _call_once(self, action: str, request: dict) -> dict:
+        """One try of an SQS action in the JSON protocol, through the libcurl sender."""
         endpoint = self.sender.endpoint or f"https://sqs.{self.settings.aws_region}.amazonaws.com"
-        answer = self.sender.request("POST", endpoint + "/", json.dumps(request).encode(), [
+        answer = self.sender.send_once("POST", endpoint + "/", json.dumps(request).encode(), [
             "Content-Type: application/x-amz-json-1.0", f"X-Amz-Target: AmazonSQS.{action}",
         ])
         return json.loads(answer.expect(f"SQS {action}").body)
 
     def publish(self, kind: str, body: str) -> None:
-        self._call("SendMessage", {"QueueUrl": self.url(kind), "MessageBody": body})
+        request = {"QueueUrl": self.url(kind), "MessageBody": body}
+        self.sender.retrying(lambda: self._call_once("SendMessage", request))
 
     def publish_batch(self, kind: str, bodies: list[str]) -> list[str]:
-        """Send up to 10 messages in one call; the bodies the queue did not take."""
-        entries = [{"Id": str(index), "MessageBody": body} for index, body in enumerate(bodies)]
-        answer = self._call("SendMessageBatch", {"QueueUrl": self.url(kind), "Entries": entries})
-        return [bodies[int(failure["Id"])] for failure in answer.get("Failed", [])]
+        """Send up to 10 messages in one call; the bodies the queue did not take. Within the
+        sender's retries (its only retry layer), a failed call is made again and entries
+        the queue refused for now are sent again, alone; those refused as malformed (the
+        sender's fault) are not."""
+        url, pending, refused = self.url(kind), list(bodies), []
+
+        def send_pending() -> None:
+            nonlocal pending
+            entries = [{"Id": str(index), "MessageBody": body} for index, body in enumerate(pending)]
+            answer = self._call_once("SendMessageBatch", {"QueueUrl": url, "Entries": entries})
+            failed = answer.get("Failed", [])
+            refused.extend(pending[int(failure["Id"])] for failure in failed if failure.get("SenderFault"))
+            pending = [pending[int(failure["Id"])] for failure in failed if not failure.get("SenderFault")]
+            if pending:
+                raise EntriesRefused(pending)
+
+        try:
+            self.sender.retrying(send_pending)
+        except EntriesRefused:
+            pass  # the ones still refused after the last try: the caller hears which
+        return refused + pending
 
     def receive(self, kind: str, max_messages: int = 10, wait_seconds: int = 0) -> list[QueueMessage]:
         with unavailable_as("sqs"):

@@ -1,11 +1,12 @@
-"""Day counts straight from ``reports``: crashes per day, top crashers (per version and
-process type, and per product), and signatures' first appearance."""
+"""top_crashers: per day, the crashes of each signature by product, version and process
+type, with their platform split, hangs and installations; and the 7-day sums the common
+ranking reads (``crashflow.api.topcrashers`` ranks them)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from crashflow.aggregation.jobs import DayJob, JobContext, RebuildJob, RebuildStep, day_bounds, days
+from crashflow.aggregation.jobs import DAY_REPORTS, DayJob, JobContext, day_bounds, days
 from crashflow.stores.postgres import transaction
 
 # Socorro's platform split; anything not Windows, macOS or Linux is "other". The
@@ -17,20 +18,6 @@ PLATFORM = """
          WHEN os_name LIKE 'Linux%' THEN 'lin'
          ELSE 'other' END
 """
-DAY_REPORTS = "FROM reports WHERE date_processed >= :start AND date_processed < :end"
-
-CRASHES_PER_DAY = RebuildJob(
-    "crashes_per_day",
-    RebuildStep("crashes_per_day", f"""
-        INSERT INTO crashes_per_day
-            (report_date, product, version, os_name, process_type, report_type, report_count)
-        SELECT :day, coalesce(product, ''), coalesce(version, ''), coalesce(os_name, ''),
-               coalesce(process_type, ''), coalesce(report_type, ''), count(*)
-        {DAY_REPORTS}
-        GROUP BY 2, 3, 4, 5, 6
-    """),
-)
-
 # One pass over the day's reports: counts per product, version, process type, signature
 # and installation. Both top-crasher tables are sums over it, and counting its rows with
 # an install time counts distinct installations without a sort.
@@ -58,9 +45,10 @@ class TopCrashersJob(DayJob):
     """Per day, product, version, process type and signature (``top_crashers``), and per
     day, product and signature (``top_crashers_by_product``): counts, platform split,
     hangs and distinct installations; then per product and signature the sums of the 7
-    days ending each day (``top_crashers_7_days``). The ranking is ``topcrashers.py``."""
+    days ending each day (``top_crashers_7_days``). The ranking is ``crashflow.api.topcrashers``."""
 
     name = "top_crashers"
+    schedule = "*/10 * * * *"
 
     def run_day(self, context: JobContext, day: dt.date) -> int:
         connection = context.connection
@@ -118,39 +106,3 @@ class TopCrashersJob(DayJob):
 
 
 TOP_CRASHERS = TopCrashersJob()
-
-
-class SignaturesJob(DayJob):
-    """First date and lowest build of every signature. Days may run in any order and
-    again: the earliest date and lowest build seen win."""
-
-    name = "signatures"
-
-    def run_day(self, context: JobContext, day: dt.date) -> int:
-        start, end = day_bounds(day)
-        context.connection.run(f"""
-            INSERT INTO signatures AS s (signature, first_date, first_build)
-            SELECT signature, min(date_processed), min(build)
-            {DAY_REPORTS} AND signature IS NOT NULL AND signature <> ''
-            GROUP BY signature
-            ON CONFLICT (signature) DO UPDATE
-                SET first_date = least(s.first_date, EXCLUDED.first_date),
-                    first_build = least(s.first_build, EXCLUDED.first_build)
-                WHERE EXCLUDED.first_date < s.first_date
-                   OR EXCLUDED.first_build < s.first_build
-                   OR (s.first_build IS NULL AND EXCLUDED.first_build IS NOT NULL)
-        """, start=start, end=end)
-        return context.connection.row_count
-
-
-def new_signatures(connection, day: dt.date) -> list[tuple[str, dt.datetime, str | None]]:
-    """The signatures first seen on ``day``: (signature, first_date, first_build)."""
-    start, end = day_bounds(day)
-    return [tuple(row) for row in connection.run(
-        "SELECT signature, first_date, first_build FROM signatures "
-        "WHERE first_date >= :start AND first_date < :end ORDER BY first_date, signature",
-        start=start, end=end,
-    )]
-
-
-SIGNATURES = SignaturesJob()

@@ -50,6 +50,7 @@ def store_bug(connection, bug: Bug) -> int:
 
 class BugAssociationsJob(Job):
     name = "bug_associations"
+    schedule = "30 * * * *"
 
     def run(self, context: JobContext, start: dt.date, end: dt.date) -> int:
         settings, connection = context.settings, context.connection

@@ -1,5 +1,5 @@
 """The ranked top-crashers list (Socorro's TCBS view), read from the tables that the
-``top_crashers`` job writes: daily counts, or for the common 7-day ranking of a whole
+``top_crashers`` job (``crashflow.aggregation.top_crashers``) writes: daily counts, or for the common 7-day ranking of a whole
 product, the 7-day sums (two rows per signature instead of fourteen).
 
 A window is ``days`` whole UTC days ending with ``end_date`` (inclusive); the previous
