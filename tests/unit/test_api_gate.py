@@ -54,8 +54,8 @@ def test_ttl_cache_reuses_values_until_they_expire():
     clock.now += 10
     assert cache.get_or_compute("a", lambda: compute(3)) == 3
     cache.get_or_compute("b", lambda: compute(4))
-    cache.get_or_compute("c", lambda: compute(5))  # over the bound: nothing stale, so it starts afresh
-    assert len(cache._entries) == 1
+    cache.get_or_compute("c", lambda: compute(5))  # over the bound: the least recently used goes
+    assert len(cache) == 2 and "a" not in cache and "c" in cache
     assert computed == [1, 3, 4, 5]
     assert TtlCache(0).get_or_compute("a", lambda: compute(6)) == 6
     assert TtlCache(0).get_or_compute("a", lambda: compute(7)) == 7

@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import pytest
-from siggen.utils import convert_to_crash_data
 
 from crashflow.fields import field_definitions
 from crashflow.processor import rules
@@ -296,26 +295,3 @@ def test_finish_joins_the_notes():
 def test_stackwalker_output_rules_are_skipped_without_output():
     result = Pipeline([rules.TruncateStacksRule(), rules.CrashingThreadRule(), rules.ModulesRule()]).run(crash())
     assert result.processed == {} and result.notes == []
-
-
-def stackwalker_outputs() -> list[dict]:
-    """The stackwalker's JSON for the test dumps, from the expected snapshots."""
-    outputs = []
-    for snapshot in sorted((Path(__file__).parents[1] / "data" / "stackwalk-expected").glob("*json*.snap")):
-        outputs.append(json.loads(snapshot.read_text().split("\n---\n", 1)[1]))
-    return outputs
-
-
-@pytest.mark.parametrize("index", range(3))
-def test_signature_input_is_what_siggen_would_build(index):
-    json_dump = stackwalker_outputs()[index]
-    variants = [
-        {"json_dump": json_dump, "signature": "EMPTY", "hang": "1", "oom_allocation_size": "1024",
-         "additional_minidumps": ["upload_file_minidump_browser"], "mdsw_status_string": "OK"},
-        {"json_dump": {**json_dump, "crash_info": None}, "java_stack_trace": "java.lang.X"},
-        {"json_dump": {"system_info": "not a dict"}, "oom_allocation_size": "many",
-         "java_exception": {"exception": {"values": []}}},
-        {"abort_message": "boom", "ipc_channel_error": "e", "async_shutdown_timeout": "{}"},
-    ]
-    for processed in variants:
-        assert rules.signature_input(processed) == convert_to_crash_data(processed)

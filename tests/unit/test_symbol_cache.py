@@ -5,7 +5,6 @@ import os
 
 import pytest
 
-from crashflow.processor import symbols
 from crashflow.processor.symbols import (
     MissingSymbols,
     SymbolCache,
@@ -151,10 +150,9 @@ def test_missing_cache_directory(tmp_path):
     assert prune_cache(tmp_path / "nothing-yet", 0) == 0
 
 
-def test_missing_symbols_are_remembered_for_the_ttl(monkeypatch):
+def test_missing_symbols_are_remembered_for_the_ttl():
     now = [1000.0]
-    monkeypatch.setattr(symbols.time, "monotonic", lambda: now[0])
-    missing = MissingSymbols(ttl=60, max_entries=2)
+    missing = MissingSymbols(ttl=60, max_entries=2, clock=lambda: now[0])
     missing.add("a.pdb/1/a.sym")
     assert "a.pdb/1/a.sym" in missing
     now[0] += 61
@@ -168,4 +166,8 @@ def test_missing_symbols_stay_bounded():
     missing = MissingSymbols(ttl=60, max_entries=2)
     for key in ("a", "b", "c"):
         missing.add(key)
-    assert "c" in missing and len(missing._until) <= 2
+    assert "c" in missing and len(missing) == 2
+    assert "a" not in missing  # the least recently used went
+    nothing_kept = MissingSymbols(ttl=0)
+    nothing_kept.add("a")
+    assert "a" not in nothing_kept

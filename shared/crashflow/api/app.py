@@ -59,7 +59,6 @@ class Services:
         self.queues = self.stores.queues
         self.fields = FieldDefinitions.from_settings(settings)
         self.priority = PriorityProcessing(settings, self.queues)
-        self.signatures = signatures.SignatureService()
         self.tokens = TokenCache(TokenStore(self.database), settings.api_token_cache_seconds)
         self.aggregates_cache = TtlCache(settings.api_aggregates_cache_seconds)
 

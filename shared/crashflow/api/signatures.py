@@ -3,33 +3,21 @@
 
 from __future__ import annotations
 
-import threading
-
-from siggen.generator import SignatureGenerator
-from siggen.utils import convert_to_crash_data
-
 from crashflow.api.calls import Call, Reply, check_known_params, list_param
 from crashflow.api.errors import BadRequest
 from crashflow.api.search_sql import as_json_value
+from crashflow.signing import sign, signature_input
 
 MAX_JOBS = 100
 MAX_LOOKUPS = 1000
 
 
-class SignatureService:
-    """One signature generator, shared by request threads one at a time."""
-
-    def __init__(self):
-        self.generator = SignatureGenerator()
-        self.lock = threading.Lock()
-
-    def sign(self, job: dict) -> dict:
-        # A processed crash (with the stackwalker's json_dump) is converted; anything else
-        # is taken as siggen's own crash data (os, crashing_thread, threads[].frames, ...).
-        crash_data = convert_to_crash_data(job) if "json_dump" in job else job
-        with self.lock:
-            result = self.generator.generate(crash_data)
-        return {"signature": result.signature, "notes": list(result.notes), "extra": dict(result.extra)}
+def sign_job(job: dict) -> dict:
+    """A processed crash (with the stackwalker's json_dump) is converted as the processor
+    converts it; anything else is taken as siggen's own crash data (os, crashing_thread,
+    threads[].frames, ...)."""
+    result = sign(signature_input(job) if "json_dump" in job else job)
+    return {"signature": result.signature, "notes": list(result.notes), "extra": dict(result.extra)}
 
 
 def crash_signature(services, call: Call) -> Reply:
@@ -41,7 +29,7 @@ def crash_signature(services, call: Call) -> Reply:
         raise BadRequest(f"send 1..{MAX_JOBS} jobs")
     if not all(isinstance(job, dict) for job in jobs):
         raise BadRequest("every job must be a JSON object")
-    return Reply(200, {"results": [services.signatures.sign(job) for job in jobs]})
+    return Reply(200, {"results": [sign_job(job) for job in jobs]})
 
 
 def bug_id(text: str) -> int:

@@ -9,14 +9,12 @@ import datetime as dt
 import hashlib
 from urllib.parse import unquote
 
-from siggen.generator import SignatureGenerator
-from siggen.utils import int_or_none
-
 from crashflow.crashids import date_from_crash_id
 from crashflow.fields import DocumentFields, default_definitions
 from crashflow.processor.annotations import typed_annotations
 from crashflow.processor.pipeline import CrashContext, Rule
 from crashflow.processor.stackwalker import Stackwalker
+from crashflow.signing import sign, signature_input
 from crashflow.stores.layout import MAIN_DUMP
 
 FAILED_SIGNATURE = "EMPTY: crash failed to process"
@@ -329,46 +327,8 @@ class AddonsRule(Rule):
         crash.processed["addons_checked"] = annotations.em_check_compatibility
 
 
-# The processed crash fields siggen reads, under the names its crash data uses.
-SIGNATURE_INPUT_FIELDS = (
-    "hang", "js_large_allocation_failure", "abort_message", "mdsw_status_string",
-    "async_shutdown_timeout", "ipc_channel_error", "ipc_message_name",
-)
-
-
-def _path(data: object, *keys: str) -> object:
-    for key in keys:
-        if not isinstance(data, dict) or key not in data:
-            return None
-        data = data[key]
-    return data
-
-
-def signature_input(processed: dict) -> dict:
-    """siggen's crash data for ``processed``: what ``siggen.utils.convert_to_crash_data``
-    builds, without its glom path lookups, which took a fifth of the processor's own CPU
-    per crash under cProfile. tests/unit/test_rules.py holds it equal to siggen's on every test dump."""
-    crash_data = {name: processed.get(name) for name in SIGNATURE_INPUT_FIELDS}
-    crash_data["oom_allocation_size"] = int_or_none(processed.get("oom_allocation_size"))
-    crash_data["additional_minidumps"] = processed.get("additional_minidumps", [])
-    crash_data["original_signature"] = processed.get("signature", "")
-    if "json_dump" in processed:
-        json_dump = processed["json_dump"]
-        crash_data["crashing_thread"] = _path(json_dump, "crash_info", "crashing_thread")
-        crash_data["reason"] = _path(json_dump, "crash_info", "type")
-        crash_data["threads"] = _path(json_dump, "threads")
-        crash_data["os"] = _path(json_dump, "system_info", "os")
-    for name in ("java_exception", "java_stack_trace"):
-        if name in processed:
-            crash_data[name] = processed[name]
-    return crash_data
-
-
 class SignatureRule(Rule):
     """Signature, proto signature and notes from Mozilla's siggen."""
-
-    def __init__(self):
-        self.generator = SignatureGenerator()
 
     def action(self, crash: CrashContext) -> None:
         processed = crash.processed
@@ -376,7 +336,7 @@ class SignatureRule(Rule):
             processed["signature"] = FAILED_SIGNATURE
             processed["proto_signature"] = ""
             return
-        result = self.generator.generate(signature_input(processed))
+        result = sign(signature_input(processed))
         processed["signature"] = result.signature
         processed["proto_signature"] = result.extra.get("proto_signature", "")
         crash.notes.extend(result.notes)

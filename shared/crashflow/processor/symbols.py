@@ -21,6 +21,7 @@ from pathlib import Path
 from crashflow.stores.errors import StoreUnavailable
 from crashflow.stores.interfaces import SymbolFiles
 from crashflow.stores.layout import symbol_key
+from crashflow.ttlcache import TtlCache
 
 
 class SymbolsUnavailable(StoreUnavailable):
@@ -40,33 +41,13 @@ def missing_symbol_keys(json_dump: dict) -> list[str]:
     return keys
 
 
-class MissingSymbols:
+class MissingSymbols(TtlCache):
     """Symbol keys the bucket did not have, remembered for ``ttl`` seconds: the stackwalker
     reports every module without symbols on every crash, and each miss would cost an S3
     round trip."""
 
-    def __init__(self, ttl: float, max_entries: int = 100_000):
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self._until: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def __contains__(self, key: str) -> bool:
-        until = self._until.get(key)
-        return until is not None and until > time.monotonic()
-
-    def add(self, key: str) -> None:
-        with self._lock:
-            if len(self._until) >= self.max_entries:
-                now = time.monotonic()
-                self._until = {k: v for k, v in self._until.items() if v > now}
-                if len(self._until) >= self.max_entries:
-                    self._until.clear()
-            self._until[key] = time.monotonic() + self.ttl
-
-    def discard(self, key: str) -> None:
-        with self._lock:
-            self._until.pop(key, None)
+    def __init__(self, ttl: float, max_entries: int = 100_000, clock=time.monotonic):
+        super().__init__(ttl, max_entries, clock)
 
 
 class SymbolFetcher:
