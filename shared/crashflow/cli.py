@@ -161,7 +161,8 @@ def setup() -> None:
 @main.command()
 @click.option("--workers", default=2, show_default=True, help="Messages delivered at once.")
 def relay(workers: int) -> None:
-    """Run the local trigger relay (queues -> process, schedules -> aggregate)."""
+    """Run the relay: the crash queues -> process (the queue trigger, locally and on Knative),
+    and, unless CRASHFLOW_SCHEDULES is {}, the aggregation schedules -> aggregate."""
     from crashflow.logs import setup_logging
     from crashflow.relay import Relay
 

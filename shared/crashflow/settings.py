@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     api_search_timeout_ms: int = 30_000
 
     # Aggregation.
-    # Schedules the local relay fires: job name -> cron expression (UTC). Unset: every job's
+    # Schedules the relay fires: job name -> cron expression (UTC). Unset: every job's
     # own default (crashflow.aggregation.JOBS; infra/knative/schedules.yaml holds the same
     # for Knative's PingSources); {}: none. Job names are checked when the aggregate
     # function and the relay start.
