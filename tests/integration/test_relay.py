@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from click.testing import CliRunner
 
+from conftest import TEST_NAMESPACE
 from crashflow import cli
 from crashflow.relay import Relay
 from crashflow.settings import Settings
@@ -41,7 +42,7 @@ class Peer:
 
 @pytest.fixture
 def relay_settings(monkeypatch):
-    settings = Settings(namespace="crashflowrelaytest", queue_visibility_timeout=1, queue_max_receives=2)
+    settings = Settings(namespace=f"{TEST_NAMESPACE}relay", queue_visibility_timeout=1, queue_max_receives=2)
     queues = CrashQueues(settings)
     queues.ensure_queues()
     for kind in (*QUEUE_KINDS, DEAD_LETTER):

@@ -1,8 +1,6 @@
 """Each processing rule alone, on hand-made crashes (no services, no stackwalker)."""
 
 import hashlib
-import json
-from pathlib import Path
 
 import pytest
 
