@@ -14,6 +14,7 @@ from crashflow.api.errors import BadRequest
 from crashflow.api.search_sql import Search
 from crashflow.api.supersearch import parse_query
 from crashflow.crashids import create_crash_id
+from crashflow.messages import ProcessingRequest
 from crashflow.stores.hbase import CrashTable
 from crashflow.stores.postgres import Database
 from crashflow.stores.sqs import CrashQueues
@@ -113,7 +114,10 @@ def test_reprocessing_many_ids_queues_every_one(api, tokens, stack):
         for message in queues.receive("reprocessing", wait_seconds=1):
             bodies.append(message.body)
             queues.delete(message)
-    assert sorted(bodies) == sorted(ids)
+    # Each one queued, as a request that says it wants fresh symbols.
+    requests_queued = [ProcessingRequest.from_message(body) for body in bodies]
+    assert sorted(request.crash_id for request in requests_queued) == sorted(ids)
+    assert all(request.fresh_symbols and request.requested_by == "reprocessing" for request in requests_queued)
 
 
 def test_report_page_of_a_crash_whose_raw_crash_is_gone(api, stack):

@@ -84,3 +84,19 @@ def test_crash_table_submitted_index(settings, stack):
     for crash_id, submitted in written.items():
         assert has_submitted_index_row(settings, crash_id, submitted)
     assert not has_submitted_index_row(settings, collected, f"{stamp}5")
+
+
+def test_setup_drops_the_unread_signature_index(settings, stack):
+    """Earlier versions wrote an HBase index by signature that nothing read; crashes of a
+    signature are found in Postgres. `crashflow setup` drops the table where it is left."""
+    from crashflow.stores.hbase import OBSOLETE_TABLES, TABLES, CrashTable
+
+    table = CrashTable(settings)
+    with table._connection() as connection:
+        for name in OBSOLETE_TABLES:
+            if name.encode() not in connection.tables():
+                connection.create_table(name, {"ids": {"max_versions": 1}})
+    table.ensure_tables()
+    with table._connection() as connection:
+        names = {name.decode() for name in connection.tables()}
+    assert set(TABLES) <= names and not set(OBSOLETE_TABLES) & names
