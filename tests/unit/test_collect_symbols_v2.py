@@ -44,3 +44,34 @@ def test_the_protocol_documents_camel_case_and_strict_json():
 def test_a_body_without_a_symbol_id_is_refused():
     with pytest.raises(SymbolUploadRefused, match="names no symbol_id"):
         parse_complete_body(b"{}")
+
+
+def test_the_upload_flow_over_the_symbols_interface():
+    """create, PUT, complete (OK, then DUPLICATE_DATA), checkStatus, and retention's list
+    of abandoned uploads, on the in-memory symbols store."""
+    import datetime as dt
+
+    from crashflow.collector.symbols_upload import SymbolUploader
+    from crashflow.collector.symbols_v2 import SymUploadV2, UploadNotFound
+    from crashflow.settings import Settings
+    from crashflow.stores.factory import Stores
+    from crashflow.stores.memory import MemorySymbolFiles
+
+    now = [dt.datetime(2026, 11, 26, tzinfo=dt.timezone.utc)]
+    symbols = MemorySymbolFiles(clock=lambda: now[0])
+    v2 = SymUploadV2(SymbolUploader(Settings(), Stores(Settings(), "collector", symbols=symbols)))
+    sym = b"MODULE Linux x86_64 0A11 crashme\nFILE 0 a.c\n"
+    body = b'{ symbol_id: {debug_file: "crashme", debug_id: "0A11" }, symbol_upload_type: "BREAKPAD" }'
+    assert v2.check_status("crashme", "0A11") == "MISSING"
+    for expected in ("OK", "DUPLICATE_DATA"):
+        key = v2.create()
+        assert v2.receive(key, [sym[:10], sym[10:]]) == len(sym)
+        result, module = v2.complete(key, body)
+        assert (result, module.key) == (expected, "crashme/0A11/crashme.sym")
+        with pytest.raises(UploadNotFound):
+            v2.complete(key, body)  # the staged file went
+    assert symbols.get("crashme/0A11/crashme.sym") == sym and v2.check_status("crashme", "0A11") == "FOUND"
+    abandoned = v2.create()
+    v2.receive(abandoned, [sym])
+    now[0] += dt.timedelta(days=2)
+    assert symbols.staged_before(now[0] - dt.timedelta(days=1)) == [f"_uploads/{abandoned}"]

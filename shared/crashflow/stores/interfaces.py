@@ -126,13 +126,29 @@ class CrashQueue(Protocol):
 
 
 class SymbolFiles(Protocol):
-    """The symbols bucket: Breakpad ``.sym`` files under ``layout.symbol_key``
+    """The symbols bucket: Breakpad ``.sym`` files under ``layout.symbol_key``, and
+    sym-upload-v2 files waiting under ``layout.staged_symbol_key``
     (``crashflow.stores.s3.SymbolStorage``)."""
 
     def get(self, key: str) -> bytes | None:
         """The file's bytes, or None when there is none."""
 
-    def save(self, key: str, fileobj: IO[bytes]) -> None:
-        """Store ``fileobj`` (streamed: symbol files can be large)."""
+    def save(self, key: str, fileobj: IO[bytes], sha256: str | None = None) -> None:
+        """Store ``fileobj`` (streamed: symbol files can be large), with its SHA-256 if known."""
+
+    def exists(self, key: str) -> bool: ...
+
+    def sha256(self, key: str) -> str | None:
+        """The file's SHA-256 (hex), None when there is no such file."""
+
+    def read_head(self, key: str, size: int) -> bytes | None:
+        """The first ``size`` bytes, None when there is no such file."""
+
+    def copy(self, source: str, target: str) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def staged_before(self, cutoff: dt.datetime) -> list[str]:
+        """The staged files last written before ``cutoff``."""
 
     def is_healthy(self) -> bool: ...

@@ -9,6 +9,8 @@ HBase, Postgres, S3 and SQS.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
 import itertools
 import json
 import threading
@@ -101,8 +103,38 @@ class MemoryRawCrashStorage(MemoryObjects):
 
 
 class MemorySymbolFiles(MemoryObjects):
-    def save(self, key: str, fileobj: IO[bytes]) -> None:
+    def __init__(self, clock=lambda: dt.datetime.now(dt.timezone.utc)):
+        super().__init__()
+        self.clock = clock
+        self.written: dict[str, dt.datetime] = {}
+
+    def save(self, key: str, fileobj: IO[bytes], sha256: str | None = None) -> None:
         self.put(key, fileobj.read())
+        self.written[key] = self.clock()
+
+    def exists(self, key: str) -> bool:
+        return self.get(key) is not None
+
+    def sha256(self, key: str) -> str | None:
+        data = self.get(key)
+        return None if data is None else hashlib.sha256(data).hexdigest()
+
+    def read_head(self, key: str, size: int) -> bytes | None:
+        data = self.get(key)
+        return None if data is None else data[:size]
+
+    def copy(self, source: str, target: str) -> None:
+        self.save(target, io.BytesIO(self.objects[source]))
+
+    def delete(self, key: str) -> None:
+        self._check()
+        with self.lock:
+            self.objects.pop(key, None)
+
+    def staged_before(self, cutoff: dt.datetime) -> list[str]:
+        self._check()
+        return [key for key in self.objects
+                if key.startswith(layout.SYMBOL_STAGING_PREFIX) and self.written[key] < cutoff]
 
 
 class MemoryCrashRecords(_Store):
