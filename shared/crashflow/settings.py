@@ -16,6 +16,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 STACKWALKER_VERSION = "0.27.0"
 
+# Marks a field whose default only works on the local stack (a loopback host, moto's dummy
+# keys): a deployment must set it (infra/knative's ConfigMap or Secret does; a test checks).
+LOCAL_DEFAULT = {"local_default": True}
+
 
 def _cache_dir() -> Path:
     return Path(os.environ.get("CRASHFLOW_CACHE", Path.home() / ".cache" / "crashflow"))
@@ -39,12 +43,15 @@ class Settings(BaseSettings):
 
     # S3 and SQS (moto's server locally; any compatible service in production). An empty
     # endpoint means the AWS default; s3_/sqs_endpoint_url override it per service.
-    aws_endpoint_url: str | None = "http://127.0.0.1:5000"
+    aws_endpoint_url: str | None = Field(default="http://127.0.0.1:5000", json_schema_extra=LOCAL_DEFAULT)
     s3_endpoint_url: str | None = None
     sqs_endpoint_url: str | None = None
     aws_region: str = "us-east-1"
-    aws_access_key_id: str = "testing"
-    aws_secret_access_key: str = "testing"
+    # Static keys (moto's dummies locally). Empty: the standard AWS chain (AWS_* variables,
+    # AWS_PROFILE and the shared files, web identity such as EKS IRSA, container and instance
+    # roles), session tokens included and refreshed before they expire (stores.credentials).
+    aws_access_key_id: str | None = Field(default="testing", json_schema_extra=LOCAL_DEFAULT)
+    aws_secret_access_key: str | None = Field(default="testing", json_schema_extra=LOCAL_DEFAULT)
     queue_max_receives: int = 5
     queue_visibility_timeout: int = 180
     # The collector's queue publishes: an unreachable SQS must not hold a crash upload for
@@ -56,16 +63,16 @@ class Settings(BaseSettings):
     collector_sqs_max_attempts: int = Field(default=3, ge=1)
 
     # HBase through its Thrift1 gateway.
-    hbase_host: str = "127.0.0.1"
+    hbase_host: str = Field(default="127.0.0.1", json_schema_extra=LOCAL_DEFAULT)
     hbase_thrift_port: int = 9090
     hbase_timeout_ms: int = 60_000
     hbase_collector_timeout_ms: int = 3_000
 
     # PostgreSQL.
-    pg_host: str = "127.0.0.1"
-    pg_port: int = 5433
+    pg_host: str = Field(default="127.0.0.1", json_schema_extra=LOCAL_DEFAULT)
+    pg_port: int = Field(default=5433, json_schema_extra=LOCAL_DEFAULT)
     pg_user: str = "crashflow"
-    pg_password: str = "crashflow"
+    pg_password: str = Field(default="crashflow", json_schema_extra=LOCAL_DEFAULT)
     pg_database: str | None = None  # defaults to the namespace
 
     # Collecting.
@@ -102,8 +109,9 @@ class Settings(BaseSettings):
     process_port: int = 8002
     aggregate_port: int = 8003
     query_port: int = 8004
-    process_url: str | None = None
-    aggregate_url: str | None = None
+    # Unset: the local ports above, on 127.0.0.1.
+    process_url: str | None = Field(default=None, json_schema_extra=LOCAL_DEFAULT)
+    aggregate_url: str | None = Field(default=None, json_schema_extra=LOCAL_DEFAULT)
 
     # Query API.
     # Protected by default (crashflow.fields): a caller without view_pii sees only the fields
@@ -190,6 +198,27 @@ class Settings(BaseSettings):
                 "annotations are kept in HBase with the processed crash until the processed cutoff"
             )
         return self
+
+    @field_validator("aws_access_key_id", "aws_secret_access_key")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @model_validator(mode="after")
+    def _check_keys(self):
+        if bool(self.aws_access_key_id) != bool(self.aws_secret_access_key):
+            raise ValueError(
+                "set both aws_access_key_id and aws_secret_access_key, or neither (the standard AWS chain)"
+            )
+        return self
+
+    @classmethod
+    def local_default_fields(cls) -> list[str]:
+        """The fields whose defaults only work on the local stack."""
+        return [
+            name for name, field in cls.model_fields.items()
+            if (field.json_schema_extra or {}).get("local_default")
+        ]
 
     def endpoint_url(self, service: str) -> str | None:
         """The endpoint for ``s3`` or ``sqs``; None lets boto3 use the AWS default."""

@@ -130,3 +130,30 @@ def test_a_missing_object_reads_as_none(server):
     server.statuses = [404]
     assert S3Objects(settings_for(server.url), "crashes").get("v1/dump/x") is None
     assert S3Objects(settings_for(server.url), "crashes").get("v1/dump/x") == b"answer"
+
+
+def test_temporary_credentials_are_refreshed_and_send_their_token(server):
+    """Keys from the AWS chain expire: each request signs with the current ones, and sends
+    their session token under the signature."""
+    import datetime as dt
+
+    from botocore.credentials import RefreshableCredentials
+
+    issued = []
+
+    def issue():
+        issued.append(len(issued))
+        # Already inside botocore's mandatory refresh window: the next request refreshes.
+        expiry = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5)
+        return {"access_key": f"ASIATEMP{len(issued)}", "secret_key": "secret", "token": f"token-{len(issued)}",
+                "expiry_time": expiry.isoformat()}
+
+    keys = RefreshableCredentials.create_from_metadata(issue(), refresh_using=issue, method="test")
+    http = SignedHttp(settings_for(server.url), "s3", credentials=keys)
+    http.request("GET", server.url + "/bucket/a")
+    http.request("GET", server.url + "/bucket/b")
+    sent = [(re.search(r"Credential=(\w+)/", headers["Authorization"]).group(1), headers["X-Amz-Security-Token"],
+             re.search(r"SignedHeaders=([^,]+)", headers["Authorization"]).group(1).split(";"))
+            for _, _, headers, _ in server.requests]
+    assert [(key, token) for key, token, _ in sent] == [("ASIATEMP2", "token-2"), ("ASIATEMP3", "token-3")]
+    assert all("x-amz-security-token" in signed for _, _, signed in sent)

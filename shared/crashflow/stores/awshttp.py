@@ -7,8 +7,9 @@ crash; the same requests through libcurl cost 0.4-0.7 ms. Everything off those p
 queue administration, receiving) stays with boto3.
 
 One libcurl handle per thread: a handle is not thread-safe, and each keeps its own
-connection alive between requests. Credentials are the settings' keys only (no ``~/.aws``
-profile or instance role, unlike boto3).
+connection alive between requests. Credentials are boto3's (``stores.credentials``): the
+settings' keys, or the standard AWS chain, whose temporary credentials are asked for afresh
+on every request (refreshed before they expire) and send their session token.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import pycurl
+from botocore.credentials import Credentials
+
 from crashflow.retrying import call_with_retries
 from crashflow.settings import Settings
+from crashflow.stores.credentials import aws_credentials
 from crashflow.stores.errors import StoreUnavailable
 
 T = TypeVar("T")
@@ -66,12 +70,12 @@ class SignedHttp:
         connect_timeout: float = 5,
         timeout: float = 30,
         attempts: int = 3,
+        credentials: Credentials | None = None,
     ):
         self.service = service
         self.endpoint = (settings.endpoint_url(service) or "").rstrip("/") or None
         self.region = settings.aws_region
-        self.access_key = settings.aws_access_key_id
-        self.secret_key = settings.aws_secret_access_key
+        self.credentials = credentials or aws_credentials(settings)
         self.connect_timeout_ms = int(connect_timeout * 1000)
         self.timeout_ms = int(timeout * 1000)
         self.attempts = attempts
@@ -107,8 +111,11 @@ class SignedHttp:
         received: list[bytes] = []
         curl.setopt(pycurl.URL, url)
         curl.setopt(pycurl.AWS_SIGV4, f"aws:amz:{self.region}:{self.service}")
-        curl.setopt(pycurl.USERNAME, self.access_key)
-        curl.setopt(pycurl.PASSWORD, self.secret_key)
+        keys = self.credentials.get_frozen_credentials()
+        curl.setopt(pycurl.USERNAME, keys.access_key)
+        curl.setopt(pycurl.PASSWORD, keys.secret_key)
+        if keys.token:  # temporary credentials; libcurl signs every header it is given
+            headers = [*headers, f"X-Amz-Security-Token: {keys.token}"]
         curl.setopt(pycurl.CONNECTTIMEOUT_MS, self.connect_timeout_ms)
         curl.setopt(pycurl.TIMEOUT_MS, self.timeout_ms)
         curl.setopt(pycurl.NOSIGNAL, 1)  # timeouts without SIGALRM: we run in threads

@@ -16,6 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from crashflow.settings import Settings
+from crashflow.stores.credentials import chain_client
 from crashflow.stores.errors import StoreUnavailable
 
 
@@ -23,18 +24,19 @@ def boto3_client(settings: Settings, service: str, connect_timeout: float = 5, r
                  total_max_attempts: int = 5):
     """A boto3 client for ``service`` (``s3`` or ``sqs``). Its own retries (botocore's
     standard mode: connection errors, throttling, 5xx) are the only ones around its calls."""
-    return boto3.client(
-        service,
-        endpoint_url=settings.endpoint_url(service),
-        region_name=settings.aws_region,
-        aws_access_key_id=settings.aws_access_key_id,
-        aws_secret_access_key=settings.aws_secret_access_key,
-        config=Config(
+    options = {
+        "endpoint_url": settings.endpoint_url(service),
+        "region_name": settings.aws_region,
+        "config": Config(
             retries={"total_max_attempts": total_max_attempts, "mode": "standard"},
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
         ),
-    )
+    }
+    if not settings.aws_access_key_id:  # the standard AWS chain (stores.credentials)
+        return chain_client(service, **options)
+    return boto3.client(service, aws_access_key_id=settings.aws_access_key_id,
+                        aws_secret_access_key=settings.aws_secret_access_key, **options)
 
 
 @contextlib.contextmanager
