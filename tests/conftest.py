@@ -5,9 +5,11 @@ a stack started with ``make up``."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,7 +56,8 @@ def stack(settings):
 
 
 class FunctionServer:
-    """One function served by functions-framework in a subprocess, as deployed."""
+    """One function served by ``crashflow serve`` (functions-framework's gunicorn) in a
+    subprocess, as deployed; its metrics go to a directory of its own."""
 
     def __init__(self, name: str, port: int, env: dict):
         self.name = name
@@ -62,11 +65,14 @@ class FunctionServer:
         self.url = f"http://127.0.0.1:{self.port}"
         (REPO / ".local" / "logs").mkdir(parents=True, exist_ok=True)
         self.log = open(REPO / ".local" / "logs" / f"test-{name}.log", "ab")
+        self.metrics_dir = tempfile.mkdtemp(prefix=f"crashflow-test-{name}-metrics-")
+        env = {key: value for key, value in env.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
         self.process = subprocess.Popen(
             [
-                str(Path(sys.executable).parent / "functions-framework"),
+                str(Path(sys.executable).parent / "crashflow"), "serve",
                 "--source", str(REPO / "functions" / name / "main.py"),
                 "--target", name, "--host", "127.0.0.1", "--port", str(self.port),
+                "--metrics-dir", self.metrics_dir,
             ],
             env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
@@ -90,6 +96,7 @@ class FunctionServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
         self.log.close()
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,10 @@ start() {
   for name in "${NAMES[@]}"; do
     pid_alive "$name" && continue
     port_open "${PORTS[$name]}" && die "port ${PORTS[$name]} for $name is already taken"
-    start_bg "$name" "$VENV/bin/functions-framework" --source "$REPO/functions/$name/main.py" \
-      --target "$name" --host 127.0.0.1 --port "${PORTS[$name]}"
+    # Each gunicorn its own control socket and metrics directory, under the state folder.
+    start_bg "$name" "$VENV/bin/crashflow" serve --source "$REPO/functions/$name/main.py" \
+      --target "$name" --host 127.0.0.1 --port "${PORTS[$name]}" \
+      --control-socket "$RUN/$name.ctl" --metrics-dir "$STATE/metrics/$name"
   done
   for name in "${NAMES[@]}"; do
     wait_for 60 "$name" port_open "${PORTS[$name]}" \

@@ -159,6 +159,25 @@ def setup() -> None:
 
 
 @main.command()
+@click.option("--target", envvar="FUNCTION_TARGET", required=True,
+              type=click.Choice(["collect", "process", "aggregate", "query"]), help="The function (or FUNCTION_TARGET).")
+@click.option("--source", envvar="FUNCTION_SOURCE", default=None,
+              help="Its main.py (or FUNCTION_SOURCE; default functions/TARGET/main.py).")
+@click.option("--host", envvar="HOST", default="0.0.0.0", show_default=True)
+@click.option("--port", envvar="PORT", type=int, default=8080, show_default=True, help="Or PORT, as Knative sets it.")
+@click.option("--control-socket", type=click.Path(dir_okay=False), default=None,
+              help="gunicorn's control socket (default: none).")
+@click.option("--metrics-dir", envvar="PROMETHEUS_MULTIPROC_DIR", type=click.Path(file_okay=False), default=None,
+              help="prometheus_client's multiprocess directory, emptied at start (default: a new temporary one).")
+def serve(target: str, source: str | None, host: str, port: int, control_socket: str | None,
+          metrics_dir: str | None) -> None:
+    """Serve one function under functions-framework's gunicorn, with /metrics."""
+    from crashflow.serving import serve as serve_function
+
+    serve_function(target, source or f"functions/{target}/main.py", host, port, control_socket, metrics_dir)
+
+
+@main.command()
 @click.option("--workers", default=2, show_default=True, help="Messages delivered at once.")
 def relay(workers: int) -> None:
     """Run the relay: the crash queues -> process (the queue trigger, locally and on Knative),

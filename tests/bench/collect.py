@@ -128,11 +128,11 @@ def free_port() -> int:
 
 
 def start_collect(namespace: str, port: int, log_path: Path, **env_overrides: str) -> subprocess.Popen:
-    """As infra/local/functions.sh: functions-framework, which serves through gunicorn."""
+    """As infra/local/functions.sh: ``crashflow serve``, functions-framework's gunicorn."""
     env = dict(os.environ, CRASHFLOW_NAMESPACE=namespace, **env_overrides)
     log = open(log_path, "ab")
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "functions-framework"), "--source", str(REPO / "functions" / "collect" / "main.py"),
+        [str(Path(sys.executable).parent / "crashflow"), "serve", "--source", str(REPO / "functions" / "collect" / "main.py"),
          "--target", "collect", "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )

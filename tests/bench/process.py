@@ -187,7 +187,7 @@ def start_function(settings: Settings, cache_dir: str) -> tuple[subprocess.Popen
     port = free_port()
     env = dict(os.environ, CRASHFLOW_NAMESPACE=settings.namespace, CRASHFLOW_SYMBOLS_CACHE_DIR=cache_dir)
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "functions-framework"),
+        [str(Path(sys.executable).parent / "crashflow"), "serve",
          "--source", str(REPO / "functions" / "process" / "main.py"),
          "--target", "process", "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=open(Path(cache_dir) / "process.log", "wb"),

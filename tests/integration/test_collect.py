@@ -404,7 +404,7 @@ def test_bad_throttle_rules_stop_the_function_at_start_up(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("rules:\n  - name: x\n    result: ACCEPT\n")
     server = subprocess.run(
-        [str(Path(sys.executable).parent / "functions-framework"), "--source",
+        [str(Path(sys.executable).parent / "crashflow"), "serve", "--source",
          str(Path(__file__).resolve().parents[2] / "functions" / "collect" / "main.py"),
          "--target", "collect", "--port", str(free_port())],
         env=dict(os.environ, CRASHFLOW_THROTTLE_RULES=str(bad), CRASHFLOW_NAMESPACE=TEST_NAMESPACE),
