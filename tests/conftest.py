@@ -20,6 +20,9 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
 # Several suites may share one set of services (say, parallel developers): each picks its own.
 TEST_NAMESPACE = os.environ.get("CRASHFLOW_TEST_NAMESPACE", "crashflowtest")
+# Nothing a test starts may reach past this machine: botocore's credential chain would ask
+# the instance metadata address when it finds no keys.
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 
 def free_port() -> int:
