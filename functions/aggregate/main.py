@@ -13,6 +13,7 @@ import functions_framework
 from cloudevents.http import CloudEvent
 from werkzeug.exceptions import BadRequest
 
+from crashflow import alerts
 from crashflow.aggregation import schedules
 from crashflow.aggregation.runner import run_jobs
 from crashflow.logs import setup_logging
@@ -20,9 +21,11 @@ from crashflow.settings import get_settings
 from crashflow.stores.factory import Stores
 
 
-# Read (and so validate: schedules, retention) the settings at start-up, not at the first event.
+# Read (and so validate: schedules, retention, alert rules) the settings at start-up, not at
+# the first event.
 SETTINGS = get_settings()
 schedules(SETTINGS)
+ALERTS = alerts.configured(SETTINGS.alert_rules)
 
 
 @functools.cache

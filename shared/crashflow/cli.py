@@ -250,6 +250,31 @@ def aggregate_status() -> None:
 
 
 @main.group()
+def alerts() -> None:
+    """Spike alerts (rules: CRASHFLOW_ALERT_RULES)."""
+
+
+@alerts.command("test")
+@click.option("--rule", "rule_name", required=True, help="The rule whose webhooks get the sample.")
+def alerts_test(rule_name: str) -> None:
+    """Send a sample alert of RULE to its webhooks now (recorded, flagged as a sample)."""
+    from crashflow.alerts import InvalidAlertRules, send_sample
+    from crashflow.stores.postgres import Database
+
+    settings = get_settings()
+    try:
+        with Database(settings, size=1).connection() as connection:
+            results = send_sample(connection, settings, rule_name)
+    except InvalidAlertRules as error:
+        raise click.ClickException(str(error)) from None
+    for result in results:
+        detail = f" (HTTP {result['http_status']})" if result["http_status"] else ""
+        click.echo(f"{result['webhook']}: {result['status']}{detail}" + (f": {result['error']}" if result["error"] else ""))
+    if any(result["status"] != "delivered" for result in results):
+        raise SystemExit(1)
+
+
+@main.group()
 def dlq() -> None:
     """The dead-letter queue."""
 

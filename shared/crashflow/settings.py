@@ -166,6 +166,12 @@ class Settings(BaseSettings):
     retention_dumps_days: int = Field(default=3 * 365, ge=1)
     retention_batch_size: int = Field(default=1000, ge=1, le=1000)
 
+    # Alerts: the rules and webhooks (a YAML/JSON file, or the document itself; see
+    # crashflow/alerts/rules.py), checked when the aggregate function starts; empty: none.
+    alert_rules: str = ""
+    # The query function's public address, for links in alerts (none: no links).
+    public_url: str | None = None
+
     @field_validator("schedules")
     @classmethod
     def _check_cron_expressions(cls, schedules: dict[str, str] | None) -> dict[str, str] | None:

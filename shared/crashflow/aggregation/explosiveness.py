@@ -16,12 +16,16 @@ import datetime as dt
 
 from crashflow.aggregation.jobs import DayJob, JobContext
 
-SCORES_SQL = """
-INSERT INTO explosiveness (report_date, product, signature, day_count, oneday, threeday)
-SELECT :day, product, signature, c0,
-       (c0 - sum9 / 9.0) / greatest(max9 - sum9 / 9.0, :floor),
+def scores_sql(history: str) -> str:
+    """``product, signature, day_count, oneday, threeday`` of every signature that crashed on
+    ``:day``, from ``history``: a table or subquery of (report_date, product, signature,
+    report_count) rows (``:floor`` is the floor). The alert rules score version-limited
+    counts with it too."""
+    return f"""
+SELECT product, signature, c0 AS day_count,
+       (c0 - sum9 / 9.0) / greatest(max9 - sum9 / 9.0, :floor) AS oneday,
        (sum3 / 3.0 - sum7 / 7.0)
-           / greatest(sqrt(greatest(squares7 - sum7 * sum7 / 7.0, 0) / 6.0), :floor)
+           / greatest(sqrt(greatest(squares7 - sum7 * sum7 / 7.0, 0) / 6.0), :floor) AS threeday
 FROM (
     SELECT product, signature,
            sum(report_count) FILTER (WHERE report_date = :day) AS c0,
@@ -31,12 +35,18 @@ FROM (
            coalesce(sum(report_count) FILTER (WHERE report_date <= :day - 3), 0) AS sum7,
            coalesce(sum(report_count::float8 * report_count) FILTER (WHERE report_date <= :day - 3), 0)
                AS squares7
-    FROM top_crashers_by_product
+    FROM {history} AS history_rows
     WHERE report_date > :day - 10 AND report_date <= :day
     GROUP BY product, signature
 ) AS history
 WHERE c0 > 0
 """
+
+
+SCORES_SQL = (
+    "INSERT INTO explosiveness (report_date, product, signature, day_count, oneday, threeday) "
+    f"SELECT :day, * FROM ({scores_sql('top_crashers_by_product')}) AS scores"
+)
 
 
 class ExplosivenessJob(DayJob):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from crashflow.aggregation import JOB_NAMES, JOBS
 from crashflow.aggregation.jobs import Job, JobContext, JobSkipped
+from crashflow.alerts import evaluate_after
 from crashflow.stores.errors import StoreUnavailable
 from crashflow.stores.factory import Stores
 
@@ -119,6 +120,8 @@ def run_job(
                     run.rows_written = context.rows_written
                     log.exception("job %s failed for %s..%s", name, start, end)
                 _record_end(connection, run, run_id)
+                if run.status == "ok":
+                    _evaluate_alerts(connection, settings, name, end, now)
             finally:
                 connection.run("SELECT pg_advisory_unlock(:key)", key=_lock_key(name))
     except StoreUnavailable as error:
@@ -136,6 +139,18 @@ def run_job(
             with contextlib.suppress(Exception), database.connection() as connection:
                 _record_end(connection, run, run_id)
     return run
+
+
+def _evaluate_alerts(connection, settings, job: str, day: dt.date, now: dt.datetime) -> None:
+    """The alert rules that read what ``job`` wrote, for the last day of its window when that
+    is today or yesterday (a backfill of older days raises nothing). A failure is logged: the
+    job's run stands."""
+    if day < now.date() - dt.timedelta(days=1):
+        return
+    try:
+        evaluate_after(job, connection, settings, day, now)
+    except Exception:
+        log.exception("alert rules after %s failed", job)
 
 
 def _record_end(connection, run: JobRun, run_id: int) -> None:

@@ -19,7 +19,7 @@ EARLIEST_DATE = dt.date(1970, 1, 1)
 LATEST_DATE = dt.date(9998, 12, 31)
 
 
-def _date_param(params, name: str, default: dt.date) -> dt.date:
+def date_param(params, name: str, default: dt.date | None) -> dt.date | None:
     raw = params.get(name)
     if not raw:
         return default
@@ -56,7 +56,7 @@ def top_crashers(services, call: Call) -> Reply:
         "process_type": params.get("process_type") or None,
         "platform": params.get("platform") or None,
         "limit": int_param(params, "_results_number", 50, 1, MAX_TOP_CRASHERS),
-        "end_date": _date_param(params, "end_date", _today()),
+        "end_date": date_param(params, "end_date", _today()),
     }
 
     def rank() -> dict:
@@ -72,8 +72,8 @@ def top_crashers(services, call: Call) -> Reply:
 
 def crashes_per_day(services, call: Call) -> Reply:
     params = product_params(call, {"version", "from_date", "to_date", "os_name", "process_type", "report_type"})
-    to_date = _date_param(params, "to_date", _today())
-    from_date = _date_param(params, "from_date", to_date - dt.timedelta(days=DEFAULT_DAYS_PER_DAY - 1))
+    to_date = date_param(params, "to_date", _today())
+    from_date = date_param(params, "from_date", to_date - dt.timedelta(days=DEFAULT_DAYS_PER_DAY - 1))
     if from_date > to_date:
         raise BadRequest("from_date is after to_date")
     if (to_date - from_date).days >= MAX_DAYS_PER_DAY:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from crashflow.api import aggregates, crashes, fields, reprocessing, search, signatures
+from crashflow.api import aggregates, alerts, crashes, fields, reprocessing, search, signatures
 from crashflow.api.auth import Gatekeeper
 from crashflow.api.calls import Call, Reply, refuse_nul_bytes
 from crashflow.api.errors import OUTAGE_RETRY_AFTER_SECONDS, ApiError, MethodNotAllowed, TooManyRequests
@@ -40,6 +40,7 @@ ROUTES = {
     "/api/TopCrashers/": Route(aggregates.top_crashers),
     "/api/CrashesPerDay/": Route(aggregates.crashes_per_day),
     "/api/AggregationJobs/": Route(aggregates.aggregation_jobs),
+    "/api/Alerts/": Route(alerts.alerts),
     # The web UI's pages.
     "/search/": Route(pages.search_page),
     "/signature/": Route(pages.signature_page),
