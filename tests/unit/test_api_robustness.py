@@ -10,7 +10,7 @@ import pg8000.native
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from crashflow.api.aggregates import _date_param
+from crashflow.api.aggregates import date_param
 from crashflow.api.calls import refuse_nul_bytes
 from crashflow.api.errors import BadRequest
 from crashflow.api.priority import PriorityProcessing
@@ -45,7 +45,7 @@ def test_dates_that_do_not_fit_in_utc_are_refused(raw):
 @pytest.mark.parametrize("raw", ["0001-01-01", "9999-12-31"])
 def test_aggregate_dates_out_of_range_are_refused(raw):
     with pytest.raises(BadRequest, match="within"):
-        _date_param(MultiDict([("to_date", raw)]), "to_date", dt.date(2026, 11, 26))
+        date_param(MultiDict([("to_date", raw)]), "to_date", dt.date(2026, 11, 26))
 
 
 def postgres_error(error: Exception) -> Exception:
