@@ -21,6 +21,7 @@ from crashflow.collector.symbols_upload import (
 )
 from crashflow.collector.symbols_v2 import SymUploadV2, UploadNotFound, UploadTooLarge, answer
 from crashflow.logs import setup_logging
+from crashflow.metrics import standard_endpoint
 from crashflow.settings import get_settings
 from crashflow.stores.factory import Stores
 from crashflow.version import version_info
@@ -34,6 +35,11 @@ DRAIN_BYTES = 2 * get_settings().max_request_bytes
 
 # Read at import, so that a bad throttle rule file stops the function from starting.
 THROTTLER = Throttler.from_file(get_settings().throttle_rules)
+
+
+def request_endpoint(path: str) -> str:
+    """The endpoint label of the request metrics (a bounded set)."""
+    return path if path in ("/submit", "/symbols/upload") else standard_endpoint(path)
 
 
 @functools.cache

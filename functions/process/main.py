@@ -15,8 +15,10 @@ import functions_framework
 from cloudevents.exceptions import GenericException
 from cloudevents.http import from_http
 
-from crashflow.logs import setup_logging
+from crashflow import metrics
+from crashflow.logs import crash_context, setup_logging
 from crashflow.messages import InvalidMessage, ProcessingRequest
+from crashflow.metrics import standard_endpoint
 from crashflow.processor.service import Processor
 from crashflow.settings import get_settings
 from crashflow.stores.errors import StoreUnavailable
@@ -24,6 +26,11 @@ from crashflow.stores.errors import StoreUnavailable
 log = logging.getLogger("crashflow.process")
 # Read (and so validate: public annotations, protected fields) the settings at start-up.
 SETTINGS = get_settings()
+
+
+def request_endpoint(path: str) -> str:
+    """The endpoint label of the request metrics: ``/`` (queue events), ``/process``."""
+    return "/process" if path == "/process" else standard_endpoint(path)
 
 
 @functools.cache
@@ -55,16 +62,25 @@ def process(request: flask.Request):
     except InvalidMessage as error:
         # A malformed message can never succeed: acknowledge it so it is not redelivered.
         log.error("rejected message: %s", error)
+        metrics.PROCESS_CRASHES.labels("rejected", "").inc()
         return flask.jsonify({"status": "rejected", "error": str(error)}), 400 if on_demand else 200
     crash_id = asked.crash_id
     try:
-        outcome = processor().process(crash_id, asked.ruleset, asked.fresh_symbols)
+        with crash_context(crash_id):
+            outcome = processor().process(crash_id, asked.ruleset, asked.fresh_symbols)
     except StoreUnavailable as error:
-        log.warning("processing %s (%s) failed (%s); the queue will redeliver it", crash_id, asked.requested_by, error)
+        with crash_context(crash_id):
+            log.warning("processing %s (%s) failed (%s); the queue will redeliver it", crash_id, asked.requested_by, error)
+        metrics.PROCESS_CRASHES.labels("error", asked.ruleset).inc()
+        metrics.PROCESS_RETRIES.inc()
         return flask.jsonify({"status": "error", "crash_id": crash_id, "error": f"{error.store} unavailable"}), 503
     except Exception as error:
-        log.exception("processing %s (%s) failed; the queue will redeliver it", crash_id, asked.requested_by)
+        with crash_context(crash_id):
+            log.exception("processing %s (%s) failed; the queue will redeliver it", crash_id, asked.requested_by)
+        metrics.PROCESS_CRASHES.labels("error", asked.ruleset).inc()
+        metrics.PROCESS_RETRIES.inc()
         return flask.jsonify({"status": "error", "crash_id": crash_id, "error": f"{type(error).__name__}"}), 500
+    metrics.PROCESS_CRASHES.labels(outcome.status, asked.ruleset).inc()
     if not on_demand:
         # The queue only needs the 2xx; the processed crash is in HBase.
         return flask.jsonify({"status": outcome.status, "crash_id": crash_id})

@@ -6,8 +6,9 @@ import flask
 import functions_framework
 import orjson
 
-from crashflow.api.app import QueryApi
+from crashflow.api.app import QueryApi, endpoint_label
 from crashflow.logs import setup_logging
+from crashflow.metrics import standard_endpoint
 from crashflow.settings import get_settings
 from crashflow.version import version_info
 
@@ -28,6 +29,11 @@ def json_response(body, status: int, headers) -> flask.Response:
 
 # Read (and so validate: public annotations, protected fields) the settings at start-up.
 SETTINGS = get_settings()
+
+
+def request_endpoint(path: str) -> str:
+    """The endpoint label of the request metrics: the API route or page (a bounded set)."""
+    return endpoint_label(path) or standard_endpoint(path)
 
 
 @functools.cache

@@ -27,7 +27,7 @@ start() {
     wait_for 60 "$name" port_open "${PORTS[$name]}" \
       || { tail -20 "$LOGS/$name.log" >&2; die "$name did not start"; }
   done
-  start_bg relay "$VENV/bin/crashflow" relay
+  CRASHFLOW_RELAY_METRICS_HOST=127.0.0.1 start_bg relay "$VENV/bin/crashflow" relay
   sleep 0.5
   pid_alive relay || { tail -20 "$LOGS/relay.log" >&2; die "the relay did not start"; }
 }

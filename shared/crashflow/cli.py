@@ -181,11 +181,17 @@ def serve(target: str, source: str | None, host: str, port: int, control_socket:
 @click.option("--workers", default=2, show_default=True, help="Messages delivered at once.")
 def relay(workers: int) -> None:
     """Run the relay: the crash queues -> process (the queue trigger, locally and on Knative),
-    and, unless CRASHFLOW_SCHEDULES is {}, the aggregation schedules -> aggregate."""
+    and, unless CRASHFLOW_SCHEDULES is {}, the aggregation schedules -> aggregate; its metrics
+    on relay_metrics_host:relay_metrics_port (/metrics)."""
+    from prometheus_client import start_http_server
+
     from crashflow.logs import setup_logging
     from crashflow.relay import Relay
 
     setup_logging()
+    settings = get_settings()
+    if settings.relay_metrics_port:
+        start_http_server(settings.relay_metrics_port, addr=settings.relay_metrics_host)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -117,11 +117,13 @@ def exposition() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
 
 
-def first_segment(path: str) -> str:
-    """The default endpoint label: ``/api/x/y`` -> ``/api``; health paths as they are."""
-    if path.startswith("/__"):
-        return path
-    return "/" + path.strip("/").split("/", 1)[0]
+HEALTH_PATHS = ("/", "/__heartbeat__", "/__lbheartbeat__", "/__version__")
+
+
+def standard_endpoint(path: str) -> str:
+    """The default endpoint label: the root and health paths by name, anything else ``other``
+    (labels must stay a bounded set whatever clients ask for)."""
+    return path if path in HEALTH_PATHS else "other"
 
 
 def instrument_app(app, function: str, endpoint_of: Callable[[str], str] | None = None) -> None:
@@ -129,7 +131,7 @@ def instrument_app(app, function: str, endpoint_of: Callable[[str], str] | None 
     ``endpoint_of(path)`` names the endpoint (a bounded set of labels)."""
     import flask
 
-    endpoint_of = endpoint_of or first_segment
+    endpoint_of = endpoint_of or standard_endpoint
 
     def metrics_page():
         body, content_type = exposition()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,13 +25,17 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 from croniter import croniter
 
+from crashflow import metrics
 from crashflow.aggregation import schedules
 from crashflow.messages import InvalidMessage, ProcessingRequest
 from crashflow.settings import Settings
 from crashflow.stores.factory import Stores
-from crashflow.stores.interfaces import QUEUE_KINDS, QueueMessage
+from crashflow.stores.interfaces import DEAD_LETTER, QUEUE_KINDS, QueueMessage
 
 log = logging.getLogger(__name__)
+
+# How often the relay asks SQS how many messages each queue holds (its metrics).
+QUEUE_OBSERVATION_SECONDS = 15
 
 
 def post_event(url: str, event_type: str, source: str, data, timeout: float = 300) -> requests.Response:
@@ -70,6 +75,7 @@ class Relay:
         # Aggregation runs take seconds to minutes: their requests wait on a thread of their
         # own, not in the loop that delivers crashes.
         self.scheduler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-schedule")
+        self._oldest_sent: dict[str, float] = {}
 
     def deliver(self, message: QueueMessage) -> bool:
         """POST one message to process; True on a 2xx answer (the caller deletes it)."""
@@ -86,11 +92,34 @@ class Relay:
             )
         except requests.RequestException as error:
             log.warning("process unreachable for %s: %s", message.body, error)
-            return False
+            return self._failed(message)
         if 200 <= answer.status_code < 300:
+            metrics.RELAY_MESSAGES.labels(message.kind, "delivered").inc()
             return True
         log.warning("process answered %s for %s (try %s)", answer.status_code, message.body, message.receive_count)
+        return self._failed(message)
+
+    def _failed(self, message: QueueMessage) -> bool:
+        metrics.RELAY_MESSAGES.labels(message.kind, "failed").inc()
+        if message.receive_count >= self.settings.queue_max_receives:
+            # The queue's redrive policy moves it to the dead-letter queue now.
+            metrics.RELAY_DEAD_LETTERS.labels(message.kind).inc()
+            log.error("%s failed its last allowed delivery: dead-lettered", message.body)
         return False
+
+    def observe_queues(self, now: float | None = None) -> None:
+        """Set the queue gauges: messages per queue and state, and the age of the oldest
+        message the relay last received from a queue that still holds messages."""
+        now = now or time.time()
+        for kind in (*QUEUE_KINDS, DEAD_LETTER):
+            visible, in_flight = self.queues.counts(kind)
+            metrics.QUEUE_MESSAGES.labels(kind, "visible").set(visible)
+            metrics.QUEUE_MESSAGES.labels(kind, "in_flight").set(in_flight)
+            oldest = self._oldest_sent.get(kind)
+            if not visible + in_flight:
+                self._oldest_sent.pop(kind, None)
+                oldest = None
+            metrics.QUEUE_OLDEST_AGE.labels(kind).set(max(0.0, now - oldest) if oldest else 0)
 
     def drain_once(self, wait_seconds: int = 0) -> int:
         """Deliver one batch from the first non-empty queue, in priority order; delete what
@@ -107,6 +136,9 @@ class Relay:
         return 0
 
     def _deliver_all(self, messages: list[QueueMessage]) -> int:
+        sent = [message.sent_at for message in messages if message.sent_at]
+        if sent:
+            self._oldest_sent[messages[0].kind] = min(sent)
         delivered = [message for message, ok in zip(messages, self.pool.map(self.deliver, messages)) if ok]
         if delivered:
             self.queues.delete_many(delivered)
@@ -131,9 +163,13 @@ class Relay:
 
     def run(self, stop: threading.Event) -> None:
         log.info("relay started")
+        next_observation = 0.0
         while not stop.is_set():
             try:
                 self.fire_schedules()
+                if time.monotonic() >= next_observation:
+                    next_observation = time.monotonic() + QUEUE_OBSERVATION_SECONDS
+                    self.observe_queues()
                 self.drain_once(wait_seconds=1)
             except Exception:
                 log.exception("relay loop failed; retrying")

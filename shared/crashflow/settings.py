@@ -10,6 +10,7 @@ import functools
 import os
 import shutil
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,11 @@ class Settings(BaseSettings):
     """All of crashflow's configuration."""
 
     model_config = SettingsConfigDict(env_prefix="CRASHFLOW_", extra="ignore")
+
+    # Logging: level, and text or json (one object per line, with crash_id on every line
+    # about one crash).
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
 
     # Prefix of every bucket, queue, table and database name, so that several
     # installations (or the test suite) can share one set of services.
@@ -110,6 +116,9 @@ class Settings(BaseSettings):
     aggregate_port: int = 8003
     query_port: int = 8004
     # Unset: the local ports above, on 127.0.0.1.
+    # Where the relay serves its Prometheus metrics (/metrics); port 0: nowhere.
+    relay_metrics_host: str = "0.0.0.0"
+    relay_metrics_port: int = 8005
     process_url: str | None = Field(default=None, json_schema_extra=LOCAL_DEFAULT)
     aggregate_url: str | None = Field(default=None, json_schema_extra=LOCAL_DEFAULT)
 

@@ -260,9 +260,13 @@ def cluster(stack, tmp_path_factory):
         for name in FUNCTIONS:
             wait_ready(pods[name], ports[name], containers[name])
         relay = container_of(relay_deployment())
+        (relay_port,) = relay["ports"]
+        ports["relay"] = free_port()  # stands for the container's metrics port
+        relay_env = {"CRASHFLOW_RELAY_METRICS_HOST": "127.0.0.1", "CRASHFLOW_RELAY_METRICS_PORT": str(ports["relay"])}
+        assert relay_port["containerPort"] == Settings().relay_metrics_port
         yield {
             "settings": settings, "ports": ports, "pods": pods, "logs": logs,
-            "start_relay": lambda: Pod("relay", relay, environment(relay, {}), logs),
+            "start_relay": lambda: Pod("relay", relay, environment(relay, relay_env), logs),
         }
     finally:
         for pod in pods.values():
@@ -317,6 +321,18 @@ def test_relay_deployment_delivers_the_queue_to_process(cluster):
     relay = cluster["start_relay"]()
     try:
         crash = processed(cluster, crash_id)
+        # Its metrics: the delivery, and the queues' depths.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                page = requests.get(url(cluster, "relay") + "/metrics", timeout=5).text
+                if 'crashflow_relay_messages_total{queue="standard",result="delivered"}' in page:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, "the relay's metrics never showed the delivery"
+            time.sleep(0.5)
+        assert 'crashflow_queue_messages{queue="dead-letter",state="visible"}' in page
     finally:
         relay.stop()
     assert crash["product"] == "KnativeRelay" and crash["signature"]

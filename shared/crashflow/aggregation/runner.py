@@ -7,9 +7,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import time
 import zlib
 from dataclasses import dataclass
 
+from crashflow import metrics
 from crashflow.aggregation import JOB_NAMES, JOBS
 from crashflow.aggregation.jobs import Job, JobContext, JobSkipped
 from crashflow.alerts import evaluate_after
@@ -181,10 +183,14 @@ def run_jobs(stores: Stores, name: str, start=None, end=None, now=None) -> list[
     names = JOB_NAMES if name == "all" else [name]
     runs = []
     for job in names:
+        started = time.monotonic()
         try:
             runs.append(run_job(stores, job, start, end, now))
         except Exception as error:  # Postgres down, say: recorded here, as job_runs cannot
             log.exception("job %s could not run", job)
             today = (now or dt.datetime.now(dt.timezone.utc)).date()
             runs.append(JobRun(job, start or today, end or start or today, "error", error=_describe(error)))
+        metrics.AGGREGATE_JOB_RUNS.labels(job, runs[-1].status).inc()
+        metrics.AGGREGATE_JOB_SECONDS.labels(job).observe(time.monotonic() - started)
+        metrics.AGGREGATE_ROWS_WRITTEN.labels(job).inc(runs[-1].rows_written or 0)
     return runs

@@ -49,6 +49,14 @@ ROUTES = {
 REPORT_PAGE = "/report/index/"
 
 
+def endpoint_label(path: str) -> str | None:
+    """The route that serves ``path`` (``/report/index/`` for every report page), or None."""
+    if path.startswith(REPORT_PAGE):
+        return REPORT_PAGE
+    route = path if path.endswith("/") else path + "/"
+    return route if route in ROUTES else None
+
+
 class Services:
     """The stores and helpers the endpoints use; one set per process, shared by threads."""
 

@@ -18,6 +18,7 @@ from concurrent.futures import TimeoutError as WaitTimeout
 import requests
 
 from crashflow.messages import ProcessingRequest
+from crashflow.metrics import QUERY_PRIORITY
 from crashflow.settings import Settings
 from crashflow.stores.errors import StoreUnavailable
 from crashflow.stores.interfaces import CrashQueue
@@ -53,9 +54,12 @@ class PriorityProcessing:
             # _forget takes the (non-reentrant) lock.
             future.add_done_callback(lambda done: self._forget(crash_id, done))
         try:
-            return future.result(timeout=self.wait_seconds)
+            processed = future.result(timeout=self.wait_seconds)
         except WaitTimeout:
+            QUERY_PRIORITY.labels("pending").inc()
             return None
+        QUERY_PRIORITY.labels("processed" if processed is not None else "queued").inc()
+        return processed
 
     def _forget(self, crash_id: str, future: Future) -> None:
         with self._lock:

@@ -12,7 +12,9 @@ from crashflow.collector.indexer import BackgroundIndexer
 from crashflow.collector.payload import Limits, MalformedCrash, PayloadTooLarge, parse_crash_payload
 from crashflow.collector.publisher import BatchPublisher, PublishFailed
 from crashflow.collector.throttler import Throttler, ThrottleResult
+from crashflow import metrics
 from crashflow.crashids import create_crash_id
+from crashflow.logs import crash_context
 from crashflow.settings import Settings
 from crashflow.stores.errors import StoreUnavailable
 from crashflow.stores.factory import Stores
@@ -66,7 +68,7 @@ class Collector:
         self.stores = stores or Stores.from_settings(settings, "collector")
         # The queue's own retries (stores.sqs: transient failures only) are the only ones.
         self.publisher = BatchPublisher(lambda crash_ids: self.stores.queues.publish_batch("standard", crash_ids))
-        self.indexer = BackgroundIndexer(lambda rows: self.stores.records.put_raw_crashes(rows))
+        self.indexer = BackgroundIndexer(self._write_rows)
         self.throttler = throttler or Throttler.from_file(settings.throttle_rules)
         self.limits = Limits(
             max_request_bytes=settings.max_request_bytes,
@@ -85,10 +87,14 @@ class Collector:
         try:
             payload = parse_crash_payload(headers, body, self.limits)
         except MalformedCrash as error:
+            metrics.COLLECT_CRASHES.labels("malformed").inc()
+            metrics.COLLECT_MALFORMED.labels(error.reason).inc()
             return SubmitResponse(400, f"Discarded=malformed_{error.reason}")
         except PayloadTooLarge as error:
             log.info("refused a crash upload: %s", error)
+            metrics.COLLECT_CRASHES.labels("too_large").inc()
             return SubmitResponse(413, "Discarded=too_large")
+        metrics.COLLECT_PAYLOAD_BYTES.observe(payload.size)
 
         annotations = payload.annotations
         notes = payload.notes + normalize_annotations(annotations, query or {})
@@ -97,12 +103,15 @@ class Collector:
                 notes.append(f"dropped annotation {name}")
 
         result, rule = self.throttler.throttle(annotations)
+        metrics.COLLECT_THROTTLE.labels(rule, result.name).inc()
         if result is ThrottleResult.REJECT:
+            metrics.COLLECT_CRASHES.labels("throttled").inc()
             return SubmitResponse(200, f"Discarded=rule_{rule}")
 
         now = dt.datetime.now(dt.timezone.utc)
         crash_id = create_crash_id(now, result)
         if result is ThrottleResult.FAKEACCEPT:
+            metrics.COLLECT_CRASHES.labels("throttled").inc()
             return SubmitResponse(200, f"CrashID=bp-{crash_id}\n")
 
         raw_crash = dict(annotations)
@@ -121,17 +130,33 @@ class Collector:
                 "dump_checksums": {name: hashlib.sha256(data).hexdigest() for name, data in payload.dumps.items()},
             },
         )
+        with crash_context(crash_id):
+            return self._store(crash_id, raw_crash, payload.dumps, result, rule)
+
+    def _store(self, crash_id: str, raw_crash: dict, dumps: dict[str, bytes], result: ThrottleResult,
+               rule: str) -> SubmitResponse:
+        """Store and queue an accepted crash; the answer."""
         try:
-            self.stores.raw_crashes.save_raw_crash(crash_id, raw_crash, payload.dumps)
+            self.stores.raw_crashes.save_raw_crash(crash_id, raw_crash, dumps)
         except StoreUnavailable:
             log.exception("could not store crash %s", crash_id)
+            metrics.COLLECT_STORE_ERRORS.labels("s3").inc()
+            metrics.COLLECT_CRASHES.labels("store_failed").inc()
             return SubmitResponse(503, "Discarded=storage_unavailable")
 
         self._index_raw_crash(crash_id, raw_crash)
         if result is ThrottleResult.ACCEPT:
             self._publish(crash_id)
+        metrics.COLLECT_CRASHES.labels("accepted").inc()
         log.info("accepted %s (%s, rule %s)", crash_id, result.name, rule)
         return SubmitResponse(200, f"CrashID=bp-{crash_id}\n")
+
+    def _write_rows(self, rows: list[tuple[str, dict]]) -> None:
+        try:
+            self.stores.records.put_raw_crashes(rows)
+        except Exception:
+            metrics.COLLECT_STORE_ERRORS.labels("hbase").inc()
+            raise
 
     def _index_raw_crash(self, crash_id: str, raw_crash: dict) -> None:
         # S3 is the durable landing; the HBase row is a convenience that process rewrites,
@@ -144,6 +169,7 @@ class Collector:
         except PublishFailed:
             # The crash is stored: the recovery job (`crashflow recover`) requeues raw crashes
             # that have no processed record.
+            metrics.COLLECT_STORE_ERRORS.labels("sqs").inc()
             log.exception("could not queue %s; left for recovery", crash_id)
 
     def health(self) -> tuple[bool, dict[str, str]]:

@@ -9,10 +9,12 @@ the caller answers non-2xx and the queue redelivers.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 
 from crashflow.fields import FieldDefinitions
+from crashflow.metrics import PROCESS_LAG_SECONDS
 from crashflow.processor.pipeline import CrashContext, Pipeline
 from crashflow.processor.rules import default_rules, regenerate_signature_rules
 from crashflow.processor.stackwalker import Stackwalker
@@ -34,6 +36,17 @@ class Outcome:
     crash_id: str
     status: str  # "processed" or "missing"
     processed: dict | None = None
+
+
+def observe_lag(raw_crash: dict) -> None:
+    """Submit-to-processed time of a crash's first processing (the collector's timestamp)."""
+    try:
+        submitted = dt.datetime.fromisoformat(str(raw_crash.get("submitted_timestamp")))
+    except ValueError:
+        return
+    if submitted.tzinfo is None:
+        submitted = submitted.replace(tzinfo=dt.timezone.utc)
+    PROCESS_LAG_SECONDS.observe(max(0.0, (dt.datetime.now(dt.timezone.utc) - submitted).total_seconds()))
 
 
 def history_entry(processed: dict) -> dict:
@@ -86,6 +99,8 @@ class Processor:
         self.stores.reports.upsert_report(report_row(processed))
         self.crashes.save_processed(stored, processed, history=[*stored.history, history_entry(processed)])
         self.symbol_cache.prune_if_due()
+        if not history:
+            observe_lag(raw_crash)
         log.info("processed %s (%s): %s", crash_id, crash.ruleset, processed.get("signature"))
         return Outcome(crash_id, "processed", processed)
 

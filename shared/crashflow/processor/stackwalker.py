@@ -22,6 +22,7 @@ from pathlib import Path
 
 import orjson
 
+from crashflow.metrics import PROCESS_STACKWALKER_SECONDS, PROCESS_SYMBOL_CACHE
 from crashflow.processor.symbols import SymbolFetcher, missing_symbol_keys
 
 STDERR_LIMIT = 4000
@@ -38,6 +39,20 @@ class StackwalkResult:
     status: str
     return_code: int
     stderr: str
+
+
+def count_symbol_cache(json_dump: dict) -> None:
+    """Modules of a first walk whose symbols the local cache had (hit), and those it lacked
+    (miss: fetched, or known absent)."""
+    hits = misses = 0
+    for module in json_dump.get("modules") or []:
+        if isinstance(module, dict):
+            hits += module.get("loaded_symbols") is True
+            misses += module.get("missing_symbols") is True
+    if hits:
+        PROCESS_SYMBOL_CACHE.labels("hit").inc(hits)
+    if misses:
+        PROCESS_SYMBOL_CACHE.labels("miss").inc(misses)
 
 
 class Stackwalker:
@@ -83,6 +98,7 @@ class Stackwalker:
             command = self.command_line(dump_path, raw_crash_path)
             result = self._run(command)
             if self.fetcher is not None:
+                count_symbol_cache(result.json_dump)
                 result = self._fetch_and_walk_again(command, result, fresh_symbols)
         return result
 
@@ -103,7 +119,7 @@ class Stackwalker:
 
     def _run(self, command: list[str]) -> StackwalkResult:
         try:
-            with self._slots:
+            with self._slots, PROCESS_STACKWALKER_SECONDS.time():
                 answer = subprocess.run(command, capture_output=True, timeout=self.timeout)
         except subprocess.TimeoutExpired as error:  # subprocess.run killed it
             stderr = (error.stderr or b"").decode(errors="replace")

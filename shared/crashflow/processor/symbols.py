@@ -18,6 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from crashflow.metrics import PROCESS_SYMBOL_DOWNLOAD_BYTES, PROCESS_SYMBOL_DOWNLOADS
 from crashflow.stores.errors import StoreUnavailable
 from crashflow.stores.interfaces import SymbolFiles
 from crashflow.stores.layout import symbol_key
@@ -75,7 +76,10 @@ class SymbolFetcher:
             raise SymbolsUnavailable(error.store, f"symbols bucket: {key}: {error}") from error
         if body is None:
             self.missing.add(key)
+            PROCESS_SYMBOL_DOWNLOADS.labels("absent").inc()
             return False
+        PROCESS_SYMBOL_DOWNLOADS.labels("found").inc()
+        PROCESS_SYMBOL_DOWNLOAD_BYTES.inc(len(body))
         try:
             self._write(key, body)
         except OSError as error:

@@ -101,6 +101,7 @@ class QueueMessage:
     body: str
     receipt_handle: str
     receive_count: int
+    sent_at: float | None = None  # when the queue took it (Unix time)
 
 
 class CrashQueue(Protocol):
@@ -119,6 +120,9 @@ class CrashQueue(Protocol):
     def delete_many(self, messages: list[QueueMessage]) -> None: ...
 
     def count(self, kind: str) -> int: ...
+
+    def counts(self, kind: str) -> tuple[int, int]:
+        """Messages visible (waiting) and in flight (received, not deleted)."""
 
     def ensure_queues(self) -> None: ...
 

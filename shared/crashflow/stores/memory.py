@@ -257,8 +257,13 @@ class MemoryQueues(_Store):
                 self.messages[kind] = [message for message in queued if message[1] not in handles]
 
     def count(self, kind: str) -> int:
+        return sum(self.counts(kind))
+
+    def counts(self, kind: str) -> tuple[int, int]:
         self._check()
-        return len(self.messages.get(kind, []))
+        with self.lock:
+            in_flight = sum(1 for message in self.messages.get(kind, []) if message[3])
+            return len(self.messages.get(kind, [])) - in_flight, in_flight
 
     def ensure_queues(self) -> None:
         self._check()

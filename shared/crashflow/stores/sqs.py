@@ -130,7 +130,7 @@ class CrashQueues:
                 QueueUrl=self.url(kind),
                 MaxNumberOfMessages=max_messages,
                 WaitTimeSeconds=wait_seconds,
-                AttributeNames=["ApproximateReceiveCount"],
+                AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
             )
         return [
             QueueMessage(
@@ -138,6 +138,8 @@ class CrashQueues:
                 body=message["Body"],
                 receipt_handle=message["ReceiptHandle"],
                 receive_count=int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1)),
+                sent_at=int(message["Attributes"]["SentTimestamp"]) / 1000
+                if "SentTimestamp" in message.get("Attributes", {}) else None,
             )
             for message in answer.get("Messages", [])
         ]
@@ -162,9 +164,14 @@ class CrashQueues:
 
     def count(self, kind: str) -> int:
         """Messages visible plus in flight: an estimate, as SQS gives it."""
+        return sum(self.counts(kind))
+
+    def counts(self, kind: str) -> tuple[int, int]:
+        """Messages visible (waiting) and in flight (received, not deleted), as SQS estimates."""
         with unavailable_as("sqs"):
             attributes = self.sqs.get_queue_attributes(
                 QueueUrl=self.url(kind),
                 AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
             )["Attributes"]
-        return sum(int(value) for value in attributes.values())
+        return (int(attributes.get("ApproximateNumberOfMessages", 0)),
+                int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)))
