@@ -31,8 +31,8 @@ import signal
 import statistics
 import subprocess
 import sys
-import threading
 import time
+import zlib
 from collections import defaultdict
 from pathlib import Path
 
@@ -138,7 +138,9 @@ def s3_bytes(settings: Settings) -> dict[str, dict[str, int]]:
 
 
 def hbase_bytes(settings: Settings) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
-    """crash id -> {family of crash_reports: KeyValue bytes}, and each index table's bytes."""
+    """crash id -> {family of crash_reports: KeyValue bytes, and "deflated": its values'
+    bytes compressed with zlib level 6 (what HBase's GZ codec does to a block of them)}, and
+    each index table's bytes."""
     table = CrashTable(settings)
     per_crash: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     indexes: dict[str, int] = defaultdict(int)
@@ -151,6 +153,9 @@ def hbase_bytes(settings: Settings) -> tuple[dict[str, dict[str, int]], dict[str
                         per_crash[data[b"ids:ooid"].decode()][column.split(b":")[0].decode()] += size
                     else:
                         indexes[name] += size
+                if name == "crash_reports":
+                    per_crash[data[b"ids:ooid"].decode()]["deflated"] = len(zlib.compress(
+                        b"".join(key + column + value for column, value in sorted(data.items())), 6))
     return per_crash, dict(indexes)
 
 
@@ -167,7 +172,7 @@ def measure_crashes(settings: Settings, crash_ids: list[str], s3: dict, hbase: d
             "SELECT avg(pg_column_size(r.*)), avg(length(coalesce(r.processor_notes, ''))) FROM reports r "
             "WHERE uuid = ANY(:ids)", ids=crash_ids)[0]
     kinds = sorted({kind for crash_id in crash_ids for kind in s3.get(crash_id, {})})
-    families = sorted({family for crash_id in crash_ids for family in hbase.get(crash_id, {})})
+    families = sorted({family for crash_id in crash_ids for family in hbase.get(crash_id, {})} - {"deflated"})
     s3_per_kind = {kind: mean_of(s3.get(crash_id, {}).get(kind, 0) for crash_id in crash_ids) for kind in kinds}
     hbase_per_family = {family: mean_of(hbase.get(crash_id, {}).get(family, 0) for crash_id in crash_ids)
                         for family in families}
@@ -180,6 +185,7 @@ def measure_crashes(settings: Settings, crash_ids: list[str], s3: dict, hbase: d
             **index_per_crash,
             "total": round(sum(hbase_per_family.values()) + sum(index_per_crash.values()), 1),
         },
+        "hbase_crash_row_deflated_bytes": mean_of(hbase.get(crash_id, {}).get("deflated", 0) for crash_id in crash_ids),
         "postgres_report_row_datum_bytes": round(float(row_bytes[0] or 0), 1),
     }
 
@@ -234,6 +240,7 @@ def supersearch_phase(settings: Settings, env: dict, totals: list[int], servers:
         with database.connection() as connection:
             reports = relation_bytes(connection, "reports")
             rows = connection.run("SELECT count(*) FROM reports")[0][0]
+            datum = connection.run("SELECT avg(pg_column_size(r.*)) FROM reports r TABLESAMPLE SYSTEM (1)")[0][0]
             aggregates = {}
             for table in AGGREGATE_TABLES:
                 sizes = relation_bytes(connection, table)
@@ -249,6 +256,7 @@ def supersearch_phase(settings: Settings, env: dict, totals: list[int], servers:
             "day_jobs_30_days_s": jobs_s,
             "reports_bytes": reports,
             "reports_bytes_per_row": round(sum(reports.values()) / rows, 1),
+            "reports_row_datum_bytes": round(float(datum or 0), 1),
             "aggregate_tables_per_day": aggregates,
             "postgres_settings": settings_rows,
             "supersearch_7d_product_version_platform_facet": timed_requests(url, [
