@@ -37,9 +37,18 @@ DRAIN_BYTES = 2 * get_settings().max_request_bytes
 THROTTLER = Throttler.from_file(get_settings().throttle_rules)
 
 
-def request_endpoint(path: str) -> str:
-    """The endpoint label of the request metrics (a bounded set)."""
-    return path if path in ("/submit", "/symbols/upload") else standard_endpoint(path)
+def request_endpoint(request: flask.Request) -> str:
+    """The endpoint label of the request metrics (a bounded set): the path, or the symbol
+    route's template."""
+    if request.path == "/submit":
+        return request.path
+    if request.path.startswith("/symbols/"):
+        try:
+            rule, _ = SYMBOL_ROUTES.bind("").match(request.path, method=request.method, return_rule=True)
+            return rule.rule
+        except HTTPException:
+            return "other"
+    return standard_endpoint(request.path)
 
 
 @functools.cache

@@ -28,9 +28,9 @@ log = logging.getLogger("crashflow.process")
 SETTINGS = get_settings()
 
 
-def request_endpoint(path: str) -> str:
+def request_endpoint(request: flask.Request) -> str:
     """The endpoint label of the request metrics: ``/`` (queue events), ``/process``."""
-    return "/process" if path == "/process" else standard_endpoint(path)
+    return "/process" if request.path == "/process" else standard_endpoint(request.path)
 
 
 @functools.cache

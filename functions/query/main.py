@@ -31,9 +31,9 @@ def json_response(body, status: int, headers) -> flask.Response:
 SETTINGS = get_settings()
 
 
-def request_endpoint(path: str) -> str:
+def request_endpoint(request: flask.Request) -> str:
     """The endpoint label of the request metrics: the API route or page (a bounded set)."""
-    return endpoint_label(path) or standard_endpoint(path)
+    return endpoint_label(request.path) or standard_endpoint(request.path)
 
 
 @functools.cache

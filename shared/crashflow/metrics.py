@@ -126,12 +126,12 @@ def standard_endpoint(path: str) -> str:
     return path if path in HEALTH_PATHS else "other"
 
 
-def instrument_app(app, function: str, endpoint_of: Callable[[str], str] | None = None) -> None:
+def instrument_app(app, function: str, endpoint_of: Callable[[object], str] | None = None) -> None:
     """Serve ``/metrics`` on a function's Flask app and count and time its requests.
-    ``endpoint_of(path)`` names the endpoint (a bounded set of labels)."""
+    ``endpoint_of(request)`` names the endpoint (a bounded set of labels)."""
     import flask
 
-    endpoint_of = endpoint_of or standard_endpoint
+    endpoint_of = endpoint_of or (lambda request: standard_endpoint(request.path))
 
     def metrics_page():
         body, content_type = exposition()
@@ -148,7 +148,7 @@ def instrument_app(app, function: str, endpoint_of: Callable[[str], str] | None 
         started = flask.g.pop("crashflow_started", None)
         path = flask.request.path
         if started is not None and path != "/metrics":
-            endpoint = endpoint_of(path)
+            endpoint = endpoint_of(flask.request)
             HTTP_REQUESTS.labels(function, endpoint, flask.request.method, str(response.status_code)).inc()
             HTTP_REQUEST_SECONDS.labels(function, endpoint).observe(time.perf_counter() - started)
         return response
