@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import logging
 import signal
 import sys
 import threading
@@ -191,7 +192,11 @@ def relay(workers: int) -> None:
     setup_logging()
     settings = get_settings()
     if settings.relay_metrics_port:
-        start_http_server(settings.relay_metrics_port, addr=settings.relay_metrics_host)
+        try:
+            start_http_server(settings.relay_metrics_port, addr=settings.relay_metrics_host)
+        except OSError as error:  # relaying matters more than its metrics
+            logging.getLogger("crashflow.relay").error(
+                "no metrics: cannot listen on %s:%s (%s)", settings.relay_metrics_host, settings.relay_metrics_port, error)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
