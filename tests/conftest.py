@@ -80,15 +80,17 @@ class FunctionServer:
             env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def wait_ready(self, timeout: float = 120) -> None:
+        # Generous: on a loaded 2-core machine four functions starting at once take tens of
+        # seconds of wall time each (measured: 6 s alone at load 14, over 30 s at load 25).
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited; see .local/logs/test-{self.name}.log")
             try:
-                requests.get(self.url + "/__lbheartbeat__", timeout=1)
+                requests.get(self.url + "/__lbheartbeat__", timeout=5)
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.1)
         raise RuntimeError(f"{self.name} did not start in {timeout}s")
 

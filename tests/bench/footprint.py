@@ -34,8 +34,10 @@ import sys
 import time
 import zlib
 from collections import defaultdict
+from contextlib import closing
 from pathlib import Path
 
+import pg8000.native
 import requests
 
 HERE = Path(__file__).resolve().parent
@@ -217,7 +219,8 @@ def timed_requests(url: str, params: list, count: int) -> dict:
             "max_ms": round(times[-1], 1), "requests": count, "hits_total": answer.json().get("total")}
 
 
-def supersearch_phase(settings: Settings, env: dict, totals: list[int], servers: list) -> list[dict]:
+def supersearch_phase(settings: Settings, env: dict, totals: list[int], servers: list,
+                      jobs_up_to: int) -> list[dict]:
     database = Database(settings, size=2)
     today = dt.datetime.now(dt.timezone.utc).date()
     query = FunctionServer("query", free_port(), dict(env, CRASHFLOW_API_SEARCH_TIMEOUT_MS="0"))
@@ -228,21 +231,26 @@ def supersearch_phase(settings: Settings, env: dict, totals: list[int], servers:
         started = time.perf_counter()
         load_reports(database, total - loaded, 30, today, seed=seed)
         loaded = total
-        with database.connection() as connection:
+        # Minutes at 10M rows on a loaded machine: past the pool's 30 s socket timeout.
+        with closing(pg8000.native.Connection(
+                user=settings.pg_user, password=settings.pg_password, host=settings.pg_host,
+                port=settings.pg_port, database=settings.database, timeout=None)) as connection:
             connection.run("VACUUM ANALYZE reports")
         load_s = round(time.perf_counter() - started, 1)
         started = time.perf_counter()
-        for job in DAY_JOBS:
-            run = run_job(database, job, today - dt.timedelta(days=29), today)
-            if run.status != "ok":
-                raise SystemExit(f"{job}: {run.error}")
-        jobs_s = round(time.perf_counter() - started, 1)
+        jobs_s = None
+        if total <= jobs_up_to:
+            for job in DAY_JOBS:
+                run = run_job(database, job, today - dt.timedelta(days=29), today)
+                if run.status != "ok":
+                    raise SystemExit(f"{job}: {run.error}")
+            jobs_s = round(time.perf_counter() - started, 1)
         with database.connection() as connection:
             reports = relation_bytes(connection, "reports")
             rows = connection.run("SELECT count(*) FROM reports")[0][0]
             datum = connection.run("SELECT avg(pg_column_size(r.*)) FROM reports r TABLESAMPLE SYSTEM (1)")[0][0]
             aggregates = {}
-            for table in AGGREGATE_TABLES:
+            for table in AGGREGATE_TABLES if jobs_s is not None else ():
                 sizes = relation_bytes(connection, table)
                 aggregates[table] = {"bytes_per_day": round(sum(sizes.values()) / 30),
                                      "rows_per_day": round(connection.run(f"SELECT count(*) FROM {table}")[0][0] / 30)}
@@ -276,6 +284,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="times each test minidump is sent")
     parser.add_argument("--production", type=int, default=60, help="production-shaped uploads")
     parser.add_argument("--supersearch", default="", help="report totals to load and search, e.g. 1000000,10000000")
+    parser.add_argument("--jobs-up-to", type=int, default=1_000_000,
+                        help="run the day jobs (aggregate sizes, job times) at report totals up to this")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -311,14 +321,18 @@ def main() -> None:
                                     **cpu[name]} for name, crash_ids in ids.items()}
         if args.supersearch:
             totals = [int(value) for value in args.supersearch.split(",")]
-            report["supersearch"] = supersearch_phase(settings, env, totals, servers)
+            report["supersearch"] = supersearch_phase(settings, env, totals, servers, args.jobs_up_to)
         report["load_average_end"] = os.getloadavg()
+    except BaseException as error:
+        report["failed"] = f"{type(error).__name__}: {error}"
+        raise
     finally:
         for server in servers:
             server.stop()
         if not args.keep:
             report["cleanup_problems"] = drop_namespace(settings)
-    print(json.dumps(report, indent=2, default=str))
+        # Printed even when a phase failed: what was measured before it stands.
+        print(json.dumps(report, indent=2, default=str))
 
 
 if __name__ == "__main__":
