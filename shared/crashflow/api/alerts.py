@@ -8,7 +8,8 @@ also ``crashflow alerts test``'s samples), ``_results_number`` (default 50) and
 
 from __future__ import annotations
 
-from crashflow.aggregation.jobs import day_bounds
+import datetime as dt
+
 from crashflow.api.aggregates import date_param
 from crashflow.api.calls import Call, Reply, check_known_params, int_param, list_param
 from crashflow.api.errors import BadRequest
@@ -19,6 +20,10 @@ ALERT_COLUMNS = ("id", "rule", "kind", "product", "version", "signature", "repor
                  "fired_at", "sample")
 DELIVERY_COLUMNS = ("alert_id", "id", "webhook", "status", "rounds", "last_attempt_at", "last_status",
                     "last_error", "next_attempt_at", "delivered_at")
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), dt.timezone.utc)
 
 
 def alerts(services, call: Call) -> Reply:
@@ -34,10 +39,10 @@ def alerts(services, call: Call) -> Reply:
     from_date, to_date = date_param(params, "from_date", None), date_param(params, "to_date", None)
     if from_date is not None:
         conditions.append("fired_at >= :fired_from")
-        values["fired_from"] = day_bounds(from_date)[0]
+        values["fired_from"] = day_start(from_date)
     if to_date is not None:  # the whole day, UTC
         conditions.append("fired_at < :fired_to")
-        values["fired_to"] = day_bounds(to_date)[1]
+        values["fired_to"] = day_start(to_date + dt.timedelta(days=1))
     include_samples = params.get("include_samples", "false").lower()
     if include_samples not in ("true", "false"):
         raise BadRequest("include_samples must be true or false")
