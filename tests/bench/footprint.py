@@ -54,7 +54,8 @@ from crashflow.relay import Relay  # noqa: E402
 from crashflow.settings import Settings  # noqa: E402
 from crashflow.stores.hbase import TABLES, CrashTable  # noqa: E402
 from crashflow.stores.postgres import Database  # noqa: E402
-from crashflow.stores.s3 import client  # noqa: E402
+from crashflow.stores.boto import boto3_client  # noqa: E402
+from crashflow.stores.factory import Stores  # noqa: E402
 
 REPO = HERE.parents[1]
 DAY_JOBS = ("crashes_per_day", "top_crashers", "signatures", "explosiveness")
@@ -129,7 +130,7 @@ def process_until_done(settings: Settings, process_url: str, crash_ids: list[str
 
 def s3_bytes(settings: Settings) -> dict[str, dict[str, int]]:
     """crash id -> {kind of object: bytes}."""
-    s3 = client(settings, "s3")
+    s3 = boto3_client(settings, "s3")
     sizes: dict[str, dict[str, int]] = defaultdict(dict)
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.crash_bucket, Prefix="v1/"):
         for item in page.get("Contents", []):
@@ -241,7 +242,7 @@ def supersearch_phase(settings: Settings, env: dict, totals: list[int], servers:
         jobs_s = None
         if total <= jobs_up_to:
             for job in DAY_JOBS:
-                run = run_job(database, job, today - dt.timedelta(days=29), today)
+                run = run_job(Stores.from_settings(settings, "jobs"), job, today - dt.timedelta(days=29), today)
                 if run.status != "ok":
                     raise SystemExit(f"{job}: {run.error}")
             jobs_s = round(time.perf_counter() - started, 1)

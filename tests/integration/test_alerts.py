@@ -27,7 +27,7 @@ from crashflow import alerts, cli
 from crashflow.aggregation.runner import run_job
 from crashflow.alerts.delivery import deliver_due
 from crashflow.crashids import create_crash_id
-from crashflow.stores.postgres import Database
+from crashflow.stores.factory import Stores
 
 pytestmark = pytest.mark.integration
 
@@ -128,7 +128,8 @@ def reports_for(day: dt.date, product: str, signature: str, count: int, version:
 
 def test_rules_raise_each_alert_once_and_deliver_it(alert_stack, receiver):
     settings, product, beta_product = alert_stack
-    database = Database(settings)
+    stores = Stores.from_settings(settings, "jobs")
+    database = stores.reports
     today = dt.datetime.now(UTC).date()
     days = [today - dt.timedelta(days=n) for n in range(9, -1, -1)]
     rows = []
@@ -146,7 +147,7 @@ def test_rules_raise_each_alert_once_and_deliver_it(alert_stack, receiver):
     flaky_before = len(receiver.bodies("/flaky"))
 
     for job in ("crashes_per_day", "top_crashers", "signatures", "explosiveness"):
-        run = run_job(database, job, days[0], today)
+        run = run_job(stores, job, days[0], today)
         assert (run.status, run.error) == ("ok", None), job
 
     signed = receiver.bodies("/signed")
@@ -182,7 +183,7 @@ def test_rules_raise_each_alert_once_and_deliver_it(alert_stack, receiver):
     # The same jobs again, within the window: nothing new is raised or sent.
     received = len(receiver.received)
     for job in ("crashes_per_day", "top_crashers", "signatures", "explosiveness"):
-        assert run_job(database, job).status == "ok"
+        assert run_job(stores, job).status == "ok"
     assert len(receiver.received) == received
     with database.connection() as connection:
         counts = dict(connection.run("SELECT rule, count(*) FROM alerts WHERE NOT sample GROUP BY rule"))
@@ -191,7 +192,7 @@ def test_rules_raise_each_alert_once_and_deliver_it(alert_stack, receiver):
 
 def test_failed_deliveries_are_retried_with_backoff_and_recorded(alert_stack, receiver):
     settings, product, _ = alert_stack
-    database = Database(settings)
+    database = Stores.from_settings(settings, "jobs").reports
     config = alerts.configured(settings.alert_rules)
     with database.connection() as connection:
         (alert_id,) = connection.run("SELECT id FROM alerts WHERE rule = 'flaky-delivery'")[0]

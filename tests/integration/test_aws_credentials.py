@@ -21,7 +21,7 @@ from botocore.credentials import Credentials
 
 from conftest import DATA, TEST_NAMESPACE, FunctionServer, free_port
 from crashflow.settings import Settings
-from crashflow.stores import credentials, s3, sqs
+from crashflow.stores import credentials, layout, s3, sqs
 from crashflow.stores.awshttp import SignedHttp
 
 pytestmark = pytest.mark.integration
@@ -174,7 +174,7 @@ def test_collect_stores_and_queues_with_session_credentials(moto_with_auth, tmp_
                                files={"upload_file_minidump": ("dump", dump)})
         assert answer.status_code == 200 and answer.text.startswith("CrashID=bp-"), answer.text
         crash_id = answer.text.strip().removeprefix("CrashID=bp-")
-        assert admin.get_object(Bucket=settings.crash_bucket, Key=s3.dump_key(crash_id, "upload_file_minidump"))[
+        assert admin.get_object(Bucket=settings.crash_bucket, Key=layout.dump_key(crash_id, "upload_file_minidump"))[
             "Body"].read() == dump
         received = queue_admin.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2)["Messages"]
         assert [message["Body"] for message in received] == [crash_id]

@@ -128,7 +128,7 @@ def test_every_local_only_default_is_set_for_every_container():
 
 
 def test_schedules_are_ping_sources_of_every_job_to_aggregate():
-    from crashflow.aggregation.names import JOB_NAMES
+    from crashflow.aggregation import JOB_NAMES
 
     sources = [doc for doc in documents("schedules.yaml") if doc["kind"] == "PingSource"]
     jobs = [json.loads(source["spec"]["data"])["job"] for source in sources]
@@ -231,6 +231,8 @@ def cluster(stack, tmp_path_factory):
     # A container's environment is the image's and Kubernetes', not the test runner's.
     base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8",
             "AWS_EC2_METADATA_DISABLED": "true"}
+    if "PYTHONPATH" in os.environ:  # the package under test, when it is not the venv's own
+        base["PYTHONPATH"] = os.environ["PYTHONPATH"]
 
     def environment(container: dict, extra: dict[str, str]) -> dict[str, str]:
         env = dict(base)
@@ -343,7 +345,7 @@ def test_relay_deployment_delivers_the_queue_to_process(cluster):
 def test_ping_sources_run_every_aggregation_job(cluster):
     """Each PingSource of schedules.yaml, as Knative's ping adapter sends it: a binary
     CloudEvent of type dev.knative.sources.ping, its data as the spec gives it."""
-    from crashflow.aggregation.runner import latest_runs
+    from crashflow.api.aggregates import latest_runs
     from crashflow.stores.postgres import Database
 
     sent = dt.datetime.now(dt.timezone.utc)

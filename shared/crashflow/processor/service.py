@@ -99,8 +99,8 @@ class Processor:
         self.stores.reports.upsert_report(report_row(processed))
         self.crashes.save_processed(stored, processed, history=[*stored.history, history_entry(processed)])
         self.symbol_cache.prune_if_due()
-        if not history:
-            observe_lag(raw_crash)
+        if not stored.history:
+            observe_lag(stored.raw_crash)
         log.info("processed %s (%s): %s", crash_id, crash.ruleset, processed.get("signature"))
         return Outcome(crash_id, "processed", processed)
 
