@@ -23,6 +23,7 @@ MIGRATION_FILES = {
     "crashflow/stores/migrations/script.py.mako",
     *(f"crashflow/stores/migrations/versions/{name}.py" for name in (
         "0001_reports_and_aggregates", "0002_api_tokens", "0003_processing", "0004_aggregates", "0005_query",
+        "0006_alerts",
     )),
 }
 
@@ -82,7 +83,7 @@ def test_an_installed_crashflow_migrates_itself(tmp_path, fresh_database):
 
     connection = postgres.connect(fresh_database)
     try:
-        assert connection.run("SELECT version_num FROM alembic_version") == [["0005"]]
+        assert connection.run("SELECT version_num FROM alembic_version") == [["0006"]]
         assert connection.run("SELECT to_regclass('reports') IS NOT NULL")[0][0]
     finally:
         connection.close()
