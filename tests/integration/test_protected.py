@@ -234,6 +234,7 @@ def anonymous_bodies(api, crash_id: str, product: str, token: str | None, others
         "TopCrashers": get(api, "/api/TopCrashers/", token, product=product),
         "CrashesPerDay": get(api, "/api/CrashesPerDay/", token, product=product),
         "AggregationJobs": get(api, "/api/AggregationJobs/", token),
+        "Alerts": get(api, "/api/Alerts/", token, product=product),
         "report page": get(api, f"/report/index/{crash_id}", token),
         "search page": get(api, "/search/", token, product=product),
         "signature page": get(api, "/signature/", token, signature=signature),

@@ -77,3 +77,18 @@ def test_slack_message_escapes_what_slack_would_read_as_markup(monkeypatch):
     config = load_alert_config(rules(webhooks=[{**HOOK, "secret_env": "HOOK_SECRET"}]))
     body, headers = request_for(config.webhook("h"), document, 1)
     assert json.loads(body) == document and verify(b"s", headers["X-Crashflow-Signature"], body)
+
+
+def test_a_failed_delivery_does_not_record_the_webhooks_url(monkeypatch):
+    """last_error is shown by GET /api/Alerts/ to anyone: a webhook's URL (Slack's holds
+    its secret) must not be in it."""
+    from crashflow.alerts import delivery
+    from crashflow.alerts.rules import Webhook
+
+    monkeypatch.setattr(delivery, "FIRST_RETRY_SECONDS", 0.01)
+    webhook = Webhook(name="hook", url="http://127.0.0.1:9/services/T0/B0/s3cr3tT0ken",
+                      timeout_seconds=1)
+    with pytest.raises(delivery.DeliveryFailed) as failed:
+        delivery.send(webhook, {"summary": "x"}, 1)
+    assert "s3cr3tT0ken" not in str(failed.value) and "/services" not in str(failed.value)
+    assert str(failed.value) == "ConnectionError reaching 127.0.0.1"

@@ -19,6 +19,7 @@ import hmac
 import json
 import logging
 import time
+import urllib.parse
 
 import requests
 
@@ -126,7 +127,10 @@ def send(webhook: Webhook, document: dict, delivery_id: int) -> int:
         try:
             answer = requests.post(webhook.url, data=body, headers=headers, timeout=webhook.timeout_seconds)
         except requests.RequestException as error:
-            raise DeliveryFailed(f"{type(error).__name__}: {error}"[:500]) from None
+            # Not the error's text: it quotes the URL, and a webhook's URL can be its secret
+            # (Slack's is), while GET /api/Alerts/ shows last_error to anyone.
+            host = urllib.parse.urlsplit(webhook.url).hostname
+            raise DeliveryFailed(f"{type(error).__name__} reaching {host}") from None
         if not 200 <= answer.status_code < 300:
             raise DeliveryFailed(f"HTTP {answer.status_code}: {answer.text[:200]}", answer.status_code)
         return answer.status_code
