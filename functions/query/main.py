@@ -1,4 +1,4 @@
-"""query: the Socorro-compatible crash API."""
+"""query: the Socorro-compatible crash API and the web UI."""
 
 import functools
 
@@ -6,9 +6,9 @@ import flask
 import functions_framework
 import orjson
 
-from crashflow.api.app import QueryApi, endpoint_label
 from crashflow.logs import setup_logging
 from crashflow.metrics import standard_endpoint
+from crashflow.query_app import QueryApp, endpoint_label
 from crashflow.settings import get_settings
 from crashflow.version import version_info
 
@@ -37,22 +37,19 @@ def request_endpoint(request: flask.Request) -> str:
 
 
 @functools.cache
-def api() -> QueryApi:
+def application() -> QueryApp:
     setup_logging()
-    return QueryApi(SETTINGS)
+    return QueryApp(SETTINGS)
 
 
 @functions_framework.http
 def query(request: flask.Request):
-    # Answered before the API (and its store clients) exists, as collect does.
+    # Answered before the application (and its store clients) exists, as collect does.
     if request.path == "/__lbheartbeat__":
         return flask.jsonify({})
     if request.path == "/__version__":
         return flask.jsonify(version_info(get_settings().version_file))
-    reply = api().handle(request)
-    if isinstance(reply.body, bytes):
-        return flask.Response(reply.body, status=reply.status, headers=reply.headers,
-                              mimetype="application/octet-stream")
-    if isinstance(reply.body, str):  # a web UI page
-        return flask.Response(reply.body, status=reply.status, headers=reply.headers, mimetype="text/html")
+    reply = application().respond(request)
+    if isinstance(reply.body, (bytes, str)):  # a page, a file or a download: its Content-Type is set
+        return flask.Response(reply.body, status=reply.status, headers=reply.headers)
     return json_response(reply.body, reply.status, reply.headers)

@@ -6,6 +6,9 @@ source "$(dirname "$0")/lib.sh"
 HERE=$(dirname "$0")
 
 "$HERE/python.sh" install
+"$HERE/webassets.sh" install
+# The browser tests drive Debian's Chromium through Playwright.
+export CRASHFLOW_CHROMIUM=${CRASHFLOW_CHROMIUM:-$("$HERE/chromium.sh" install)}
 export CRASHFLOW_STACKWALKER=${CRASHFLOW_STACKWALKER:-$("$HERE/stackwalker.sh" install)}
 # dump_syms and the minidump-writer helper of the native crash test (cached after the first build).
 "$HERE/native-tools.sh" install >/dev/null

@@ -6,6 +6,7 @@ source "$(dirname "$0")/lib.sh"
 HERE=$(dirname "$0")
 
 "$HERE/python.sh" install
+"$HERE/webassets.sh" install
 export CRASHFLOW_STACKWALKER=${CRASHFLOW_STACKWALKER:-$("$HERE/stackwalker.sh" install)}
 "$HERE/postgres.sh" start
 "$HERE/moto.sh" start

@@ -145,6 +145,12 @@ class Settings(BaseSettings):
     # Longest a SuperSearch SQL statement may run before the search is refused (0: no limit).
     api_search_timeout_ms: int = 30_000
 
+    # Web UI. The key that signs session cookies; unset, the query function's instances
+    # share one random key kept in Postgres (web_secrets). Set it to sign with your own.
+    web_secret_key: str | None = None
+    # How long a sign-in lasts (the token's own expiry and revocation end it sooner).
+    web_session_hours: float = Field(default=12, gt=0)
+
     # Aggregation.
     # Schedules the relay fires: job name -> cron expression (UTC). Unset: every job's
     # own default (crashflow.aggregation.JOBS; infra/knative/schedules.yaml holds the same

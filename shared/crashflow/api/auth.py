@@ -27,10 +27,13 @@ class Gatekeeper:
         self.per_address = RateLimiter(settings.api_rate_limit_per_minute)
         self.per_token = RateLimiter(settings.api_token_rate_limit_per_minute)
 
-    def admit(self, request) -> frozenset[str]:
-        """The caller's permissions; Forbidden for a bad token, TooManyRequests over the limit.
-        A bad token counts against its address, so guessing tokens is rate limited too."""
-        token = request.headers.get(TOKEN_HEADER, "").strip()
+    def admit(self, request, token: str | None = None) -> frozenset[str]:
+        """The caller's permissions: those of ``token`` (by default the ``Auth-Token``
+        header's); Forbidden for a bad token, TooManyRequests over the limit. A bad token
+        counts against its address, so guessing tokens is rate limited too."""
+        if token is None:
+            token = request.headers.get(TOKEN_HEADER, "")
+        token = token.strip()
         permissions, refusal = frozenset(), None
         if token:
             try:

@@ -12,7 +12,7 @@ from crashflow.crashids import InvalidCrashId, normalize_crash_id
 class Reply:
     status: int
     body: dict | list | bool | bytes | str  # JSON, a download, or a web page (str)
-    headers: dict = field(default_factory=dict)
+    headers: dict = field(default_factory=dict)  # or werkzeug Headers (several Set-Cookie)
 
 
 @dataclass

@@ -109,21 +109,42 @@ def _convert(column: str, text: str):
     return text
 
 
+def split_value(raw: str) -> tuple[bool, str, str]:
+    """A value's parts: negated (a leading ``!``), the operator (``=`` when none is written;
+    ``null`` and ``true`` for ``__null__`` and ``__true__``) and the text after it."""
+    negated = raw.startswith("!")
+    text = raw[1:] if negated else raw
+    if text in ("__null__", "__true__"):
+        return negated, text.strip("_"), ""
+    operator = next((op for op in OPERATORS if text.startswith(op)), "=")
+    if text.startswith(operator):
+        text = text[len(operator):]
+    return negated, operator, text
+
+
+def join_value(negated: bool, operator: str, text: str = "") -> str:
+    """The value ``split_value`` splits: ``=`` is written only where the text would
+    otherwise be read as an operator (``=~literal``, ``=!literal``)."""
+    if operator in ("null", "true"):
+        body = f"__{operator}__"
+    elif operator == "=" and not text.startswith(("!", *OPERATORS)) and text not in ("__null__", "__true__"):
+        body = text
+    else:
+        body = operator + text
+    return f"!{body}" if negated else body
+
+
 def parse_value(column: str, raw: str) -> Filter:
     """``!`` negates; then ``__null__``, ``__true__`` or an operator prefix; default ``=``."""
     if len(raw) > MAX_VALUE_LENGTH:
         raise BadRequest(f"value for {column} is longer than {MAX_VALUE_LENGTH} characters")
-    negated = raw.startswith("!")
-    text = raw[1:] if negated else raw
-    if text == "__null__":
+    negated, operator, text = split_value(raw)
+    if operator == "null":
         return Filter(column, "null", [], negated)
-    if text == "__true__":
+    if operator == "true":
         if REPORT_COLUMNS[column] != "boolean":
             raise BadRequest(f"__true__ applies to true/false fields; {column} is not one")
         return Filter(column, "true", [], negated)
-    operator = next((op for op in OPERATORS if text.startswith(op)), "=")
-    if text.startswith(operator):
-        text = text[len(operator):]
     kind = REPORT_COLUMNS[column]
     if operator in TEXT_OPERATORS and kind != "text":
         raise BadRequest(f"operator {operator} applies to text fields; {column} is {kind}")

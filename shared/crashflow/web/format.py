@@ -1,0 +1,138 @@
+"""How the UI writes numbers, shares, dates and durations (Jinja filters; pure functions)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+MISSING = "—"
+
+# (seconds in the unit, short name); durations name their two largest units.
+DURATION_UNITS = (
+    (365 * 86400, "year"),
+    (86400, "day"),
+    (3600, "h"),
+    (60, "min"),
+    (1, "s"),
+)
+# Units that take a plural "s" (the abbreviations do not).
+WORD_UNITS = {"year", "day"}
+
+
+def number(value) -> str:
+    """``1234567`` -> ``1,234,567``; anything not a number as it is; None -> a dash."""
+    if value is None or value == "":
+        return MISSING
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
+    return str(value)
+
+
+def percent(part, whole=None) -> str:
+    """A share rounded to one decimal with a ``%``: ``percent(0.2115)`` or
+    ``percent(11, 52)`` -> ``21.2%``. A share too small to show is ``<0.1%``, not ``0.0%``."""
+    if whole is not None:
+        if not whole:
+            return MISSING
+        share = (part or 0) / whole
+    else:
+        if part is None:
+            return MISSING
+        share = part
+    value = share * 100
+    if 0 < value < 0.05:
+        return "<0.1%"
+    return f"{value:.1f}%"
+
+
+def _unit(count: int, name: str) -> str:
+    if name in WORD_UNITS:
+        return f"{count} {name}{'' if count == 1 else 's'}"
+    return f"{count} {name}"
+
+
+def duration(seconds) -> str:
+    """Seconds in human units, the two largest that apply: ``200`` -> ``3 min 20 s``,
+    ``93784`` -> ``1 day 2 h``. None or a non-number -> a dash."""
+    try:
+        remaining = int(seconds)
+    except (TypeError, ValueError):
+        return MISSING
+    if remaining < 0:
+        return MISSING
+    if remaining == 0:
+        return "0 s"
+    parts = []
+    for size, name in DURATION_UNITS:
+        count, remaining = divmod(remaining, size)
+        if count:
+            parts.append(_unit(count, name))
+        elif parts:
+            break  # "1 day 0 h" says nothing "1 day" does not
+        if len(parts) == 2:
+            break
+    return " ".join(parts)
+
+
+def parse_time(value) -> dt.datetime | None:
+    """A datetime (UTC when it carries no zone) from a datetime or an ISO string; else None."""
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime(value.year, value.month, value.day)
+    elif isinstance(value, str) and value:
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def utc(value, seconds: bool = False) -> str:
+    """``2026-11-30 14:03 UTC``; what is not a time comes back as text (None: a dash)."""
+    moment = parse_time(value)
+    if moment is None:
+        return MISSING if value in (None, "") else str(value)
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+
+
+def relative(value, now: dt.datetime | None = None) -> str:
+    """``3 h ago``, ``2 days ago``, ``just now``, ``in 5 min`` (one unit, rounded down)."""
+    moment = parse_time(value)
+    if moment is None:
+        return ""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    delta = (now - moment).total_seconds()
+    if abs(delta) < 45:
+        return "just now"
+    for size, name in DURATION_UNITS:
+        if abs(delta) >= size:
+            text = _unit(int(abs(delta) // size), name)
+            return f"{text} ago" if delta > 0 else f"in {text}"
+    return "just now"  # pragma: no cover (the loop ends at one second)
+
+
+def short_path(path: str | None) -> str:
+    """The last two parts of a source path (the full path goes in a tooltip)."""
+    if not path:
+        return ""
+    parts = path.replace("\\", "/").rstrip("/").split("/")
+    return "/".join(parts[-2:]) if len(parts) > 2 else path
+
+
+FILTERS = {
+    "number": number,
+    "percent": percent,
+    "duration": duration,
+    "utc": utc,
+    "relative": relative,
+    "short_path": short_path,
+}

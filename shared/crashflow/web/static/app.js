@@ -1,0 +1,140 @@
+// crashflow's browser script: only what a plain page cannot do. Every page works without
+// it; with it, a pending report appears by itself, the filter builder adds and removes
+// rows and offers each field's operators, and charts are drawn from the tables beside them.
+"use strict";
+
+// -- A crash being processed: ask for the page until it is the report, then show it.
+function pollPendingReport(body) {
+  const status = document.getElementById("pending-status");
+  let delay = Number(body.dataset.pollSeconds || 2) * 1000;
+  const started = Date.now();
+  async function poll() {
+    try {
+      const answer = await fetch(window.location.href, { headers: { Accept: "text/html" }, credentials: "same-origin" });
+      if (answer.status !== 202) {
+        const next = new DOMParser().parseFromString(await answer.text(), "text/html");
+        if (next.body && next.body.dataset.page === "report") {
+          document.title = next.title;
+          document.body.replaceWith(document.adoptNode(next.body));
+          return;
+        }
+        if (answer.status >= 400) {
+          status.textContent = "Processing failed (" + answer.status + "). Reload the page to see why.";
+          return;
+        }
+      }
+    } catch (error) {
+      // the query function could not be reached: keep trying
+    }
+    if (Date.now() - started > 10 * 60 * 1000) {
+      status.textContent = "Still processing after 10 minutes. Reload the page later.";
+      return;
+    }
+    delay = Math.min(delay * 1.3, 10000);
+    window.setTimeout(poll, delay);
+  }
+  window.setTimeout(poll, delay);
+}
+
+// -- The Super Search filter builder.
+function setUpBuilder(form) {
+  const rows = form.querySelector("[data-rows]");
+  const template = form.querySelector("[data-row-template]");
+  const addButton = form.querySelector("[data-add-row]");
+  const operatorsByType = JSON.parse(document.getElementById("operators-by-type").textContent);
+  let added = 0;
+
+  function fitOperators(row) {
+    const fieldSelect = row.querySelector("[data-field]");
+    const operatorSelect = row.querySelector("[data-operator]");
+    const valueInput = row.querySelector("[data-value]");
+    const chosen = fieldSelect.selectedOptions[0];
+    const type = chosen && chosen.dataset.type;
+    if (type && operatorsByType[type]) {
+      const current = operatorSelect.value;
+      operatorSelect.replaceChildren(...operatorsByType[type].map(([key, label, takesValue]) => {
+        const option = new Option(label, key, false, key === current);
+        option.dataset.takesValue = takesValue ? "1" : "";
+        return option;
+      }));
+    }
+    const operator = operatorSelect.selectedOptions[0];
+    const takesValue = !operator || operator.dataset.takesValue !== "";
+    valueInput.disabled = !takesValue;
+    valueInput.placeholder = type === "date" ? "2026-11-30 or 2026-11-30 12:00" : takesValue ? "value" : "";
+  }
+
+  function wire(row) {
+    row.querySelector("[data-field]").addEventListener("change", () => fitOperators(row));
+    row.querySelector("[data-operator]").addEventListener("change", () => fitOperators(row));
+    const remove = row.querySelector("[data-remove]");
+    remove.type = "button"; // without this script it submits the form without the row
+    remove.addEventListener("click", () => {
+      const focusTarget = row.nextElementSibling || row.previousElementSibling;
+      row.remove();
+      if (!rows.querySelector("[data-row]")) addRow();
+      (focusTarget || addButton).querySelector?.("select")?.focus();
+    });
+    fitOperators(row);
+  }
+
+  function addRow() {
+    const row = template.content.firstElementChild.cloneNode(true);
+    added += 1;
+    row.querySelectorAll("[id]").forEach((element) => {
+      const label = row.querySelector(`label[for="${element.id}"]`);
+      element.id = `${element.id}-${added}`;
+      if (label) label.htmlFor = element.id;
+    });
+    rows.appendChild(row);
+    wire(row);
+    return row;
+  }
+
+  rows.querySelectorAll("[data-row]").forEach(wire);
+  addButton.hidden = false;
+  addButton.addEventListener("click", () => addRow().querySelector("select").focus());
+}
+
+// -- Line charts (uPlot) drawn from a table: the first column holds days, the columns
+// marked data-series hold one line each. The table stays on the page with the numbers.
+const PALETTE = ["#2458b3", "#d9480f", "#2b8a3e", "#862e9c", "#c2255c", "#5c7cfa", "#868e96"];
+
+function drawChart(element) {
+  const table = document.getElementById(element.dataset.chart);
+  if (!table || typeof window.uPlot === "undefined") return;
+  const headers = [...table.tHead.rows[0].cells];
+  const seriesColumns = headers.map((cell, index) => [cell, index]).filter(([cell]) => "series" in cell.dataset);
+  const bodyRows = [...table.tBodies[0].rows];
+  const days = bodyRows.map((row) => Date.parse(row.cells[0].dataset.day + "T00:00:00Z") / 1000);
+  const data = [days, ...seriesColumns.map(([, index]) => bodyRows.map((row) => Number(row.cells[index].dataset.value)))];
+  const series = [{}, ...seriesColumns.map(([cell], n) => ({
+    label: cell.textContent.trim(),
+    stroke: PALETTE[n % PALETTE.length],
+    width: 2,
+    points: { show: days.length <= 31 },
+  }))];
+  const options = {
+    width: element.clientWidth,
+    height: 320,
+    series,
+    scales: { x: { time: true }, y: { range: (plot, min, max) => [0, Math.max(1, max * 1.1)] } },
+    axes: [{}, { values: (plot, ticks) => ticks.map((tick) => (Number.isInteger(tick) ? tick.toLocaleString("en-US") : "")) }],
+    tzDate: (seconds) => window.uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC"),
+  };
+  const plot = new window.uPlot(options, data, element);
+  window.addEventListener("resize", () => plot.setSize({ width: element.clientWidth, height: 320 }));
+}
+
+function setUp() {
+  const body = document.body;
+  if (body.dataset.pendingCrash) pollPendingReport(body);
+  document.querySelectorAll("[data-builder]").forEach(setUpBuilder);
+  document.querySelectorAll("[data-chart]").forEach(drawChart);
+}
+
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", setUp);
+} else {
+  setUp();
+}
