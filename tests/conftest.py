@@ -134,3 +134,34 @@ def functions(stack, functions_symbols_cache):
     finally:
         for server in servers.values():
             server.stop()
+
+
+def start_query_server(settings, functions, **overrides) -> FunctionServer:
+    """A query function of its own (its settings: ``overrides``, CRASHFLOW_* without the
+    prefix), wired to the test namespace and the fixture's process function."""
+    env = dict(
+        os.environ,
+        CRASHFLOW_NAMESPACE=settings.namespace,
+        CRASHFLOW_PROCESS_URL=functions["process"].url,
+        CRASHFLOW_AGGREGATE_URL=functions["aggregate"].url,
+    )
+    env.update({f"CRASHFLOW_{name.upper()}": str(value) for name, value in overrides.items()})
+    server = FunctionServer("query", free_port(), env)
+    try:
+        server.wait_ready()
+    except BaseException:
+        server.stop()  # never leave a server behind
+        raise
+    return server
+
+
+def submit(functions, dump: str, product: str, **annotations) -> str:
+    """Upload ``dump`` (from tests/data/minidumps) to the collect function; the crash id."""
+    answer = requests.post(
+        f"{functions['collect'].url}/submit",
+        data={"ProductName": product, "Version": "2.0", **annotations},
+        files={"upload_file_minidump": (dump, (DATA / "minidumps" / dump).read_bytes())},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.text.strip().removeprefix("CrashID=bp-")

@@ -4,7 +4,6 @@ collect and process functions; the query function runs as deployed (a subprocess
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -12,7 +11,7 @@ import requests
 from siggen.generator import SignatureGenerator
 from siggen.utils import convert_to_crash_data
 
-from conftest import DATA, FunctionServer, free_port
+from conftest import DATA, free_port, start_query_server, submit  # noqa: F401  (others import them from here)
 from crashflow.crashids import create_crash_id
 from crashflow.fields import default_definitions
 from crashflow.messages import ProcessingRequest
@@ -30,25 +29,6 @@ DUMPS = ["test.dmp", "linux-mini.dmp"]
 DEFINITIONS = default_definitions()
 
 
-def start_query_server(settings, functions, **overrides) -> FunctionServer:
-    """A query function of its own (its settings: ``overrides``, CRASHFLOW_* without the
-    prefix), wired to the test namespace and the fixture's process function."""
-    env = dict(
-        os.environ,
-        CRASHFLOW_NAMESPACE=settings.namespace,
-        CRASHFLOW_PROCESS_URL=functions["process"].url,
-        CRASHFLOW_AGGREGATE_URL=functions["aggregate"].url,
-    )
-    env.update({f"CRASHFLOW_{name.upper()}": str(value) for name, value in overrides.items()})
-    server = FunctionServer("query", free_port(), env)
-    try:
-        server.wait_ready()
-    except BaseException:
-        server.stop()  # never leave a server behind
-        raise
-    return server
-
-
 @pytest.fixture(scope="module")
 def api(stack, functions):
     """The query API without rate limits, trusting tokens for a moment only."""
@@ -56,17 +36,6 @@ def api(stack, functions):
                                 api_token_rate_limit_per_minute=0, api_token_cache_seconds=0.2)
     yield server.url
     server.stop()
-
-
-def submit(functions, dump: str, product: str, **annotations) -> str:
-    answer = requests.post(
-        f"{functions['collect'].url}/submit",
-        data={"ProductName": product, "Version": "2.0", **annotations},
-        files={"upload_file_minidump": (dump, (DATA / "minidumps" / dump).read_bytes())},
-        timeout=30,
-    )
-    assert answer.status_code == 200, answer.text
-    return answer.text.strip().removeprefix("CrashID=bp-")
 
 
 @pytest.fixture(scope="module")

@@ -98,6 +98,7 @@ function setUpBuilder(form) {
 
 // -- Line charts (uPlot) drawn from a table: the first column holds days, the columns
 // marked data-series hold one line each. The table stays on the page with the numbers.
+const WHOLE_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6];
 const PALETTE = ["#2458b3", "#d9480f", "#2b8a3e", "#862e9c", "#c2255c", "#5c7cfa", "#868e96"];
 
 function drawChart(element) {
@@ -108,7 +109,8 @@ function drawChart(element) {
   const bodyRows = [...table.tBodies[0].rows];
   const days = bodyRows.map((row) => Date.parse(row.cells[0].dataset.day + "T00:00:00Z") / 1000);
   const data = [days, ...seriesColumns.map(([, index]) => bodyRows.map((row) => Number(row.cells[index].dataset.value)))];
-  const series = [{}, ...seriesColumns.map(([cell], n) => ({
+  const day = (seconds) => new Date(seconds * 1000).toISOString().slice(0, 10);
+  const series = [{ label: "Day", value: (plot, value) => (value == null ? "--" : day(value)) }, ...seriesColumns.map(([cell], n) => ({
     label: cell.textContent.trim(),
     stroke: PALETTE[n % PALETTE.length],
     width: 2,
@@ -119,7 +121,11 @@ function drawChart(element) {
     height: 320,
     series,
     scales: { x: { time: true }, y: { range: (plot, min, max) => [0, Math.max(1, max * 1.1)] } },
-    axes: [{}, { values: (plot, ticks) => ticks.map((tick) => (Number.isInteger(tick) ? tick.toLocaleString("en-US") : "")) }],
+    axes: [
+      // One tick a day at most, labelled by its UTC date.
+      { incrs: [86400, 2 * 86400, 7 * 86400, 14 * 86400, 28 * 86400], values: (plot, ticks) => ticks.map((tick) => day(tick).slice(5)) },
+      // Whole crashes only, with thousands separators.
+      { incrs: WHOLE_STEPS, values: (plot, ticks) => ticks.map((tick) => tick.toLocaleString("en-US")) }],
     tzDate: (seconds) => window.uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC"),
   };
   const plot = new window.uPlot(options, data, element);
