@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from werkzeug.datastructures import MultiDict
 
 from crashflow.api import fields as fields_endpoint
-from crashflow.api.calls import list_param
+from crashflow.api.calls import int_param, list_param
 from crashflow.api.errors import BadRequest
 from crashflow.api.redaction import PII_PERMISSION
 from crashflow.api.supersearch import DEFAULT_COLUMNS, MAX_RESULTS, MAX_WINDOW, join_value, split_value
@@ -184,13 +184,9 @@ class Paging:
 
     @classmethod
     def of(cls, args: MultiDict) -> Paging:
-        size = args.get("_results_number", type=int) or DEFAULT_PAGE_SIZE
-        if not 1 <= size <= MAX_RESULTS:
-            raise BadRequest(f"_results_number must be within 1..{MAX_RESULTS}")
-        page = args.get("page", type=int) or 1
-        if page < 1:
-            raise BadRequest("page must be 1 or more")
-        if (page - 1) * size + size > MAX_WINDOW:
+        size = int_param(args, "_results_number", DEFAULT_PAGE_SIZE, 1, MAX_RESULTS)
+        page = int_param(args, "page", 1, 1, MAX_WINDOW)
+        if page * size > MAX_WINDOW:
             raise BadRequest(f"only the first {MAX_WINDOW:,} results can be paged through "
                              f"(page {MAX_WINDOW // size} at {size} a page); narrow the search")
         return cls(page, size)
