@@ -12,6 +12,7 @@ Test modules import the fixtures: ``from browsing import chromium, tab, ui  # no
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 from dataclasses import dataclass, field
@@ -33,16 +34,28 @@ VIEWPORT = {"width": 1400, "height": 900}
 FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of (\d+)")
 
 
+_BROWSER = []  # (playwright, browser): one Chromium for the whole run
+
+
+def _stop_browser() -> None:
+    for playwright, browser in _BROWSER:
+        browser.close()
+        playwright.stop()
+
+
 @pytest.fixture(scope="session")
 def chromium():
+    """One Chromium for every test module (each module imports this fixture, and Playwright's
+    sync API allows one instance per thread)."""
     from playwright.sync_api import sync_playwright
 
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    if not _BROWSER:
+        if not Path(CHROMIUM).exists():
+            pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
+        playwright = sync_playwright().start()
+        _BROWSER.append((playwright, playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)))
+        atexit.register(_stop_browser)
+    return _BROWSER[0][1]
 
 
 @dataclass
@@ -105,3 +118,32 @@ def tab(chromium, ui, request):
         finally:
             context.close()
     assert not current.unexpected_problems(), current.unexpected_problems()
+
+
+def processed_crashes(functions, dump: str, product: str, count: int = 1, **annotations) -> list[str]:
+    """``count`` crashes of ``dump`` collected and processed by the real functions (four at
+    a time); their crash ids."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    from conftest import submit
+
+    def one(_) -> str:
+        crash_id = submit(functions, dump, product, **annotations)
+        answer = requests.post(f"{functions['process'].url}/process", params={"crash_id": crash_id}, timeout=120)
+        assert answer.status_code == 200, answer.text
+        return crash_id
+
+    with ThreadPoolExecutor(4) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def press_tab_until(page, predicate: str, limit: int = 120) -> None:
+    """Press Tab until the focused element satisfies ``predicate`` (a JavaScript function
+    of the element), as a keyboard user would move through the page."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"({predicate})(document.activeElement)"):
+            return
+    raise AssertionError(f"no element reached with Tab satisfies {predicate}")

@@ -94,11 +94,14 @@ def test_signature_page_takes_the_signature_literally(api, crashes):
     assert bad.status_code == 400 and bad.headers["Content-Type"].startswith("text/html")
 
 
-def test_search_form_date_means_since(api, crashes):
+def test_search_page_dates_mean_what_supersearch_says(api, crashes):
+    """The page takes SuperSearch's own parameters: a bare date is that instant, ">=" since."""
     product, ids = crashes
-    answer = get(api, "/search/", product=product, date="2000-01-01")
-    assert answer.status_code == 200
-    assert all(f"/report/index/{crash_id}" in answer.text for crash_id in ids.values())
+    since = get(api, "/search/", product=product, date=">=2000-01-01")
+    assert since.status_code == 200
+    assert all(f"/report/index/{crash_id}" in since.text for crash_id in ids.values())
+    instant = get(api, "/search/", product=product, date="2000-01-01")
+    assert instant.status_code == 200 and not any(crash_id in instant.text for crash_id in ids.values())
 
 
 def test_reprocessing_many_ids_queues_every_one(api, tokens, stack):

@@ -91,6 +91,7 @@ def test_presets_are_whole_days_ending_today():
     assert [(p.days, p.value) for p in presets(today)] == [
         (1, ">=2026-11-30"), (3, ">=2026-11-28"), (7, ">=2026-11-24"), (14, ">=2026-11-17"), (28, ">=2026-11-03")]
     assert current_preset(MultiDict([("date", ">=2026-11-24")]), today) == 7
+    assert current_preset(MultiDict([("date", ">=2026-11-24"), ("date", "<2026-12-01")]), today) == 7
     assert current_preset(MultiDict([("date", ">=2026-11-24"), ("date", "<2026-11-26")]), today) is None
 
 

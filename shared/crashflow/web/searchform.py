@@ -108,10 +108,15 @@ class FieldCatalog:
     def __contains__(self, name: str) -> bool:
         return name in self.fields
 
-    def operators_by_type(self) -> dict[str, list[list[str]]]:
+    def operators_by_type(self) -> dict[str, list[list]]:
         """For the builder's script: query type -> [[key, label, takes value], ...]."""
-        return {kind: [[op.key, op.label, op.takes_value] for op in OPERATORS if kind in op.types]
-                for kind in ALL_TYPES}
+        table = {}
+        for kind in ALL_TYPES:
+            operators = [operator for operator in OPERATORS if kind in operator.types]
+            if kind == "date":  # a range first: "on or after" a day is what a date filter usually means
+                operators.sort(key=lambda operator: operator.key not in (">=", "<"))
+            table[kind] = [[operator.key, operator.label, operator.takes_value] for operator in operators]
+        return table
 
 
 @dataclass
@@ -246,8 +251,11 @@ def presets(today: dt.date | None = None) -> list[Preset]:
 
 
 def current_preset(args: MultiDict, today: dt.date | None = None) -> int | None:
+    """The preset the page's dates are (ending today, or tomorrow exclusive: the same)."""
+    today = today or dt.datetime.now(dt.timezone.utc).date()
     dates = args.getlist("date")
+    tomorrow = f"<{(today + dt.timedelta(days=1)).isoformat()}"
     for preset in presets(today):
-        if dates == [preset.value]:
+        if dates in ([preset.value], [preset.value, tomorrow]):
             return preset.days
     return None

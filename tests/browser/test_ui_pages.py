@@ -1,0 +1,121 @@
+"""Every page in Chromium: no console errors, no sideways scrolling from 1024 to 1920 px,
+nothing printed as None; and script in crash data (annotations, signatures, module and
+function names) stays inert text."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+import requests
+
+from browsing import chromium, processed_crashes, tab, ui  # noqa: F401  (fixtures)
+from crashflow.reports import report_row
+from crashflow.stores.hbase import CrashTable
+from crashflow.stores.postgres import Database
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+PAYLOADS = {
+    "product": "<img src=x onerror=\"window.pwned='product'\">",
+    "annotation": "<script>window.pwned='annotation'</script>",
+    "signature": "<svg onload=\"window.pwned='signature'\"> | js::Run",
+    "module": "<img src=y onerror=\"window.pwned='module'\">.dll",
+    "function": "</td><script>window.pwned='function'</script>",
+}
+WIDTHS = (1024, 1920)
+
+
+@pytest.fixture(scope="module")
+def evil(stack, functions):
+    """A crash whose annotations, signature, module and function names are markup: the
+    real pipeline's crash, then its processed crash rewritten as a hostile dump and
+    symbols would leave it, in HBase and Postgres."""
+    crash_id, = processed_crashes(functions, "test.dmp", PAYLOADS["product"], Notes=PAYLOADS["annotation"])
+    table = CrashTable(stack)
+    processed = table.get_processed_crash(crash_id)
+    processed["signature"] = PAYLOADS["signature"]
+    dump = processed["json_dump"]
+    dump["modules"][0]["filename"] = PAYLOADS["module"]
+    for frame in dump["crashing_thread"]["frames"] + dump["threads"][0]["frames"]:
+        frame["module"], frame["function"] = PAYLOADS["module"], PAYLOADS["function"]
+        frame["inlines"] = [{"function": PAYLOADS["function"], "file": PAYLOADS["annotation"], "line": 1}]
+    table.put_processed_crash(crash_id, None, processed)
+    Database(stack).upsert_report(report_row(processed))
+    return crash_id
+
+
+@pytest.fixture(scope="module")
+def plain(functions):
+    product = f"UiPages{int(time.time())}"
+    return product, processed_crashes(functions, "test.dmp", product, 2)[0]
+
+
+def pages_of(crash_id: str, product: str) -> list[str]:
+    signature = "test_app.exe"
+    return [
+        "/search/",
+        f"/search/?product={product}&_facets=signature,platform,version",
+        f"/search/?product={product}&_columns=uuid,date,signature,platform,uptime,cpu_count&_sort=-uptime",
+        *[f"/signature/?signature={signature}&product={product}&tab={tab}"
+          for tab in ("summary", "graph", "reports", "aggregations", "correlations", "bugs")],
+        *[f"/report/index/{crash_id}?tab={tab}"
+          for tab in ("details", "crashing", "threads", "modules", "raw", "addons", "correlations")],
+        f"/topcrashers/?product={product}",
+        "/topcrashers/",
+        "/login/",
+    ]
+
+
+def test_no_console_errors_and_no_sideways_scrolling(tab, plain):
+    product, crash_id = plain
+    page = tab.page
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        for path in pages_of(crash_id, product):
+            tab.go(path)
+            page.wait_for_load_state("networkidle")
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, (width, path, overflow)
+            assert not re.search(r">\s*None\s*<", page.content()), path
+    tab.expect_status(404)
+    tab.go("/no/such/page", status=404)
+    assert page.title().startswith("404 Not Found")
+
+
+def test_the_graph_is_drawn(tab, plain):
+    product, _ = plain
+    page = tab.page
+    tab.go(f"/signature/?signature=test_app.exe&product={product}&tab=graph")
+    page.wait_for_selector(".chart canvas")
+    days = page.locator("table.graph-table tbody tr")
+    assert days.count() == 7  # every day of the window, empty ones as 0
+    totals = [row.locator("td").last.inner_text() for row in days.all()]
+    assert totals[:-1] == ["0"] * 6 and totals[-1] == "2"
+    assert "2.0" in page.locator(".u-legend").inner_text()
+
+
+def test_markup_in_crash_data_stays_text(tab, evil):
+    page = tab.page
+    page.on("dialog", lambda dialog: pytest.fail(f"a dialog opened: {dialog.message}"))
+    paths = [f"/report/index/{evil}?tab={tab_name}" for tab_name in
+             ("details", "crashing", "threads", "modules", "raw")]
+    paths += [
+        "/signature/?" + requests.compat.urlencode({"signature": PAYLOADS["signature"]}),
+        "/signature/?" + requests.compat.urlencode({"signature": PAYLOADS["signature"], "tab": "reports"}),
+        "/search/?" + requests.compat.urlencode({"product": "=" + PAYLOADS["product"], "_facets": "signature,product"}),
+    ]
+    for path in paths:
+        tab.go(path)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("window.pwned") is None, path
+        assert page.locator("main script:not([type='application/json'])").count() == 0 and page.locator("main img").count() == 0
+    tab.go(f"/report/index/{evil}?tab=crashing")
+    assert PAYLOADS["function"] in page.locator("table.frames").inner_text()
+    tab.go(f"/report/index/{evil}?tab=modules")
+    assert PAYLOADS["module"] in page.locator("table.modules").inner_text()
+    tab.go(f"/report/index/{evil}")
+    assert page.locator("h1").inner_text() == PAYLOADS["signature"]
+    tab.go(f"/report/index/{evil}?tab=raw")
+    assert PAYLOADS["annotation"] in page.locator("table.values").first.inner_text()
