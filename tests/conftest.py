@@ -165,3 +165,17 @@ def submit(functions, dump: str, product: str, **annotations) -> str:
     )
     assert answer.status_code == 200, answer.text
     return answer.text.strip().removeprefix("CrashID=bp-")
+
+
+def take_message(settings, kind: str, body: str, timeout: float = 10) -> bool:
+    """Take messages off queue ``kind`` until one is ``body`` (True) or ``timeout`` passes."""
+    from crashflow.stores.sqs import CrashQueues
+
+    queues = CrashQueues(settings)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in queues.receive(kind, max_messages=10, wait_seconds=1):
+            queues.delete(message)
+            if message.body == body:
+                return True
+    return False

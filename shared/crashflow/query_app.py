@@ -22,7 +22,7 @@ from crashflow.api import aggregates, alerts, correlations, crashes, fields, rep
 from crashflow.api.app import Services
 from crashflow.api.auth import TOKEN_HEADER, Gatekeeper
 from crashflow.api.calls import Call, Reply, refuse_nul_bytes
-from crashflow.api.errors import OUTAGE_RETRY_AFTER_SECONDS, ApiError, Forbidden, NotFound, TooManyRequests
+from crashflow.api.errors import OUTAGE_RETRY_AFTER_SECONDS, ApiError, Forbidden, TooManyRequests
 from crashflow.settings import Settings
 from crashflow.stores.errors import QueryFailed, StoreUnavailable
 from crashflow.web import report, search_page, signature, signin, topcrashers

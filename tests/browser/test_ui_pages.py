@@ -58,10 +58,10 @@ def pages_of(crash_id: str, product: str) -> list[str]:
         "/search/",
         f"/search/?product={product}&_facets=signature,platform,version",
         f"/search/?product={product}&_columns=uuid,date,signature,platform,uptime,cpu_count&_sort=-uptime",
-        *[f"/signature/?signature={signature}&product={product}&tab={tab}"
-          for tab in ("summary", "graph", "reports", "aggregations", "correlations", "bugs")],
-        *[f"/report/index/{crash_id}?tab={tab}"
-          for tab in ("details", "crashing", "threads", "modules", "raw", "addons", "correlations")],
+        *[f"/signature/?signature={signature}&product={product}&tab={tab_name}"
+          for tab_name in ("summary", "graph", "reports", "aggregations", "correlations", "bugs")],
+        *[f"/report/index/{crash_id}?tab={tab_name}"
+          for tab_name in ("details", "crashing", "threads", "modules", "raw", "addons", "correlations")],
         f"/topcrashers/?product={product}",
         "/topcrashers/",
         "/login/",

@@ -95,16 +95,14 @@ def test_keyboard_alone(tab, many):
     page.wait_for_url("**/search/?product=**")
     assert page.locator(".total").inner_text() == f"{CRASHES} crash reports match."
 
-    press_tab_until(page, "e => e.closest('table.facet') && e.textContent === 'test_app.exe'", limit=300)
-    page.keyboard.press("Enter")
-    page.wait_for_url("**/signature/**")
-    press_tab_until(page, "e => e.closest('nav.tabs') && e.textContent === 'Reports'")
-    page.keyboard.press("Enter")
-    page.wait_for_url("**tab=reports**")
-    press_tab_until(page, "e => e.matches('table.hits a[href^=\"/report/index/\"]')", limit=300)
-    page.keyboard.press("Enter")
-    page.wait_for_url("**/report/index/**")
-    press_tab_until(page, "e => e.closest('nav.tabs') && e.textContent === 'Modules'")
-    page.keyboard.press("Enter")
-    page.wait_for_url("**tab=modules")
+    follow = [
+        ("e => e.closest('table.facet') && e.textContent === 'test_app.exe'", "**/signature/**"),
+        ("e => e.closest('nav.tabs') && e.textContent === 'Reports'", "**tab=reports**"),
+        ("e => e.matches('table.hits a[href^=\"/report/index/\"]')", "**/report/index/**"),
+        ("e => e.closest('nav.tabs') && e.textContent === 'Modules'", "**tab=modules"),
+    ]
+    for predicate, url in follow:
+        press_tab_until(page, predicate, limit=300)
+        page.keyboard.press("Enter")
+        page.wait_for_url(url)
     assert page.locator("table.modules").is_visible()

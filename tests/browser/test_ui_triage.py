@@ -12,10 +12,9 @@ import pytest
 import requests
 
 from browsing import chromium, processed_crashes, tab, ui  # noqa: F401  (fixtures)
-from conftest import start_query_server, submit
+from conftest import start_query_server, submit, take_message
 from crashflow.aggregation.runner import run_job
 from crashflow.stores.postgres import Database
-from crashflow.stores.sqs import CrashQueues
 from crashflow.tokens import TokenStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -110,18 +109,9 @@ def test_reprocess_from_the_report_page(tab, stack, functions, triage):
     page.wait_for_load_state()
     assert "Queued for reprocessing" in page.locator(".notice").inner_text()
     # What the relay does: take the message off the reprocessing queue, deliver it.
-    queues = CrashQueues(stack)
-    deadline = time.monotonic() + 20
-    delivered = False
-    while not delivered and time.monotonic() < deadline:
-        for message in queues.receive("reprocessing", max_messages=10):
-            queues.delete(message)
-            if message.body == crash_id:
-                answer = requests.post(f"{functions['process'].url}/process", params={"crash_id": crash_id},
-                                       timeout=120)
-                assert answer.status_code == 200
-                delivered = True
-    assert delivered
+    assert take_message(stack, "reprocessing", crash_id, timeout=20)
+    answer = requests.post(f"{functions['process'].url}/process", params={"crash_id": crash_id}, timeout=120)
+    assert answer.status_code == 200
     page.reload()
     history = page.locator("table.details tr", has=page.get_by_text("Processing history"))
     assert history.locator("li").count() == 2  # the first run, then this result

@@ -11,7 +11,7 @@ import requests
 from siggen.generator import SignatureGenerator
 from siggen.utils import convert_to_crash_data
 
-from conftest import DATA, free_port, start_query_server, submit  # noqa: F401  (others import them from here)
+from conftest import DATA, free_port, start_query_server, submit, take_message  # noqa: F401  (others import them from here)
 from crashflow.crashids import create_crash_id
 from crashflow.fields import default_definitions
 from crashflow.messages import ProcessingRequest
@@ -215,18 +215,11 @@ def test_priority_processing_falls_back_to_the_priority_queue(stack, functions):
     """With the process function unreachable, the crash id goes to the priority queue."""
     server = start_query_server(stack, functions, process_url=f"http://127.0.0.1:{free_port()}",
                                 priority_wait_seconds=5, api_rate_limit_per_minute=0)
-    queues = CrashQueues(stack)
     try:
         crash_id = submit(functions, "test.dmp", "QueryFallback")
         answer = get(server.url, "/api/ProcessedCrash/", crash_id=crash_id)
         assert answer.status_code == 202 and answer.json()["status"] == "pending"
-        found = []
-        deadline = time.monotonic() + 10
-        while crash_id not in found and time.monotonic() < deadline:
-            for message in queues.receive("priority", wait_seconds=1):
-                found.append(message.body)
-                queues.delete(message)
-        assert crash_id in found
+        assert take_message(stack, "priority", crash_id)
     finally:
         server.stop()
 

@@ -73,7 +73,7 @@ class SearchQuery:
     withheld_columns: list[str] = field(default_factory=list)
 
 
-def _parse_date(text: str) -> dt.datetime:
+def parse_date(text: str) -> dt.datetime:
     value_text = text.strip()
     if value_text.endswith(("Z", "z")):
         value_text = value_text[:-1] + "+00:00"
@@ -96,7 +96,7 @@ FALSE_WORDS = {"0", "false", "f", "no", "n", "off"}
 def _convert(column: str, text: str):
     kind = REPORT_COLUMNS[column]
     if kind == "timestamp":
-        return _parse_date(text)
+        return parse_date(text)
     if kind == "integer":
         try:
             return int(text)

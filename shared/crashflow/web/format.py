@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from crashflow.api.errors import BadRequest
+from crashflow.api.supersearch import parse_date
+
 MISSING = "—"
 
 # (seconds in the unit, short name); durations name their two largest units.
@@ -84,12 +87,9 @@ def parse_time(value) -> dt.datetime | None:
     elif isinstance(value, dt.date):
         moment = dt.datetime(value.year, value.month, value.day)
     elif isinstance(value, str) and value:
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
         try:
-            moment = dt.datetime.fromisoformat(text)
-        except ValueError:
+            moment = parse_date(value)
+        except BadRequest:
             return None
     else:
         return None
