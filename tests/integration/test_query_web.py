@@ -226,6 +226,28 @@ def test_a_revoked_token_signs_the_user_out(ui, stack, crashes):
     assert "You were signed out" not in page(ui.url, "/search/", browser).text  # said once
 
 
+def test_downloads_follow_the_session(ui, crashes, tokens):
+    _, ids = crashes
+    dump_link = f"/api/RawCrash/?crash_id={ids['test.dmp']}&format=raw&name=upload_file_minidump"
+    anonymous = page(ui.url, f"/report/index/{ids['test.dmp']}", tab="raw").text
+    assert dump_link.replace("&", "&amp;") not in anonymous and "need a token with <code>view_rawdump</code>" in anonymous
+    assert requests.get(f"{ui.url}{dump_link}", timeout=30).status_code == 403
+    browser = sign_in(ui.url, tokens["everything"])
+    raw_tab = page(ui.url, f"/report/index/{ids['test.dmp']}", browser, tab="raw").text
+    assert dump_link.replace("&", "&amp;") in raw_tab
+    download = browser.get(f"{ui.url}{dump_link}", timeout=30)
+    assert download.status_code == 200 and download.content == (REPO / "tests/data/minidumps/test.dmp").read_bytes()
+
+
+def test_protected_fields_are_offered_to_view_pii_only(ui, tokens):
+    assert '<option value="url"' not in page(ui.url, "/search/").text
+    assert '<option value="url"' not in page(ui.url, "/search/", sign_in(ui.url, tokens["nothing"])).text
+    assert '<option value="url" data-type="string">url (protected)' in page(ui.url, "/search/",
+                                                                           sign_in(ui.url, tokens["pii"])).text
+    refused = page(ui.url, "/search/", status=403, url="~private")
+    assert "view_pii" in refused.text
+
+
 def test_the_session_never_authorizes_a_change_through_the_api(ui, crashes, tokens):
     _, ids = crashes
     browser = sign_in(ui.url, tokens["everything"])

@@ -39,6 +39,18 @@ TEMPLATES.filters.update({name: _defined(function) for name, function in FILTERS
 # version or date range chosen once stays chosen.
 CARRIED = ("product", "version", "date")
 HTML = "text/html; charset=utf-8"
+# Where an API answer made for a caller without view_pii says what it left out:
+# {"count": n, "fields": [...], ...}.
+WITHHELD_KEY = "_withheld"
+
+
+def split_withheld(answer: dict) -> tuple[dict, int | None]:
+    """An API answer without its withheld-fields note, and how many fields that note says
+    were left out (None when the answer has no such note)."""
+    note = answer.get(WITHHELD_KEY) if isinstance(answer, dict) else None
+    if not isinstance(note, dict):
+        return answer, None
+    return {key: value for key, value in answer.items() if key != WITHHELD_KEY}, int(note.get("count", 0))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from crashflow.api import correlations, crashes, reprocessing, signatures
 from crashflow.api.calls import Reply
 from crashflow.api.errors import BadRequest, NotFound
 from crashflow.stores.layout import MAIN_DUMP
-from crashflow.web.page import Page
+from crashflow.web.page import Page, split_withheld
 from crashflow.web.reasons import explain_address, explain_reason
 
 TABS = {
@@ -131,11 +131,11 @@ def report_page(page: Page, crash_id: str) -> Reply:
     answer = page.ask(crashes.processed_crash, crash_id=crash_id)
     if answer.status == 202:
         return page.render("pending.html", 202, crash_id=answer.body["crash_id"], seconds=PENDING_POLL_SECONDS)
-    processed = answer.body
+    processed, hidden = split_withheld(answer.body)
     dump = processed.get("json_dump") or {}
     crashing_index = crashing_thread_index(processed, dump)
     values = dict(crash=processed, tab=tab, tabs=TABS, crash_id=processed.get("uuid") or crash_id,
-                  dumps=dump_names(processed))
+                  dumps=dump_names(processed), hidden=hidden)
     if tab == "details":
         signature = processed.get("signature")
         bugs = page.ask(signatures.bugs, signatures=signature).body["hits"] if signature else []
@@ -162,9 +162,11 @@ def report_page(page: Page, crash_id: str) -> Reply:
         values.update(modules=modules, symbol_counts=counts)
     elif tab == "raw":
         try:
-            raw = page.ask(crashes.raw_crash, crash_id=crash_id).body
+            raw, raw_hidden = split_withheld(page.ask(crashes.raw_crash, crash_id=crash_id).body)
         except NotFound:  # the raw crash went (expired) after it was processed
-            raw = None
+            raw, raw_hidden = None, None
+        if raw_hidden is not None:
+            values["hidden"] = (hidden or 0) + raw_hidden
         values.update(raw=raw)
     elif tab == "addons":
         values.update(addons=[addon.rpartition(":")[::2] if ":" in addon else (addon, "")

@@ -14,7 +14,7 @@ from crashflow.api import search
 from crashflow.api.calls import Reply, list_param
 from crashflow.api.errors import BadRequest, Forbidden
 from crashflow.api.supersearch import DEFAULT_FACETS, MAX_RESULTS, MAX_WINDOW
-from crashflow.web.page import Page, query_string
+from crashflow.web.page import Page, query_string, split_withheld
 from crashflow.web.searchform import (
     OPERATORS,
     PAGE_SIZES,
@@ -50,11 +50,11 @@ def search_page(page: Page) -> Reply:
         query = [(name, value) for name, value in params if name not in ("_columns", "_results_number")]
         query += [("_columns", ",".join(values["chosen_columns"])), ("_results_number", str(paging.size)),
                   ("_results_offset", str(paging.offset))]
-        result = page.ask(search.super_search, query).body
+        result, hidden = split_withheld(page.ask(search.super_search, query).body)
     except (BadRequest, Forbidden) as error:
         return page.render("search.html", error.status, problem=str(error), **values)
     values.update(
-        result=result, paging=paging, sort=sort_key(args), max_window=MAX_WINDOW,
+        result=result, hidden=hidden, paging=paging, sort=sort_key(args), max_window=MAX_WINDOW,
         api_url=f"/api/SuperSearch/?{query_string(query)}",
         csv_url=f"/search/results.csv?{query_string([p for p in params if p[0] != '_results_number'])}",
     )

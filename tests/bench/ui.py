@@ -1,0 +1,215 @@
+"""Web UI benchmark: server time per page under 4 concurrent clients, and each page's weight.
+
+Loads query.py's data set in a namespace of its own (dropped at the end): ``--reports``
+report rows over 30 days (reportgen's COPY loader), the signatures job's first dates, and
+``--crashes`` synthetic processed crashes in HBase. Then, with ``--clients`` clients at once
+against a query function served as deployed, measures each page (goal: p95 <= 300 ms):
+
+- report: ``/report/index/<id>`` (the details tab: one HBase read, the signature's bugs)
+- signature, 7 days: ``/signature/?signature=S&product=P`` (the summary tab: six splits,
+  first and last seen), for signatures drawn by their crash counts
+- search with 3 filters and a facet: product, version, platform, the last 7 days, signatures
+- search page 10: a product's last 7 days, page 10 at 50 a page
+
+and the bytes of each page's HTML + CSS + JS as a browser fetches them, uncompressed (goal
+<= 300 KB). It also times a signature's summary both ways the page could get it: SuperSearch
+over Postgres, or the HBase signature index (its crash ids, then each crash read).
+
+    .venv/bin/python tests/bench/ui.py [--reports 1000000 --crashes 10000 --clients 4]
+
+Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import requests
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+
+from conftest import FunctionServer, free_port  # noqa: E402
+from query import drop_namespace, load_crashes, percentiles, run_clients  # noqa: E402
+from reportgen import PRODUCTS, load_reports  # noqa: E402
+
+from crashflow.crashids import hbase_row_key  # noqa: E402
+from crashflow.provision import provision  # noqa: E402
+from crashflow.settings import Settings  # noqa: E402
+from crashflow.stores.hbase import CRASH_REPORTS, CrashTable  # noqa: E402
+from crashflow.stores.postgres import Database  # noqa: E402
+
+REPO = HERE.parents[1]
+ASSET = re.compile(r'<(?:link rel="stylesheet" href|script src)="([^"]+)"')
+GOAL_MS = 300
+GOAL_BYTES = 300 * 1024
+
+
+def page_weight(base: str, path: str) -> dict:
+    """Bytes of the page and of the stylesheets and scripts it loads."""
+    html = requests.get(f"{base}{path}", timeout=60)
+    assets = {url: len(requests.get(f"{base}{url}", timeout=60).content) for url in ASSET.findall(html.text)}
+    return {"html_bytes": len(html.content), "css_js_bytes": sum(assets.values()),
+            "total_bytes": len(html.content) + sum(assets.values()), "assets": len(assets)}
+
+
+def signatures_by_size(database: Database, product: str, since: dt.date) -> dict[str, list[str]]:
+    """The product's signatures of the last 7 days by crash count: the top 20 (thousands
+    of crashes each), middling ones (100-1000) and small ones (10-30)."""
+    with database.connection() as connection:
+        rows = connection.run(
+            "SELECT signature, count(*) FROM reports WHERE product = :product AND date_processed >= :since "
+            "GROUP BY 1 ORDER BY 2 DESC", product=product, since=since)
+    return {
+        "top": [s for s, _ in rows[:20]],
+        "middling": [s for s, n in rows if 100 <= n <= 1000][:50],
+        "small": [s for s, n in rows if 10 <= n <= 30][:50],
+        "counts": {s: n for s, n in rows},
+    }
+
+
+def hbase_summary(table: CrashTable, signature: str) -> Counter:
+    """A signature's split by product, version and OS from the HBase signature index: its
+    crash ids, then every crash's processed record."""
+    crash_ids = table.crash_ids_by_signature(signature, limit=1_000_000)
+    counts = Counter()
+    with table.pool.connection() as connection:
+        rows = connection.table(CRASH_REPORTS).rows([hbase_row_key(c) for c in crash_ids],
+                                                    columns=[b"processed_data:json"])
+    for _, data in rows:
+        processed = json.loads(data[b"processed_data:json"])
+        counts.update([("product", processed.get("product")), ("version", processed.get("version")),
+                       ("os_name", processed.get("os_name"))])
+    return counts
+
+
+def time_calls(function, arguments: list, repeat: int = 3) -> dict:
+    samples = []
+    for argument in arguments:
+        for _ in range(repeat):
+            started = time.perf_counter()
+            function(argument)
+            samples.append(time.perf_counter() - started)
+    return percentiles(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--namespace", default="cfuibench")
+    parser.add_argument("--reports", type=int, default=1_000_000)
+    parser.add_argument("--crashes", type=int, default=10_000)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--requests", type=int, default=100, help="per client and page")
+    parser.add_argument("--keep", action="store_true", help="keep the namespace's data afterwards")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    settings = Settings(namespace=args.namespace)
+    env = dict(os.environ, CRASHFLOW_NAMESPACE=settings.namespace, CRASHFLOW_API_RATE_LIMIT_PER_MINUTE="0",
+               CRASHFLOW_API_TOKEN_RATE_LIMIT_PER_MINUTE="0")
+    report: dict = {"namespace": settings.namespace, "reports": args.reports, "crashes": args.crashes,
+                    "clients": args.clients, "requests_per_client": args.requests}
+    servers = []
+    try:
+        drop_namespace(settings)  # what an interrupted run left
+        provision(settings)
+        database = Database(settings)
+        today = dt.datetime.now(dt.timezone.utc).date()
+        started = time.perf_counter()
+        load_reports(database, args.reports, 30, today, seed=1)
+        with database.connection() as connection:
+            connection.run("VACUUM ANALYZE reports")  # what autovacuum does after a bulk load
+        report["load_reports_s"] = round(time.perf_counter() - started, 1)
+        started = time.perf_counter()
+        subprocess.run([str(REPO / ".venv" / "bin" / "crashflow"), "aggregate", "run", "signatures",
+                        "--from", str(today - dt.timedelta(days=29)), "--to", str(today)],
+                       env=env, check=True, capture_output=True)
+        report["signatures_job_s"] = round(time.perf_counter() - started, 1)
+        started = time.perf_counter()
+        crash_ids = load_crashes(settings, args.crashes)
+        report["load_crashes_s"] = round(time.perf_counter() - started, 1)
+
+        query = FunctionServer("query", free_port(), env)
+        servers.append(query)
+        query.wait_ready()
+        base = query.url
+        requests.get(f"{base}/__heartbeat__", timeout=60)  # builds the application before timing
+        week = (today - dt.timedelta(days=6)).isoformat()
+        sizes = signatures_by_size(database, "Firefox", today - dt.timedelta(days=6))
+        drawn = sizes["top"] + sizes["middling"] + sizes["small"]
+        builds = [(product, version) for product, versions in PRODUCTS.items() for version, *_ in versions]
+        platforms = ["Windows NT", "Linux", "Mac OS X"]
+
+        pages = {
+            "report": lambda rng: ("GET", f"{base}/report/index/{rng.choice(crash_ids)}", None),
+            "signature_7_days": lambda rng: ("GET", f"{base}/signature/",
+                                             {"signature": rng.choice(drawn), "product": "Firefox"}),
+            "search_3_filters_facet": lambda rng: ("GET", f"{base}/search/", [
+                *zip(("product", "version"), rng.choice(builds)), ("platform", rng.choice(platforms)),
+                ("date", f">={week}"), ("_facets", "signature")]),
+            "search_page_10": lambda rng: ("GET", f"{base}/search/", [
+                ("product", rng.choice(["Firefox", "Thunderbird"])), ("date", f">={week}"), ("page", "10")]),
+        }
+        examples = {
+            "report": f"/report/index/{crash_ids[0]}",
+            "signature_7_days": "/signature/?" + requests.compat.urlencode({"signature": sizes["top"][0],
+                                                                            "product": "Firefox"}),
+            "search_3_filters_facet": "/search/?" + requests.compat.urlencode([
+                ("product", "Firefox"), ("version", "121.0"), ("platform", "Windows NT"), ("date", f">={week}"),
+                ("_facets", "signature")]),
+            "search_page_10": f"/search/?product=Firefox&date=%3E%3D{week}&page=10",
+        }
+        report["load_before"] = os.getloadavg()
+        report["pages"] = {}
+        for name, make_request in pages.items():
+            report["pages"][name] = run_clients(args.clients, args.requests, make_request)
+            report["pages"][name]["weight"] = page_weight(base, examples[name])
+        report["load_after_pages"] = os.getloadavg()
+
+        # A signature's summary: SuperSearch over Postgres against the HBase signature index.
+        table = CrashTable(settings, pool_size=2)
+        hbase_signatures = sorted({table.get_processed_crash(c)["signature"] for c in crash_ids[:50]})[:10]
+        hbase_counts = [len(table.crash_ids_by_signature(s, limit=1_000_000)) for s in hbase_signatures]
+        session = requests.Session()
+
+        def supersearch_summary(signature: str) -> None:
+            session.get(f"{base}/api/SuperSearch/", timeout=60, params={
+                "signature": f"={signature}", "date": f">={week}", "_results_number": 0,
+                "_facets": "product,version,platform,cpu_arch,process_type,release_channel"}).raise_for_status()
+
+        report["signature_summary"] = {
+            "hbase_index": {"signatures": len(hbase_signatures),
+                            "crashes_each": round(sum(hbase_counts) / len(hbase_counts), 1),
+                            **time_calls(lambda s: hbase_summary(table, s), hbase_signatures)},
+            "supersearch_small": {"crashes_each": round(sum(sizes["counts"][s] for s in sizes["small"][:10]) / 10, 1),
+                                  **time_calls(supersearch_summary, sizes["small"][:10])},
+            "supersearch_top": {"crashes_each": round(sum(sizes["counts"][s] for s in sizes["top"][:10]) / 10, 1),
+                                **time_calls(supersearch_summary, sizes["top"][:10])},
+        }
+        report["load_end"] = os.getloadavg()
+        report["goals_met"] = {
+            **{f"{name}_p95_ms<={GOAL_MS}": result.get("p95_ms", 1e9) <= GOAL_MS and not result.get("errors")
+               for name, result in report["pages"].items()},
+            **{f"{name}_bytes<={GOAL_BYTES}": result["weight"]["total_bytes"] <= GOAL_BYTES
+               for name, result in report["pages"].items()},
+        }
+    finally:
+        for server in servers:
+            server.stop()
+        if not args.keep:
+            report["cleanup_problems"] = drop_namespace(settings)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
