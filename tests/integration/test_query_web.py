@@ -24,8 +24,8 @@ REPORT_TABS = ["details", "crashing", "threads", "modules", "raw", "addons", "co
 SIGNATURE_TABS = ["summary", "graph", "reports", "aggregations", "correlations", "bugs"]
 
 
-def page(url, path, session=None, status=200, **params):
-    answer = (session or requests).get(f"{url}{path}", params=params, headers=BROWSER, timeout=60)
+def page(base, path, session=None, status=200, **params):
+    answer = (session or requests).get(f"{base}{path}", params=params, headers=BROWSER, timeout=60)
     assert answer.status_code == status, (path, answer.status_code, answer.text[:500])
     assert answer.headers["Content-Type"].startswith("text/html"), answer.text[:200]
     return answer
