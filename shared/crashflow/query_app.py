@@ -250,8 +250,11 @@ class QueryApp:
         return reply
 
     def page_permissions(self, request, session) -> frozenset[str]:
-        """The permissions of the token the user signed in with; a token that was revoked
-        or expired signs the user out, with a notice saying so."""
+        """The permissions of the token the user signed in with (or of an ``Auth-Token``
+        header, as the API takes it: a script may read pages too); a signed-in token that
+        was revoked or expired signs the user out, with a notice saying so."""
+        if request.headers.get(TOKEN_HEADER, "").strip():
+            return self.gate.admit(request)
         if session.token is None:
             return self.gate.admit(request, token="")
         try:

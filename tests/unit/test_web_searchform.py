@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 from crashflow.api.errors import BadRequest
 from crashflow.api.supersearch import parse_value
 from crashflow.web.searchform import (
-    OPERATORS,
+    operator_choices,
     Paging,
     canonical_query,
     current_preset,
@@ -21,8 +21,8 @@ from crashflow.web.searchform import (
 )
 from crashflow.web.signature import date_range, window
 
-# Every operator that takes a text value (but regular expressions, which must compile).
-VALUE_OPERATORS = [op.key for op in OPERATORS if op.takes_value and "string" in op.types and op.key != "@"]
+# Every choice a text field has that takes a value (but regular expressions, which must compile).
+VALUE_OPERATORS = [op.key for op in operator_choices(("=", "~", "^", "$", "__null__")) if op.takes_value]
 
 
 @pytest.mark.parametrize("raw, key, text", [
@@ -105,3 +105,11 @@ def test_custom_ranges_and_windows():
     assert window([">=2026-11-01", "<2026-11-04"], today) == (dt.date(2026, 11, 1), dt.date(2026, 11, 3))
     assert window([">=2026-11-24"], today) == (dt.date(2026, 11, 24), today)
     assert window(["<=2026-11-20"], today) == (None, dt.date(2026, 11, 20))
+
+
+def test_operator_choices_follow_the_fields_operators():
+    keys = [op.key for op in operator_choices(("=", ">=", "<=", ">", "<", "__null__"))]
+    assert keys == ["=", "!=", ">=", "<=", ">", "<", "__null__", "!__null__"]
+    booleans = {op.key: op for op in operator_choices(("=", "__true__", "__null__"))}
+    assert not booleans["__true__"].takes_value and not booleans["!__null__"].takes_value
+    assert [op.key for op in operator_choices(("=", "unknown"))] == ["=", "!="]

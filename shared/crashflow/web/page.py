@@ -16,7 +16,9 @@ from werkzeug.datastructures import MultiDict
 
 from crashflow import __version__
 from crashflow.api.calls import Call, Reply
+from crashflow.api.redaction import WITHHELD_KEY
 from crashflow.api.supersearch import join_value
+from crashflow.fields import PII_PERMISSION
 from crashflow.web.format import FILTERS
 
 TEMPLATES = jinja2.Environment(
@@ -39,18 +41,6 @@ TEMPLATES.filters.update({name: _defined(function) for name, function in FILTERS
 # version or date range chosen once stays chosen.
 CARRIED = ("product", "version", "date")
 HTML = "text/html; charset=utf-8"
-# Where an API answer made for a caller without view_pii says what it left out:
-# {"count": n, "fields": [...], ...}.
-WITHHELD_KEY = "_withheld"
-
-
-def split_withheld(answer: dict) -> tuple[dict, int | None]:
-    """An API answer without its withheld-fields note, and how many fields that note says
-    were left out (None when the answer has no such note)."""
-    note = answer.get(WITHHELD_KEY) if isinstance(answer, dict) else None
-    if not isinstance(note, dict):
-        return answer, None
-    return {key: value for key, value in answer.items() if key != WITHHELD_KEY}, int(note.get("count", 0))
 
 
 @dataclass(frozen=True)
@@ -114,6 +104,15 @@ class Page:
     @property
     def call(self) -> Call:
         return Call(self.request, self.permissions)
+
+    def split_withheld(self, answer: dict) -> tuple[dict, int | None]:
+        """An API answer without its ``_withheld`` note, and how many fields the note says
+        were left out (None when there is no note). A caller with view_pii gets no note:
+        an annotation of that name is then the crash's own."""
+        note = answer.get(WITHHELD_KEY) if isinstance(answer, dict) else None
+        if self.may(PII_PERMISSION) or not isinstance(note, dict):
+            return answer, None
+        return {key: value for key, value in answer.items() if key != WITHHELD_KEY}, int(note.get("count", 0))
 
     def csrf_token(self) -> str:
         return self.session.csrf_token()

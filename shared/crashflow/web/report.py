@@ -14,7 +14,7 @@ from crashflow.api import correlations, crashes, reprocessing, signatures
 from crashflow.api.calls import Reply
 from crashflow.api.errors import BadRequest, NotFound
 from crashflow.stores.layout import MAIN_DUMP
-from crashflow.web.page import Page, split_withheld
+from crashflow.web.page import Page
 from crashflow.web.reasons import explain_address, explain_reason
 
 TABS = {
@@ -131,7 +131,7 @@ def report_page(page: Page, crash_id: str) -> Reply:
     answer = page.ask(crashes.processed_crash, crash_id=crash_id)
     if answer.status == 202:
         return page.render("pending.html", 202, crash_id=answer.body["crash_id"], seconds=PENDING_POLL_SECONDS)
-    processed, hidden = split_withheld(answer.body)
+    processed, hidden = page.split_withheld(answer.body)
     dump = processed.get("json_dump") or {}
     crashing_index = crashing_thread_index(processed, dump)
     values = dict(crash=processed, tab=tab, tabs=TABS, crash_id=processed.get("uuid") or crash_id,
@@ -162,7 +162,7 @@ def report_page(page: Page, crash_id: str) -> Reply:
         values.update(modules=modules, symbol_counts=counts)
     elif tab == "raw":
         try:
-            raw, raw_hidden = split_withheld(page.ask(crashes.raw_crash, crash_id=crash_id).body)
+            raw, raw_hidden = page.split_withheld(page.ask(crashes.raw_crash, crash_id=crash_id).body)
         except NotFound:  # the raw crash went (expired) after it was processed
             raw, raw_hidden = None, None
         if raw_hidden is not None:

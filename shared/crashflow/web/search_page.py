@@ -14,9 +14,8 @@ from crashflow.api import search
 from crashflow.api.calls import Reply, list_param
 from crashflow.api.errors import BadRequest, Forbidden
 from crashflow.api.supersearch import DEFAULT_FACETS, MAX_RESULTS, MAX_WINDOW
-from crashflow.web.page import Page, query_string, split_withheld
+from crashflow.web.page import Page, query_string
 from crashflow.web.searchform import (
-    OPERATORS,
     PAGE_SIZES,
     FieldCatalog,
     Paging,
@@ -39,7 +38,7 @@ def search_page(page: Page) -> Reply:
         return page.redirect(f"/search/?{query_string(canonical_query(args, keep_page_params=False))}")
     catalog = FieldCatalog(page)
     params = search_params(args)
-    values = dict(nav="search", catalog=catalog, rows=filter_rows(args), operators=OPERATORS,
+    values = dict(nav="search", catalog=catalog, rows=filter_rows(args),
                   presets=presets(), preset=current_preset(args), page_sizes=PAGE_SIZES,
                   facets=list_param(args, "_facets") if "_facets" in args else list(DEFAULT_FACETS),
                   chosen_columns=columns(args, catalog), result=None)
@@ -50,7 +49,7 @@ def search_page(page: Page) -> Reply:
         query = [(name, value) for name, value in params if name not in ("_columns", "_results_number")]
         query += [("_columns", ",".join(values["chosen_columns"])), ("_results_number", str(paging.size)),
                   ("_results_offset", str(paging.offset))]
-        result, hidden = split_withheld(page.ask(search.super_search, query).body)
+        result, hidden = page.split_withheld(page.ask(search.super_search, query).body)
     except (BadRequest, Forbidden) as error:
         return page.render("search.html", error.status, problem=str(error), **values)
     values.update(

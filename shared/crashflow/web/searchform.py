@@ -17,8 +17,8 @@ from werkzeug.datastructures import MultiDict
 from crashflow.api import fields as fields_endpoint
 from crashflow.api.calls import int_param, list_param
 from crashflow.api.errors import BadRequest
-from crashflow.api.redaction import PII_PERMISSION
 from crashflow.api.supersearch import DEFAULT_COLUMNS, MAX_RESULTS, MAX_WINDOW, join_value, split_value
+from crashflow.fields import PII_PERMISSION
 
 # Parameters that belong to a page, not to SuperSearch.
 PAGE_PARAMS = ("page", "tab", "thread")
@@ -37,29 +37,44 @@ COMMON_FIELDS = ("product", "version", "signature", "date", "platform", "os_vers
 class Operator:
     key: str  # the form's value: the operator as SuperSearch writes it ("!~", "__null__")
     label: str
-    types: tuple[str, ...]  # SuperSearchFields query types it applies to
     takes_value: bool = True
 
 
-ALL_TYPES = ("string", "integer", "date", "bool")
-OPERATORS = (
-    Operator("=", "is", ("string", "integer", "date")),
-    Operator("!=", "is not", ("string", "integer", "date")),
-    Operator("~", "contains", ("string",)),
-    Operator("!~", "does not contain", ("string",)),
-    Operator("^", "starts with", ("string",)),
-    Operator("!^", "does not start with", ("string",)),
-    Operator("$", "ends with", ("string",)),
-    Operator("@", "matches regex", ("string",)),
-    Operator(">=", "on or after / at least", ("integer", "date")),
-    Operator("<", "before / less than", ("integer", "date")),
-    Operator(">", "after / more than", ("integer", "date")),
-    Operator("<=", "on or before / at most", ("integer", "date")),
-    Operator("__true__", "is true", ("bool",), takes_value=False),
-    Operator("!__true__", "is not true", ("bool",), takes_value=False),
-    Operator("__null__", "is missing", ALL_TYPES, takes_value=False),
-    Operator("!__null__", "exists", ALL_TYPES, takes_value=False),
-)
+# How the builder words each of SuperSearch's operators (a field's own are in
+# SuperSearchFields), and its negation ("!") where the builder offers one.
+OPERATOR_WORDS = {
+    "=": ("is", "is not"),
+    "~": ("contains", "does not contain"),
+    "^": ("starts with", "does not start with"),
+    "$": ("ends with", "does not end with"),
+    "@": ("matches regex", "does not match regex"),
+    ">=": ("on or after / at least", None),
+    "<": ("before / less than", None),
+    ">": ("after / more than", None),
+    "<=": ("on or before / at most", None),
+    "__true__": ("is true", "is not true"),
+    "__null__": ("is missing", "exists"),
+}
+NO_VALUE = ("__true__", "__null__")
+# Dates offer a range first: "on or after" a day is what a date filter usually means.
+DATE_FIRST = (">=", "<")
+
+
+def operator_choices(operators) -> list[Operator]:
+    """The builder's choices for a field with SuperSearch ``operators``."""
+    choices = []
+    for symbol in operators:
+        words = OPERATOR_WORDS.get(symbol)
+        if words is None:
+            continue
+        takes_value = symbol not in NO_VALUE
+        choices.append(Operator(symbol, words[0], takes_value))
+        if words[1]:
+            choices.append(Operator(f"!{symbol}", words[1], takes_value))
+    return choices
+
+
+OPERATORS = operator_choices(OPERATOR_WORDS)  # every choice, for a row without a field yet
 OPERATOR_KEYS = {operator.key: operator for operator in OPERATORS}
 
 
@@ -84,12 +99,13 @@ class Field:
     name: str
     query_type: str
     protected: bool
+    operators: list[Operator]
 
 
 class FieldCatalog:
-    """The fields a caller may pick: every SuperSearch field, protected ones only for a
-    caller with ``view_pii``; the column an alias stands for is left out (``date``, not
-    ``date_processed``)."""
+    """The fields a caller may pick, with their operators: every SuperSearch field,
+    protected ones only for a caller with ``view_pii``; the column an alias stands for is
+    left out (``date``, not ``date_processed``)."""
 
     def __init__(self, page):
         described = page.ask(fields_endpoint.super_search_fields).body
@@ -101,22 +117,23 @@ class FieldCatalog:
             protected = bool(description["permissions_needed"])
             if name in aliased or (protected and not allowed):
                 continue
-            self.fields[name] = Field(name, description["query_type"], protected)
+            choices = operator_choices(description["operators"])
+            if description["query_type"] == "date":
+                choices.sort(key=lambda operator: operator.key not in DATE_FIRST)
+            self.fields[name] = Field(name, description["query_type"], protected, choices)
         common = [name for name in COMMON_FIELDS if name in self.fields]
         self.ordered = common + sorted(set(self.fields) - set(common))
 
     def __contains__(self, name: str) -> bool:
         return name in self.fields
 
-    def operators_by_type(self) -> dict[str, list[list]]:
-        """For the builder's script: query type -> [[key, label, takes value], ...]."""
-        table = {}
-        for kind in ALL_TYPES:
-            operators = [operator for operator in OPERATORS if kind in operator.types]
-            if kind == "date":  # a range first: "on or after" a day is what a date filter usually means
-                operators.sort(key=lambda operator: operator.key not in (">=", "<"))
-            table[kind] = [[operator.key, operator.label, operator.takes_value] for operator in operators]
-        return table
+    def operators_of(self, name: str | None) -> list[Operator]:
+        return self.fields[name].operators if name in self.fields else OPERATORS
+
+    def operators_by_field(self) -> dict[str, list[list]]:
+        """For the builder's script: field -> [[key, label, takes value], ...]."""
+        return {name: [[op.key, op.label, op.takes_value] for op in field.operators]
+                for name, field in self.fields.items()}
 
 
 @dataclass

@@ -18,7 +18,7 @@ from crashflow.api.calls import Reply, list_param
 from crashflow.api.errors import BadRequest
 from crashflow.api.supersearch import join_value, split_value
 from crashflow.web.format import parse_time
-from crashflow.web.page import Page, query_string, split_withheld
+from crashflow.web.page import Page, query_string
 from crashflow.web.report import bug_link
 from crashflow.web.searchform import (
     FieldCatalog,
@@ -147,8 +147,9 @@ def signature_page(page: Page) -> Reply:
         paging = Paging.of(args)
         params = [(name, value) for name, value in search_params(args) if name.startswith("_")
                   and name not in ("_columns", "_results_number", "_facets")]
-        result, hidden = split_withheld(query.ask(page, *params, ("_columns", ",".join(chosen)), ("_facets", ""),
-                                                  ("_results_number", paging.size), ("_results_offset", paging.offset)))
+        result, hidden = page.split_withheld(query.ask(
+            page, *params, ("_columns", ",".join(chosen)), ("_facets", ""),
+            ("_results_number", paging.size), ("_results_offset", paging.offset)))
         values.update(result=result, hidden=hidden, catalog=catalog, chosen_columns=chosen, paging=paging, sort=sort_key(args))
     elif tab == "aggregations":
         catalog = FieldCatalog(page)

@@ -41,7 +41,7 @@ function setUpBuilder(form) {
   const rows = form.querySelector("[data-rows]");
   const template = form.querySelector("[data-row-template]");
   const addButton = form.querySelector("[data-add-row]");
-  const operatorsByType = JSON.parse(document.getElementById("operators-by-type").textContent);
+  const operatorsByField = JSON.parse(document.getElementById("operators-by-field").textContent);
   let added = 0;
 
   function fitOperators(row) {
@@ -50,9 +50,10 @@ function setUpBuilder(form) {
     const valueInput = row.querySelector("[data-value]");
     const chosen = fieldSelect.selectedOptions[0];
     const type = chosen && chosen.dataset.type;
-    if (type && operatorsByType[type]) {
+    const choices = operatorsByField[fieldSelect.value];
+    if (choices) {
       const current = operatorSelect.value;
-      operatorSelect.replaceChildren(...operatorsByType[type].map(([key, label, takesValue]) => {
+      operatorSelect.replaceChildren(...choices.map(([key, label, takesValue]) => {
         const option = new Option(label, key, false, key === current);
         option.dataset.takesValue = takesValue ? "1" : "";
         return option;
