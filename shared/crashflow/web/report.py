@@ -2,7 +2,8 @@
 thread, threads, modules, raw data, add-ons, correlations), and its Reprocess button.
 
 Each tab asks only for what it shows: the processed crash always (one HBase read), the raw
-annotations on the raw data tab, bugs on details, correlations on their tab. A crash not
+annotations on the raw data tab (and, for a caller without view_pii, on every tab: the
+notice counts the annotations hidden too), bugs on details, correlations on their tab. A crash not
 processed yet gets the pending page, which polls and becomes the report by itself.
 """
 
@@ -132,10 +133,17 @@ def report_page(page: Page, crash_id: str) -> Reply:
     if answer.status == 202:
         return page.render("pending.html", 202, crash_id=answer.body["crash_id"], seconds=PENDING_POLL_SECONDS)
     processed, hidden = page.split_withheld(answer.body)
+    raw = raw_hidden = None
+    if tab == "raw" or hidden is not None:  # the annotations, or how many of them are hidden
+        try:
+            raw, raw_hidden = page.split_withheld(page.ask(crashes.raw_crash, crash_id=crash_id).body)
+        except NotFound:  # the raw crash went (expired) after it was processed
+            pass
     dump = processed.get("json_dump") or {}
     crashing_index = crashing_thread_index(processed, dump)
     values = dict(crash=processed, tab=tab, tabs=TABS, crash_id=processed.get("uuid") or crash_id,
-                  dumps=dump_names(processed), hidden=hidden)
+                  dumps=dump_names(processed), raw=raw,
+                  hidden=None if hidden is None else hidden + (raw_hidden or 0))
     if tab == "details":
         signature = processed.get("signature")
         bugs = page.ask(signatures.bugs, signatures=signature).body["hits"] if signature else []
@@ -160,14 +168,6 @@ def report_page(page: Page, crash_id: str) -> Reply:
         counts = {status: sum(1 for m in modules if m["status"] == status)
                   for status in ("found", "missing", "corrupt", "not needed")}
         values.update(modules=modules, symbol_counts=counts)
-    elif tab == "raw":
-        try:
-            raw, raw_hidden = page.split_withheld(page.ask(crashes.raw_crash, crash_id=crash_id).body)
-        except NotFound:  # the raw crash went (expired) after it was processed
-            raw, raw_hidden = None, None
-        if raw_hidden is not None:
-            values["hidden"] = (hidden or 0) + raw_hidden
-        values.update(raw=raw)
     elif tab == "addons":
         values.update(addons=[addon.rpartition(":")[::2] if ":" in addon else (addon, "")
                               for addon in processed.get("addons") or []])
