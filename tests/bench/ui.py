@@ -12,8 +12,7 @@ against a query function served as deployed, measures each page (goal: p95 <= 30
 - search page 10: a product's last 7 days, page 10 at 50 a page
 
 and the bytes of each page's HTML + CSS + JS as a browser fetches them, uncompressed (goal
-<= 300 KB). It also times a signature's summary both ways the page could get it: SuperSearch
-over Postgres, or the HBase signature index (its crash ids, then each crash read).
+<= 300 KB).
 
     .venv/bin/python tests/bench/ui.py [--reports 1000000 --crashes 10000 --clients 4]
 
@@ -31,7 +30,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import requests
@@ -43,10 +41,8 @@ from conftest import FunctionServer, free_port  # noqa: E402
 from query import drop_namespace, load_crashes, percentiles, run_clients  # noqa: E402
 from reportgen import PRODUCTS, load_reports  # noqa: E402
 
-from crashflow.crashids import hbase_row_key  # noqa: E402
 from crashflow.provision import provision  # noqa: E402
 from crashflow.settings import Settings  # noqa: E402
-from crashflow.stores.hbase import CRASH_REPORTS, CrashTable  # noqa: E402
 from crashflow.stores.postgres import Database  # noqa: E402
 
 REPO = HERE.parents[1]
@@ -76,31 +72,6 @@ def signatures_by_size(database: Database, product: str, since: dt.date) -> dict
         "small": [s for s, n in rows if 10 <= n <= 30][:50],
         "counts": {s: n for s, n in rows},
     }
-
-
-def hbase_summary(table: CrashTable, signature: str) -> Counter:
-    """A signature's split by product, version and OS from the HBase signature index: its
-    crash ids, then every crash's processed record."""
-    crash_ids = table.crash_ids_by_signature(signature, limit=1_000_000)
-    counts = Counter()
-    with table.pool.connection() as connection:
-        rows = connection.table(CRASH_REPORTS).rows([hbase_row_key(c) for c in crash_ids],
-                                                    columns=[b"processed_data:json"])
-    for _, data in rows:
-        processed = json.loads(data[b"processed_data:json"])
-        counts.update([("product", processed.get("product")), ("version", processed.get("version")),
-                       ("os_name", processed.get("os_name"))])
-    return counts
-
-
-def time_calls(function, arguments: list, repeat: int = 3) -> dict:
-    samples = []
-    for argument in arguments:
-        for _ in range(repeat):
-            started = time.perf_counter()
-            function(argument)
-            samples.append(time.perf_counter() - started)
-    return percentiles(samples)
 
 
 def main() -> None:
@@ -176,26 +147,6 @@ def main() -> None:
             report["pages"][name]["weight"] = page_weight(base, examples[name])
         report["load_after_pages"] = os.getloadavg()
 
-        # A signature's summary: SuperSearch over Postgres against the HBase signature index.
-        table = CrashTable(settings, pool_size=2)
-        hbase_signatures = sorted({table.get_processed_crash(c)["signature"] for c in crash_ids[:50]})[:10]
-        hbase_counts = [len(table.crash_ids_by_signature(s, limit=1_000_000)) for s in hbase_signatures]
-        session = requests.Session()
-
-        def supersearch_summary(signature: str) -> None:
-            session.get(f"{base}/api/SuperSearch/", timeout=60, params={
-                "signature": f"={signature}", "date": f">={week}", "_results_number": 0,
-                "_facets": "product,version,platform,cpu_arch,process_type,release_channel"}).raise_for_status()
-
-        report["signature_summary"] = {
-            "hbase_index": {"signatures": len(hbase_signatures),
-                            "crashes_each": round(sum(hbase_counts) / len(hbase_counts), 1),
-                            **time_calls(lambda s: hbase_summary(table, s), hbase_signatures)},
-            "supersearch_small": {"crashes_each": round(sum(sizes["counts"][s] for s in sizes["small"][:10]) / 10, 1),
-                                  **time_calls(supersearch_summary, sizes["small"][:10])},
-            "supersearch_top": {"crashes_each": round(sum(sizes["counts"][s] for s in sizes["top"][:10]) / 10, 1),
-                                **time_calls(supersearch_summary, sizes["top"][:10])},
-        }
         report["load_end"] = os.getloadavg()
         report["goals_met"] = {
             **{f"{name}_p95_ms<={GOAL_MS}": result.get("p95_ms", 1e9) <= GOAL_MS and not result.get("errors")

@@ -3,10 +3,8 @@ signature's crashes in tabs (summary, graph, reports, aggregations, correlations
 
 Every tab honours the product, version and date range (SuperSearch's own parameters, so
 the page's URL and a SuperSearch query are one edit apart; 7 whole UTC days by default,
-as top crashers count). Each tab asks SuperSearch only what it shows. SuperSearch over
-Postgres answers these faster than the HBase signature index could: that index lists
-crash ids, so every count would mean reading each crash (``tests/bench/ui.py`` measures
-both).
+as top crashers count). Each tab asks SuperSearch only what it shows (Postgres's report
+rows: crashflow keeps no HBase index by signature).
 """
 
 from __future__ import annotations

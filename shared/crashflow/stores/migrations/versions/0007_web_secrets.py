@@ -2,13 +2,13 @@
 (the one that signs session cookies, made by the first instance that needs it, unless
 ``CRASHFLOW_WEB_SECRET_KEY`` is set).
 
-Revision ID: 0006
+Revision ID: 0007
 """
 
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 
 SCHEMA = """
 CREATE TABLE web_secrets (
