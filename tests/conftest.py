@@ -167,8 +167,11 @@ def submit(functions, dump: str, product: str, **annotations) -> str:
     return answer.text.strip().removeprefix("CrashID=bp-")
 
 
-def take_message(settings, kind: str, body: str, timeout: float = 10) -> bool:
-    """Take messages off queue ``kind`` until one is ``body`` (True) or ``timeout`` passes."""
+def take_message(settings, kind: str, crash_id: str, timeout: float = 10) -> bool:
+    """Take messages off queue ``kind`` until one asks to process ``crash_id`` (True) or
+    ``timeout`` passes. Messages are read as the process function reads them (short form
+    or JSON)."""
+    from crashflow.messages import ProcessingRequest
     from crashflow.stores.sqs import CrashQueues
 
     queues = CrashQueues(settings)
@@ -176,6 +179,6 @@ def take_message(settings, kind: str, body: str, timeout: float = 10) -> bool:
     while time.monotonic() < deadline:
         for message in queues.receive(kind, max_messages=10, wait_seconds=1):
             queues.delete(message)
-            if message.body == body:
+            if ProcessingRequest.from_message(message.body, queue=kind).crash_id == crash_id:
                 return True
     return False

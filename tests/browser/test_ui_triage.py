@@ -14,6 +14,7 @@ import requests
 from browsing import chromium, processed_crashes, tab, ui  # noqa: F401  (fixtures)
 from conftest import start_query_server, submit, take_message
 from crashflow.aggregation.runner import run_job
+from crashflow.stores.factory import Stores
 from crashflow.stores.postgres import Database
 from crashflow.tokens import TokenStore
 
@@ -28,7 +29,7 @@ def triage(stack, functions):
     ours = processed_crashes(functions, "test.dmp", product, 5)
     processed_crashes(functions, "linux-mini.dmp", product, 3)
     processed_crashes(functions, "test.dmp", f"{product}Elsewhere", 4)
-    run = run_job(Database(stack), "top_crashers", dt.datetime.now(dt.timezone.utc).date())
+    run = run_job(Stores.from_settings(stack, "jobs"), "top_crashers", dt.datetime.now(dt.timezone.utc).date())
     assert run.status == "ok", run.error
     return product, ours
 
