@@ -1,5 +1,6 @@
 """Each processing rule alone, on hand-made crashes (no services, no stackwalker)."""
 
+import copy
 import hashlib
 
 import pytest
@@ -31,7 +32,8 @@ JSON_DUMP = {
     "modules": [
         {"filename": "app", "debug_file": "app", "debug_id": "AAA0", "missing_symbols": False},
         {"filename": "libc.so.6", "debug_file": "libc.so.6", "debug_id": "BBB0", "missing_symbols": True},
-        {"filename": "libz.so", "debug_file": "libz.so", "debug_id": "CCC0", "missing_symbols": True},
+        {"filename": "libz.so", "debug_file": "libz.so", "debug_id": "CCC0", "missing_symbols": True,
+         "version": "2.1/x", "code_id": "c0de"},
     ],
     "threads": [
         {"frames": [frame("libz.so")]},
@@ -193,7 +195,7 @@ class FakeStackwalker:
         self.walked.append((dump, raw_crash))
         if dump == b"bad":
             return StackwalkResult({"status": "ERROR_MINIDUMP_HEADER_MISMATCH"}, "ERROR_MINIDUMP_HEADER_MISMATCH", 0, "")
-        return StackwalkResult({"status": "OK", "n": len(dump)}, "OK", 0, "warning: x\n")
+        return StackwalkResult({"status": "OK", "n": len(dump), "mac_boot_args": None}, "OK", 0, "warning: x\n")
 
 
 def test_stackwalk_runs_on_every_minidump_and_passes_the_raw_crash():
@@ -252,13 +254,44 @@ def test_system_info_falls_back_to_annotations():
     assert context.notes == ["OS and CPU from annotations: the dump has no system info"]
 
 
-def test_modules_in_stack_missing_symbols_and_topmost_filenames():
+def test_modules_in_stack_missing_symbols_and_topmost_filenames_as_socorro_writes_them():
     context = crash(processed={"json_dump": JSON_DUMP})
     rules.ModulesRule().action(context)
     processed = context.processed
-    assert processed["modules_in_stack"] == ["libc.so.6/BBB0", "app/AAA0"]
-    assert processed["missing_symbols"] == ["libc.so.6/BBB0", "libz.so/CCC0"]
-    assert processed["topmost_filenames"] == ["src/crash.cc"]
+    assert processed["modules_in_stack"] == "app/AAA0;libc.so.6/BBB0"
+    assert processed["missing_symbols"] == "libc.so.6/None/BBB0;libz.so/2.1\\/x/CCC0/c0de"
+    assert processed["topmost_filenames"] == "src/crash.cc"
+
+
+def test_topmost_filename_looks_at_inlined_frames_first():
+    dump = copy.deepcopy(JSON_DUMP)
+    dump["threads"][1]["frames"][0]["inlines"] = [{"function": "inlined", "file": "src/inline.h"}]
+    context = crash(processed={"json_dump": dump})
+    rules.ModulesRule().action(context)
+    assert context.processed["topmost_filenames"] == "src/inline.h"
+
+
+def test_module_fields_with_nothing_to_say_are_left_out():
+    dump = {**JSON_DUMP, "modules": [{**module, "missing_symbols": False} for module in JSON_DUMP["modules"]],
+            "threads": [{"frames": []}, {"frames": [frame(None)]}]}
+    context = crash(processed={"json_dump": dump})
+    rules.ModulesRule().action(context)
+    assert not {"modules_in_stack", "missing_symbols", "topmost_filenames"} & set(context.processed)
+
+
+def test_mac_boot_args_are_copied_when_the_dump_has_them():
+    context = crash(processed={"json_dump": {**JSON_DUMP, "mac_boot_args": " -v keepsyms=1 "}})
+    rules.MacBootArgsRule().action(context)
+    assert (context.processed["mac_boot_args"], context.processed["has_mac_boot_args"]) == ("-v keepsyms=1", True)
+    context = crash(processed={"json_dump": {**JSON_DUMP, "mac_boot_args": None}})
+    rules.MacBootArgsRule().action(context)
+    assert "mac_boot_args" not in context.processed
+
+
+def test_cpu_count_is_left_out_when_the_dump_does_not_say():
+    context = crash(processed={"json_dump": {**JSON_DUMP, "system_info": {"os": "Linux", "cpu_count": None}}})
+    rules.SystemInfoRule().action(context)
+    assert "cpu_count" not in context.processed
 
 
 def test_addons():

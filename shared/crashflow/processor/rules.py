@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from urllib.parse import unquote
 
 from crashflow.crashids import date_from_crash_id
@@ -198,6 +199,10 @@ class StackwalkRule(Rule):
             crash.notes.append("no minidump")
         for name in names:
             result = self.stackwalker.walk(crash.dumps[name], crash.raw_crash, crash.fresh_symbols)
+            # The stackwalker writes null for a dump without macOS boot arguments; Socorro's
+            # schema has the field a string, present or absent.
+            if result.json_dump.get("mac_boot_args", "") is None:
+                del result.json_dump["mac_boot_args"]
             if result.status != "OK":
                 crash.notes.append(f"minidump-stackwalk on {name}: {result.status}")
             if name != MAIN_DUMP:
@@ -271,7 +276,9 @@ class SystemInfoRule(Rule):
         processed["os_version"] = system_info.get("os_ver") or annotations.os_version or ""
         processed["cpu_arch"] = system_info.get("cpu_arch") or annotations.cpu_arch or ""
         processed["cpu_info"] = system_info.get("cpu_info") or ""
-        processed["cpu_count"] = system_info.get("cpu_count")
+        # An integer in Socorro's schema: left out when the dump does not say.
+        if isinstance(system_info.get("cpu_count"), int):
+            processed["cpu_count"] = system_info["cpu_count"]
         if not system_info and processed["os_name"]:
             crash.notes.append("OS and CPU from annotations: the dump has no system info")
 
@@ -284,31 +291,72 @@ def crashing_thread_frames(dump: dict) -> list[dict]:
     return (dump.get("crashing_thread") or {}).get("frames") or []
 
 
+# Socorro's module strings keep file names to these characters and ids to hex digits.
+UNSAFE_FILENAME_RE = re.compile(r"[^A-Za-z0-9_.-]")
+NOT_HEX_RE = re.compile(r"[^A-Fa-f0-9]")
+
+
+def module_in_stack(module: dict) -> str:
+    """``filename/debug_id``, as Socorro writes a module in ``modules_in_stack``."""
+    filename = UNSAFE_FILENAME_RE.sub("", str(module.get("filename") or ""))
+    return f"{filename}/{NOT_HEX_RE.sub('', str(module.get('debug_id') or ''))}"
+
+
+def missing_module(module: dict) -> str:
+    """``filename/version/debug_id[/code_id]``, as Socorro writes a module in ``missing_symbols``."""
+    filename = UNSAFE_FILENAME_RE.sub("", str(module.get("filename") or ""))
+    version = str(module.get("version") or "None").replace("/", "\\/")
+    debug_id = NOT_HEX_RE.sub("", str(module.get("debug_id") or "0" * 33))
+    code_id = NOT_HEX_RE.sub("", str(module.get("code_id") or ""))
+    return f"{filename}/{version}/{debug_id}" + (f"/{code_id}" if code_id else "")
+
+
 class ModulesRule(StackwalkerOutputRule):
-    """``modules_in_stack`` (``debug_file/debug_id`` of the crashing thread's modules, top
-    first), ``missing_symbols`` (modules the stackwalker had no symbols for) and
-    ``topmost_filenames`` (the source file of the topmost frame that has one)."""
+    """Socorro's ``;``-joined module strings: ``modules_in_stack`` (the modules of the
+    crashing thread's frames) and ``missing_symbols`` (the modules the stackwalker had no
+    symbols for), each sorted; and ``topmost_filenames``, the source file of the topmost
+    frame (an inlined one first) that has one. A field with nothing to say is left out, as
+    Socorro does."""
 
     def action(self, crash: CrashContext) -> None:
-        dump = crash.processed["json_dump"]
-        modules = {module.get("filename"): module for module in dump.get("modules") or []}
+        dump, processed = crash.processed["json_dump"], crash.processed
+        modules = {module.get("filename"): module for module in dump.get("modules") or []
+                   if isinstance(module, dict) and module.get("filename")}
         frames = crashing_thread_frames(dump)
-        in_stack = []
-        for frame in frames:
-            module = modules.get(frame.get("module"))
-            if module is not None:
-                name = f"{module.get('debug_file') or ''}/{module.get('debug_id') or ''}"
-                if name not in in_stack:
-                    in_stack.append(name)
-        crash.processed["modules_in_stack"] = in_stack
-        crash.processed["missing_symbols"] = [
-            f"{module.get('debug_file') or ''}/{module.get('debug_id') or ''}"
-            for module in modules.values()
-            if module.get("missing_symbols")
-        ]
-        crash.processed["topmost_filenames"] = next(
-            ([frame["file"]] for frame in frames if frame.get("file")), []
-        )
+        in_stack = sorted({module_in_stack(modules[frame.get("module")]) for frame in frames
+                           if frame.get("module") in modules})
+        missing = sorted(missing_module(module) for module in modules.values() if module.get("missing_symbols") is True)
+        for name, values in (("modules_in_stack", in_stack), ("missing_symbols", missing)):
+            if values:
+                processed[name] = ";".join(values)
+            else:
+                processed.pop(name, None)
+        topmost = topmost_filename(frames)
+        if topmost:
+            processed["topmost_filenames"] = topmost
+        else:
+            processed.pop("topmost_filenames", None)
+
+
+def topmost_filename(frames: list[dict]) -> str | None:
+    for frame in frames:
+        for inline in frame.get("inlines") or []:
+            if isinstance(inline, dict) and inline.get("file"):
+                return inline["file"]
+        if frame.get("file"):
+            return frame["file"]
+    return None
+
+
+class MacBootArgsRule(StackwalkerOutputRule):
+    """``mac_boot_args`` (protected: it can identify a machine) from the dump's macOS boot
+    arguments stream, when it holds any."""
+
+    def action(self, crash: CrashContext) -> None:
+        value = crash.processed["json_dump"].get("mac_boot_args")
+        if isinstance(value, str) and value.strip():
+            crash.processed["mac_boot_args"] = value.strip()
+            crash.processed["has_mac_boot_args"] = True
 
 
 class AddonsRule(Rule):
@@ -365,6 +413,7 @@ def default_rules(stackwalker: Stackwalker, raw_fields: DocumentFields | None = 
         CrashingThreadRule(),
         SystemInfoRule(),
         ModulesRule(),
+        MacBootArgsRule(),
         AddonsRule(),
         SignatureRule(),
         FinishRule(),

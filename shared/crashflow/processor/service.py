@@ -53,6 +53,12 @@ def history_entry(processed: dict) -> dict:
     return {name: processed.get(name) for name in HISTORY_FIELDS}
 
 
+def history_line(run: dict) -> str:
+    """An earlier run as one of Socorro's ``processor_history`` strings."""
+    line = f"{run.get('completed_datetime') or ''} {run.get('ruleset') or 'default'}: {run.get('signature') or ''}"
+    return line + (f"; {run['processor_notes']}" if run.get("processor_notes") else "")
+
+
 class Processor:
     """Processes crashes; one per process, shared by request threads."""
 
@@ -93,7 +99,9 @@ class Processor:
         crash.processed["ruleset"] = crash.ruleset
         processed = self.pipelines[crash.ruleset].run(crash).processed
         if stored.history:
-            processed["processor_history"] = stored.history
+            # Socorro's strings, and the runs as records under crashflow's own name.
+            processed["processor_history"] = [history_line(run) for run in stored.history]
+            processed["processor_runs"] = stored.history
 
         # Postgres first: the HBase processed flag is what says "done" (recover, query).
         self.stores.reports.upsert_report(report_row(processed))
@@ -111,6 +119,7 @@ class Processor:
             processed = self.crashes.processed_crash(stored.crash_id)
             if processed and processed.get("json_dump"):
                 processed.pop("processor_history", None)
+                processed.pop("processor_runs", None)
                 crash = CrashContext(stored.crash_id, dict(stored.raw_crash), {}, processed=processed, ruleset=ruleset)
                 crash.notes.append("signature regenerated from the stored stackwalker output")
                 return crash
