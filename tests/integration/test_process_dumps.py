@@ -6,12 +6,17 @@ import copy
 import json
 
 import pytest
+import requests
 
 from conftest import DATA
 from crashflow.processor.rules import missing_module
 from crashflow.processor.service import Processor
 from crashflow.stores.hbase import CrashTable
+from crashflow.stores.postgres import Database
+from crashflow.stores.s3 import CrashStorage
+from crashflow.tokens import TokenStore
 from process_support import delete_symbols, dump_crash, processed_records, report_rows, upload_symbols
+from schema_validation import schema_errors
 
 pytestmark = pytest.mark.integration
 
@@ -163,4 +168,38 @@ def test_report_row_columns(stack, without_symbols):
     finally:
         connection.close()
     assert row[:5] == ["test_app.exe", "Windows NT", "x86", 1, 2]
-    assert row[5].startswith("test_app.pdb/") and row[6] is True
+    assert "test_app.exe/5A9832E5287241C1838ED98914E9B7FF1" in row[5].split(";") and row[6] is True
+
+
+@pytest.fixture(scope="module")
+def pii_token(stack):
+    return TokenStore(Database(stack)).create(["view_pii"], note="schema validation")
+
+
+@pytest.mark.parametrize("name", [*DUMPS, *CORRUPT])
+def test_crashes_are_valid_against_socorros_schemas(stack, functions, without_symbols, with_symbols, pii_token, name):
+    """What tools read (the stored processed crash, and the processed and raw crash the API
+    serves with and without view_pii) has the types of Socorro's published schemas."""
+    query = functions["query"].url
+    for processed in (without_symbols[name], with_symbols[name]):
+        crash_id = processed["uuid"]
+        assert schema_errors("processed_crash", processed) == [], name
+        assert schema_errors("raw_crash", CrashStorage(stack).load_raw_crash(crash_id)) == [], name
+        for headers in ({}, {"Auth-Token": pii_token}):
+            for endpoint, schema in (("ProcessedCrash", "processed_crash"), ("RawCrash", "raw_crash")):
+                answer = requests.get(f"{query}/api/{endpoint}/", params={"crash_id": crash_id}, headers=headers,
+                                      timeout=30)
+                assert answer.status_code == 200, answer.text
+                assert schema_errors(schema, answer.json()) == [], (name, endpoint, headers)
+
+
+def test_a_reprocessed_crash_is_valid_against_socorros_schemas(stack, tmp_path):
+    settings = stack.model_copy(update={"symbols_cache_dir": tmp_path})
+    processor = Processor(settings)
+    crash_id = dump_crash(settings, "test.dmp")
+    processor.process(crash_id)
+    processed = processor.process(crash_id, "regenerate_signature").processed
+    processed = processor.process(crash_id, fresh_symbols=True).processed
+    assert len(processed["processor_history"]) == 2 and len(processed["processor_runs"]) == 2
+    assert schema_errors("processed_crash", processed) == []
+    assert schema_errors("processed_crash", processed_records(settings, [crash_id])[crash_id]) == []
