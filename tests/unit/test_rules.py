@@ -326,3 +326,16 @@ def test_finish_joins_the_notes():
 def test_stackwalker_output_rules_are_skipped_without_output():
     result = Pipeline([rules.TruncateStacksRule(), rules.CrashingThreadRule(), rules.ModulesRule()]).run(crash())
     assert result.processed == {} and result.notes == []
+
+
+def test_corrupt_symbol_files_are_named_in_a_note():
+    modules = [{"filename": "test_app.exe", "debug_file": "test_app.pdb", "debug_id": "5A98", "corrupt_symbols": True},
+               {"filename": "ok.dll", "debug_file": "ok.pdb", "debug_id": "0B", "corrupt_symbols": False}]
+    context = crash(processed={"json_dump": {"modules": modules}, "additional_minidumps": ["upload_file_minidump_x"],
+                               "upload_file_minidump_x": {"json_dump": {"modules": modules[:1]}}})
+    rules.CorruptSymbolsRule().action(context)
+    assert context.notes == [
+        "corrupt symbol file for module test_app.exe (test_app.pdb 5A98): test_app.pdb/5A98/test_app.sym",
+        "corrupt symbol file for module test_app.exe (test_app.pdb 5A98): test_app.pdb/5A98/test_app.sym"
+        " (in upload_file_minidump_x)",
+    ]

@@ -16,7 +16,7 @@ from crashflow.processor.annotations import typed_annotations
 from crashflow.processor.pipeline import CrashContext, Rule
 from crashflow.processor.stackwalker import Stackwalker
 from crashflow.signing import sign, signature_input
-from crashflow.stores.layout import MAIN_DUMP
+from crashflow.stores.layout import MAIN_DUMP, symbol_key
 
 FAILED_SIGNATURE = "EMPTY: crash failed to process"
 # Raw-crash keys that name what the collector or the processor writes, never a client.
@@ -348,6 +348,26 @@ def topmost_filename(frames: list[dict]) -> str | None:
     return None
 
 
+class CorruptSymbolsRule(Rule):
+    """A note naming each module whose symbol file the stackwalker found corrupt, and the
+    file: the crash would otherwise just look unsymbolicated where it read nothing."""
+
+    def action(self, crash: CrashContext) -> None:
+        processed = crash.processed
+        walked = [(MAIN_DUMP, processed.get("json_dump") or {})]
+        walked += [(name, (processed.get(name) or {}).get("json_dump") or {})
+                   for name in processed.get("additional_minidumps") or []]
+        for dump_name, json_dump in walked:
+            for module in json_dump.get("modules") or []:
+                if isinstance(module, dict) and module.get("corrupt_symbols") is True:
+                    debug_file, debug_id = module.get("debug_file"), module.get("debug_id")
+                    crash.notes.append(
+                        f"corrupt symbol file for module {module.get('filename') or debug_file} "
+                        f"({debug_file} {debug_id}): {symbol_key(debug_file, debug_id) or 'no valid key'}"
+                        + ("" if dump_name == MAIN_DUMP else f" (in {dump_name})")
+                    )
+
+
 class MacBootArgsRule(StackwalkerOutputRule):
     """``mac_boot_args`` (protected: it can identify a machine) from the dump's macOS boot
     arguments stream, when it holds any."""
@@ -413,6 +433,7 @@ def default_rules(stackwalker: Stackwalker, raw_fields: DocumentFields | None = 
         CrashingThreadRule(),
         SystemInfoRule(),
         ModulesRule(),
+        CorruptSymbolsRule(),
         MacBootArgsRule(),
         AddonsRule(),
         SignatureRule(),
