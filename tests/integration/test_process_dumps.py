@@ -200,7 +200,7 @@ def test_a_reprocessed_crash_is_valid_against_socorros_schemas(stack, tmp_path):
     processor.process(crash_id)
     processed = processor.process(crash_id, "regenerate_signature").processed
     processed = processor.process(crash_id, fresh_symbols=True).processed
-    assert len(processed["processor_history"]) == 2 and len(processed["processor_runs"]) == 2
+    assert len(processed["processor_history"]) == 2
     assert schema_errors("processed_crash", processed) == []
     assert schema_errors("processed_crash", processed_records(settings, [crash_id])[crash_id]) == []
 

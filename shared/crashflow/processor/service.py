@@ -99,9 +99,8 @@ class Processor:
         crash.processed["ruleset"] = crash.ruleset
         processed = self.pipelines[crash.ruleset].run(crash).processed
         if stored.history:
-            # Socorro's strings, and the runs as records under crashflow's own name.
+            # Socorro's strings; the runs as records stay in the crash's HBase row.
             processed["processor_history"] = [history_line(run) for run in stored.history]
-            processed["processor_runs"] = stored.history
 
         # Postgres first: the HBase processed flag is what says "done" (recover, query).
         self.stores.reports.upsert_report(report_row(processed))
@@ -119,7 +118,6 @@ class Processor:
             processed = self.crashes.processed_crash(stored.crash_id)
             if processed and processed.get("json_dump"):
                 processed.pop("processor_history", None)
-                processed.pop("processor_runs", None)
                 crash = CrashContext(stored.crash_id, dict(stored.raw_crash), {}, processed=processed, ruleset=ruleset)
                 crash.notes.append("signature regenerated from the stored stackwalker output")
                 return crash
