@@ -149,6 +149,29 @@ def _upload_sym_upload_v2(path: Path, base_url: str, token: str, force: bool) ->
         click.echo(f"{module.key}: {result}")
 
 
+@symbols.command("missing")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), required=True, help="The day (UTC).")
+@click.option("--product", default=None, help="Only this product's crashes.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row, for a build team's scripts.")
+def symbols_missing(day, product: str | None, as_csv: bool) -> None:
+    """The modules the day's crashes had no symbols for and nobody has uploaded since:
+    debug file, debug id, code file, code id, crash count (most crashes first)."""
+    import csv
+
+    from crashflow.late_symbols import missing_symbols_report
+
+    with _stores().reports.connection() as connection:
+        report = missing_symbols_report(connection, day.date(), product)
+    rows = [(row.debug_file, row.debug_id, row.code_file, row.code_id, row.crash_count) for row in report]
+    if as_csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["debug_file", "debug_id", "code_file", "code_id", "crash_count"])
+        writer.writerows(rows)
+        return
+    for row in rows:
+        click.echo("\t".join(str(value) for value in row))
+
+
 @main.command()
 def setup() -> None:
     """Create buckets, queues, HBase tables and the Postgres schema (idempotent)."""

@@ -18,7 +18,7 @@ import werkzeug.exceptions
 from werkzeug.datastructures import Headers
 from werkzeug.routing import Map, Rule
 
-from crashflow.api import aggregates, alerts, correlations, crashes, fields, reprocessing, search, signatures
+from crashflow.api import aggregates, alerts, correlations, crashes, fields, reprocessing, search, signatures, symbols
 from crashflow.api.app import Services
 from crashflow.api.auth import TOKEN_HEADER, Gatekeeper
 from crashflow.api.calls import Call, Reply, refuse_nul_bytes
@@ -91,6 +91,7 @@ API_ROUTES = [
     api("/api/CrashesPerDay/", aggregates.crashes_per_day),
     api("/api/AggregationJobs/", aggregates.aggregation_jobs),
     api("/api/Alerts/", alerts.alerts),
+    api("/api/MissingSymbols/", symbols.missing_symbols),
     api("/__heartbeat__", health),
 ]
 PAGE_ROUTES = [

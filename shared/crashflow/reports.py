@@ -85,8 +85,12 @@ CONVERTERS = {"text": _text, "timestamp": _timestamp, "integer": _integer, "bool
 
 
 def report_row(processed: dict) -> dict:
-    """The ``reports`` row for a processed crash."""
+    """The ``reports`` row for a processed crash: the searchable columns, and the modules
+    it had no symbols for (crashflow.late_symbols; not a search field)."""
+    from crashflow.late_symbols import missing_modules
+
     row = {}
     for column, kind in REPORT_COLUMNS.items():
         row[column] = CONVERTERS[kind](processed.get(column))
+    row["missing_modules"] = missing_modules(processed)
     return row

@@ -103,8 +103,14 @@ class Settings(BaseSettings):
     stackwalker_concurrency: int = Field(default=0, ge=0)
     symbols_cache_dir: Path = Field(default_factory=lambda: _cache_dir() / "symbols")
     symbols_cache_max_bytes: int = 2 * 1024**3
-    # How long a symbol file the bucket lacked is not asked for again (reprocessing always asks).
+    # How long a symbol file the bucket lacked is not asked for again (reprocessing always
+    # asks, and an upload ends it on every instance within symbols_upload_poll_seconds).
     symbols_missing_ttl: float = 600
+    symbols_upload_poll_seconds: float = Field(default=2.0, gt=0)
+    # A symbol upload queues for reprocessing the crashes of the last this many days that
+    # missed its modules, at most symbols_reprocess_max of them (newest first); 0 days: none.
+    symbols_reprocess_days: int = Field(default=7, ge=0)
+    symbols_reprocess_max: int = Field(default=1000, ge=0)
 
     # Dockerflow's version.json (source, version, commit, build) for /__version__; unset:
     # the package version and the git checkout the code runs from.

@@ -23,6 +23,7 @@ from typing import IO
 
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from crashflow.late_symbols import SymbolsArrived
 from crashflow.settings import Settings
 from crashflow.stores.errors import StoreUnavailable
 from crashflow.stores.factory import Stores
@@ -268,10 +269,12 @@ class SymbolUploader:
 
     PERMISSION = "upload_symbols"
 
-    def __init__(self, settings: Settings, stores: Stores | None = None):
+    def __init__(self, settings: Settings, stores: Stores | None = None, arrived=None):
         stores = stores or Stores.from_settings(settings, "collector")
         self.tokens = TokenStore(stores.reports)
         self.storage = stores.symbols
+        # crashflow.late_symbols.SymbolsArrived: tells process instances, queues reprocessing.
+        self.arrived = arrived or SymbolsArrived(settings, stores.reports, stores.queues)
         self.max_upload_bytes = settings.max_symbols_upload_bytes
         self.upload = SymbolUpload(settings.max_symbols_upload_bytes, settings.max_symbols_uncompressed_bytes)
 
@@ -299,10 +302,24 @@ class SymbolUploader:
                 if len(files) > 1:
                     raise SymbolUploadRefused(f"{BREAKPAD_FILE_PART} comes alone, one .sym file per request")
                 fields = {name: request.form.get(name, "") for name in BREAKPAD_FORM_FIELDS}
-                return 200, self.upload.process_breakpad_form(breakpad_file.stream, fields, self.storage.save)
-            return 201, self.upload.process(files, self.storage.save)
+                status, stored = 200, self.upload.process_breakpad_form(breakpad_file.stream, fields, self.storage.save)
+            else:
+                status, stored = 201, self.upload.process(files, self.storage.save)
         except StoreUnavailable as error:
             raise SymbolStoreUnavailable(f"the symbols bucket is unavailable: {error}") from error
+        self.symbols_stored([item.key for item in stored])
+        return status, stored
+
+    def symbols_stored(self, keys: list[str]) -> list[str]:
+        """After files are stored: record them and queue the crashes that missed them (the
+        crash ids). A failure is a 503: the files are stored, and an upload sent again
+        redoes this part."""
+        try:
+            return self.arrived(keys)
+        except Exception as error:
+            raise SymbolStoreUnavailable(
+                f"the symbols are stored, but recording them failed ({type(error).__name__}: {error}); "
+                "send the upload again") from error
 
     def request_files(self, request) -> list[tuple[str, IO[bytes]]]:
         """The (file name, file) pairs of a werkzeug request's multipart body; refused

@@ -148,7 +148,10 @@ class SymUploadV2:
             self.storage.delete(staged)
             return result
 
-        return self._store_call(move), module
+        result = self._store_call(move)
+        # Also after DUPLICATE_DATA: an earlier complete may have failed past the move.
+        self.uploader.symbols_stored([module.key])
+        return result, module
 
     def _staged_key(self, upload_key: str) -> str:
         if not UPLOAD_KEY_RE.fullmatch(upload_key):

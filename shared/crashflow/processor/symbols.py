@@ -54,10 +54,13 @@ class MissingSymbols(TtlCache):
 class SymbolFetcher:
     """Copies symbol files from ``source`` into ``directory``; shared by request threads."""
 
-    def __init__(self, directory: Path, source: SymbolFiles, missing: MissingSymbols, workers: int = 8):
+    def __init__(self, directory: Path, source: SymbolFiles, missing: MissingSymbols, workers: int = 8,
+                 watcher=None):
         self.directory = Path(directory)
         self.source = source
         self.missing = missing
+        # crashflow.late_symbols.UploadWatcher: forgets "missing" entries for uploaded files.
+        self.watcher = watcher
         # A crash's missing modules are fetched side by side: each is a network round trip,
         # and a first crash of a Windows app can miss dozens.
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="symbols")
@@ -66,6 +69,8 @@ class SymbolFetcher:
         """Fetch ``keys`` into the cache; return how many were found. Keys the bucket lacked
         lately are not asked for again unless ``fresh`` (reprocessing: they may just have
         been uploaded). SymbolsUnavailable when the bucket or the disk failed."""
+        if self.watcher is not None:
+            self.watcher.poll()
         wanted = [key for key in keys if fresh or key not in self.missing]
         return sum(self.pool.map(self._fetch_one, wanted))
 

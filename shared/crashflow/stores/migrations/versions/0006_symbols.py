@@ -1,0 +1,39 @@
+"""Symbols that arrive late.
+
+- ``reports.missing_modules``: the modules a crash's stackwalk had no symbols for, as an
+  object keyed ``<debug file>/<debug id>`` (the symbol file's identity) of
+  ``{debug_file, debug_id, code_file, code_id}``. A symbol upload finds the crashes that
+  needed it with ``missing_modules ?| <keys>`` (the GIN index), and the missing-symbols
+  report lists them per day and product.
+- ``symbol_uploads``: each symbol file stored, whatever the upload path, in order: every
+  process instance reads the new rows every few seconds and stops trusting its cache of
+  "the bucket has no such file" for them.
+
+Revision ID: 0006
+"""
+
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+
+SCHEMA = """
+ALTER TABLE reports ADD COLUMN missing_modules jsonb;
+CREATE INDEX reports_missing_modules ON reports USING gin (missing_modules);
+CREATE TABLE symbol_uploads (
+    id          bigserial PRIMARY KEY,
+    module      text NOT NULL,
+    symbol_key  text NOT NULL,
+    uploaded    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX symbol_uploads_module ON symbol_uploads (module);
+"""
+
+
+def upgrade():
+    op.execute(SCHEMA)
+
+
+def downgrade():
+    op.execute("DROP TABLE symbol_uploads; DROP INDEX reports_missing_modules; "
+               "ALTER TABLE reports DROP COLUMN missing_modules")
