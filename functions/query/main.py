@@ -50,6 +50,7 @@ def query(request: flask.Request):
     if request.path == "/__version__":
         return flask.jsonify(version_info(get_settings().version_file))
     reply = application().respond(request)
-    if isinstance(reply.body, (bytes, str)):  # a page, a file or a download: its Content-Type is set
+    # A page, a file, a download or a file streamed from a store: its Content-Type is set.
+    if isinstance(reply.body, (bytes, str)) or hasattr(reply.body, "__next__"):
         return flask.Response(reply.body, status=reply.status, headers=reply.headers)
     return json_response(reply.body, reply.status, reply.headers)

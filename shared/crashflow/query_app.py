@@ -93,6 +93,8 @@ API_ROUTES = [
     api("/api/Alerts/", alerts.alerts),
     api("/api/MissingSymbols/", symbols.missing_symbols),
     api("/__heartbeat__", health),
+    # The symbol server: minidump-stackwalk's --symbols-url, Breakpad's processor, debuggers.
+    api("/symbols/<debug_file>/<debug_id>/<name>", symbols.symbol_file, "GET", "HEAD"),
 ]
 PAGE_ROUTES = [
     page("/", home),

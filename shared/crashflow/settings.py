@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     process_url: str | None = Field(default=None, json_schema_extra=LOCAL_DEFAULT)
     aggregate_url: str | None = Field(default=None, json_schema_extra=LOCAL_DEFAULT)
 
+    # Symbol server (GET /symbols/<debug_file>/<debug_id>/<name>.sym on query): public, or
+    # only for tokens with view_symbols; a redirect to a presigned URL of the file, or
+    # (false: for a bucket clients cannot reach) the bytes through query.
+    symbols_public: bool = True
+    symbols_server_redirect: bool = True
+
     # Query API.
     # Protected by default (crashflow.fields): a caller without view_pii sees only the fields
     # Socorro's schemas and crashflow.fields call public. An installation adds its own

@@ -20,6 +20,7 @@ PERMISSIONS = (
     "reprocess_crashes",
     "run_custom_queries",
     "upload_symbols",
+    "view_symbols",
 )
 TOKEN_BYTES = 32
 

@@ -11,7 +11,7 @@ from crashflow.crashids import InvalidCrashId, normalize_crash_id
 @dataclass
 class Reply:
     status: int
-    body: dict | list | bool | bytes | str  # JSON, a download, or a web page (str)
+    body: object  # JSON (dict, list, bool), a download (bytes, or an iterator of bytes), or a web page (str)
     headers: dict = field(default_factory=dict)  # or werkzeug Headers (several Set-Cookie)
 
 

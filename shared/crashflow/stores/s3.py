@@ -178,6 +178,24 @@ class SymbolStorage:
     def exists(self, key: str) -> bool:
         return self._head(key) is not None
 
+    def size(self, key: str) -> int | None:
+        """The file's size in bytes, None when there is no such file."""
+        head = self._head(key)
+        return None if head is None else head["ContentLength"]
+
+    def presigned_url(self, key: str, seconds: int) -> str:
+        """A URL anyone holding it may GET the file from, for ``seconds``."""
+        return self.s3.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key},
+                                              ExpiresIn=seconds)
+
+    def stream(self, key: str, chunk_size: int = 1024 * 1024):
+        """The file's bytes, chunk by chunk (symbol files can be hundreds of megabytes)."""
+        body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+        try:
+            yield from body.iter_chunks(chunk_size)
+        finally:
+            body.close()
+
     def sha256(self, key: str) -> str | None:
         """The file's SHA-256 (hex), None when there is no such file; files stored without
         the checksum are read and hashed."""
