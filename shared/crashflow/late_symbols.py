@@ -129,7 +129,7 @@ class MissingSymbol:
 
 def missing_symbols_report(connection, day: dt.date, product: str | None = None) -> list[MissingSymbol]:
     """The modules the crashes submitted on ``day`` (UTC; of ``product``) had no symbols for
-    and that no upload has brought since, most crashes first."""
+    and that no upload has brought since the crash was processed, most crashes first."""
     start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
     rows = connection.run(
         "SELECT entry.value->>'debug_file', entry.value->>'debug_id', "
@@ -137,7 +137,8 @@ def missing_symbols_report(connection, day: dt.date, product: str | None = None)
         "FROM reports r CROSS JOIN LATERAL jsonb_each(r.missing_modules) AS entry "
         "WHERE r.date_processed >= :start AND r.date_processed < :end "
         "AND (CAST(:product AS text) IS NULL OR r.product = :product) "
-        "AND NOT EXISTS (SELECT 1 FROM symbol_uploads u WHERE u.module = entry.key) "
+        "AND NOT EXISTS (SELECT 1 FROM symbol_uploads u WHERE u.module = entry.key "
+        "                AND u.uploaded >= r.completed_datetime) "
         "GROUP BY 1, 2 ORDER BY 5 DESC, 1, 2",
         start=start, end=start + dt.timedelta(days=1), product=product,
     )
