@@ -55,3 +55,29 @@ def schema_errors(name: str, document: dict) -> list[str]:
     """Where ``document`` breaks schema ``name``: ``path: message`` lines, none when valid."""
     return sorted(f"{'.'.join(map(str, error.absolute_path)) or '(top)'}: {error.message[:200]}"
                   for error in validator(name).iter_errors(document))
+
+
+def protected_paths(name: str) -> list[str]:
+    """The dotted paths of every field schema ``name`` marks protected (its own
+    ``permissions``, or the schema's ``default_permissions`` where it has none); lists are
+    stepped through, pattern fields left out (they have no fixed name)."""
+    schema = load(name)
+    definitions, default = schema.get("definitions", {}), schema.get("default_permissions", [])
+    found = []
+
+    def visit(node: dict, path: str, seen: tuple[str, ...]) -> None:
+        ref = node.get("$ref", "")
+        if ref.startswith("#/definitions/"):
+            target = ref.rsplit("/", 1)[1]
+            if target in seen:
+                return
+            node, seen = {**definitions[target], **{k: v for k, v in node.items() if k != "$ref"}}, (*seen, target)
+        if path and "protected" in node.get("permissions", default):
+            found.append(path)
+        if isinstance(node.get("items"), dict):
+            visit(node["items"], path, seen)
+        for child, part in (node.get("properties") or {}).items():
+            visit(part, f"{path}.{child}" if path else child, seen)
+
+    visit(schema, "", ())
+    return found

@@ -18,3 +18,15 @@ def test_socorro_types_are_enforced():
 def test_raw_crash_pattern_properties_apply():
     assert schema_errors("raw_crash", {"ProductName": "Firefox", "metadata": {"payload": "json"}}) == []
     assert schema_errors("raw_crash", {"ProductName": 3})
+
+
+def test_crashflows_field_list_protects_every_field_the_schemas_protect():
+    from crashflow.fields import default_definitions
+    from schema_validation import protected_paths
+
+    definitions = default_definitions()
+    for kind in ("processed_crash", "raw_crash"):
+        paths = protected_paths(kind)
+        assert len(paths) >= 10, kind  # the walk found the schema's protected fields
+        exposed = [path for path in paths if getattr(definitions, kind).is_public(path)]
+        assert exposed == [], (kind, exposed)
