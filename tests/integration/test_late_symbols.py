@@ -21,6 +21,7 @@ from crashflow.cli import main as cli
 from crashflow.crashids import create_crash_id
 from crashflow.late_symbols import crashes_missing
 from crashflow.relay import Relay
+from crashflow.settings import get_settings
 from crashflow.stores.hbase import CrashTable
 from crashflow.stores.postgres import Database
 from crashflow.stores.s3 import SymbolStorage
@@ -44,7 +45,8 @@ def take(queues: CrashQueues, kind: str) -> list[str]:
     return found
 
 
-def test_symbols_uploaded_late_are_used_at_once_and_fix_earlier_crashes(stack, functions, functions_symbols_cache):
+def test_symbols_uploaded_late_are_used_at_once_and_fix_earlier_crashes(stack, functions, functions_symbols_cache,
+                                                                        monkeypatch):
     symbols, queues = SymbolStorage(stack), CrashQueues(stack)
     symbols.delete(SYMBOL_KEY)
     shutil.rmtree(functions_symbols_cache / stack.symbols_bucket / "test_app.pdb", ignore_errors=True)
@@ -58,9 +60,14 @@ def test_symbols_uploaded_late_are_used_at_once_and_fix_earlier_crashes(stack, f
                               timeout=30).json()
         assert {"debug_file": "test_app.pdb", "debug_id": "5A9832E5287241C1838ED98914E9B7FF1",
                 "code_file": "test_app.exe", "code_id": "45d35f6c2d000", "crash_count": 1} in report["hits"], report
-        csv = CliRunner().invoke(cli, ["symbols", "missing", "--date", today, "--product", product, "--csv"],
-                                 env={"CRASHFLOW_NAMESPACE": stack.namespace})
-        assert csv.exit_code == 0, csv.output
+        monkeypatch.setenv("CRASHFLOW_NAMESPACE", stack.namespace)
+        get_settings.cache_clear()  # the command reads the settings once per process
+        try:
+            csv = CliRunner().invoke(cli, ["symbols", "missing", "--date", today, "--product", product, "--csv"])
+        finally:
+            monkeypatch.undo()
+            get_settings.cache_clear()
+        assert csv.exit_code == 0, (csv.output, csv.exception)
         assert csv.output.splitlines()[0] == "debug_file,debug_id,code_file,code_id,crash_count"
         assert "test_app.pdb,5A9832E5287241C1838ED98914E9B7FF1,test_app.exe,45d35f6c2d000,1" in csv.output
 
