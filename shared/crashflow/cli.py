@@ -157,15 +157,15 @@ def symbols_missing(day, product: str | None, as_csv: bool) -> None:
     """The modules the day's crashes had no symbols for and nobody has uploaded since:
     debug file, debug id, code file, code id, crash count (most crashes first)."""
     import csv
+    import dataclasses
 
-    from crashflow.late_symbols import missing_symbols_report
+    from crashflow.stores.interfaces import MissingSymbol
 
-    with _stores().reports.connection() as connection:
-        report = missing_symbols_report(connection, day.date(), product)
-    rows = [(row.debug_file, row.debug_id, row.code_file, row.code_id, row.crash_count) for row in report]
+    report = _stores().symbol_uploads.missing_symbols(day.date(), product)
+    rows = [dataclasses.astuple(line) for line in report]
     if as_csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["debug_file", "debug_id", "code_file", "code_id", "crash_count"])
+        writer.writerow([field.name for field in dataclasses.fields(MissingSymbol)])
         writer.writerows(rows)
         return
     for row in rows:

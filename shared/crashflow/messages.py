@@ -24,8 +24,10 @@ RULESETS = ("default", "regenerate_signature")
 Ruleset = Literal[RULESETS]
 # Who asked: the collector (a new crash; `crashflow recover` sends its messages again), the
 # Reprocessing API, a user waiting for a crash (ProcessedCrash: on demand, or the priority
-# queue when process was unreachable).
-Origin = Literal["collector", "reprocessing", "priority", "on_demand"]
+# queue when process was unreachable), a symbol upload (crashes that had missed its symbols).
+Origin = Literal["collector", "reprocessing", "priority", "on_demand", "symbol_upload"]
+# Who asks for symbols to be looked up afresh.
+FRESH_SYMBOLS_ORIGINS = ("reprocessing", "on_demand", "symbol_upload")
 # What a short message read from each queue means.
 SHORT_FORM_ORIGINS: dict[str | None, Origin] = {
     None: "collector", "standard": "collector", "priority": "priority", "reprocessing": "reprocessing",
@@ -54,10 +56,10 @@ class ProcessingRequest(BaseModel):
 
     @classmethod
     def for_origin(cls, crash_id: str, origin: Origin, ruleset: str = "default") -> ProcessingRequest:
-        """A request as ``origin`` makes it: reprocessing and on-demand processing look
-        symbols up afresh."""
+        """A request as ``origin`` makes it: reprocessing, on-demand processing and a symbol
+        upload's reprocessing look symbols up afresh."""
         return cls._validated(crash_id=crash_id, ruleset=ruleset, requested_by=origin,
-                              fresh_symbols=origin in ("reprocessing", "on_demand"))
+                              fresh_symbols=origin in FRESH_SYMBOLS_ORIGINS)
 
     @classmethod
     def from_message(cls, body: str, queue: str | None = None) -> ProcessingRequest:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from crashflow.late_symbols import missing_modules
+
 # column -> kind (text/timestamp/integer/boolean); the single list the processor writes and
 # search reads. Columns 0001 created plus those migration 0003 added.
 REPORT_COLUMNS: dict[str, str] = {
@@ -86,9 +88,7 @@ CONVERTERS = {"text": _text, "timestamp": _timestamp, "integer": _integer, "bool
 
 def report_row(processed: dict) -> dict:
     """The ``reports`` row for a processed crash: the searchable columns, and the modules
-    it had no symbols for (crashflow.late_symbols; not a search field)."""
-    from crashflow.late_symbols import missing_modules
-
+    it had no symbols for (``crashflow.late_symbols``; not a search field)."""
     row = {}
     for column, kind in REPORT_COLUMNS.items():
         row[column] = CONVERTERS[kind](processed.get(column))

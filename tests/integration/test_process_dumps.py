@@ -3,6 +3,7 @@
 HBase and Postgres."""
 
 import copy
+import io
 import json
 
 import pytest
@@ -11,9 +12,10 @@ import requests
 from conftest import DATA
 from crashflow.processor.rules import missing_module
 from crashflow.processor.service import Processor
+from crashflow.stores.factory import Stores
 from crashflow.stores.hbase import CrashTable
 from crashflow.stores.postgres import Database
-from crashflow.stores.s3 import CrashStorage, client
+from crashflow.stores.s3 import CrashStorage
 from crashflow.tokens import TokenStore
 from process_support import delete_symbols, dump_crash, processed_records, report_rows, upload_symbols
 from schema_validation import schema_errors
@@ -208,12 +210,12 @@ def test_a_reprocessed_crash_is_valid_against_socorros_schemas(stack, tmp_path):
 def test_a_corrupt_symbol_file_is_named_in_the_processor_notes(stack, tmp_path):
     key = "test_app.pdb/5A9832E5287241C1838ED98914E9B7FF1/test_app.sym"
     good = (DATA / "symbols" / key).read_bytes()
-    s3 = client(stack, "s3")
-    s3.put_object(Bucket=stack.symbols_bucket, Key=key, Body=good[:3000] + b"\nFUNC zz garbage\n\x00\x01 nonsense\n")
+    symbols = Stores.from_settings(stack, "cli").symbols
+    symbols.save(key, io.BytesIO(good[:3000] + b"\nFUNC zz garbage\n\x00\x01 nonsense\n"))
     try:
         settings = stack.model_copy(update={"symbols_cache_dir": tmp_path})
         processed = Processor(settings).process(dump_crash(settings, "test.dmp")).processed
     finally:
-        s3.delete_object(Bucket=stack.symbols_bucket, Key=key)
+        symbols.delete(key)
     assert (f"corrupt symbol file for module test_app.exe (test_app.pdb 5A9832E5287241C1838ED98914E9B7FF1): {key}"
             in processed["processor_notes"])

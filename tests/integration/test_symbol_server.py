@@ -11,8 +11,7 @@ import pytest
 import requests
 
 from conftest import DATA, TEST_NAMESPACE, FunctionServer, free_port
-from crashflow.stores.postgres import Database
-from crashflow.stores.s3 import SymbolStorage
+from crashflow.stores.factory import Stores
 from crashflow.tokens import TokenStore
 
 pytestmark = pytest.mark.integration
@@ -22,7 +21,7 @@ KEY = "test_app.pdb/5A9832E5287241C1838ED98914E9B7FF1/test_app.sym"
 
 @pytest.fixture
 def uploaded(stack):
-    symbols = SymbolStorage(stack)
+    symbols = Stores.from_settings(stack, "cli").symbols
     with (DATA / "symbols" / KEY).open("rb") as file:
         symbols.save(KEY, file)
     yield (DATA / "symbols" / KEY).read_bytes()
@@ -64,15 +63,21 @@ def test_private_symbols_need_view_symbols_and_can_be_served_as_bytes(stack, upl
     server = FunctionServer("query", free_port(), dict(
         os.environ, CRASHFLOW_NAMESPACE=TEST_NAMESPACE, CRASHFLOW_SYMBOLS_PUBLIC="false",
         CRASHFLOW_SYMBOLS_SERVER_REDIRECT="false"))
-    tokens = TokenStore(Database(stack))
+    tokens = TokenStore(Stores.from_settings(stack, "cli").reports)
     try:
         server.wait_ready()
         url = f"{server.url}/symbols/{KEY}"
         assert requests.get(url, timeout=30).status_code == 403
         other = tokens.create(["view_pii"])
         assert requests.get(url, headers={"Auth-Token": other}, timeout=30).status_code == 403
-        answer = requests.get(url, headers={"Auth-Token": tokens.create(["view_symbols"])}, timeout=30)
+        allowed = {"Auth-Token": tokens.create(["view_symbols"])}
+        answer = requests.get(url, headers=allowed, timeout=30)
         assert answer.status_code == 200 and answer.content == uploaded
         assert answer.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert int(answer.headers["Content-Length"]) == len(uploaded)
+        head = requests.head(url, headers=allowed, timeout=30)
+        assert (head.status_code, int(head.headers["Content-Length"]), head.content) == (200, len(uploaded), b"")
+        unknown = requests.get(f"{server.url}/symbols/test_app.pdb/0000/test_app.sym", headers=allowed, timeout=30)
+        assert unknown.status_code == 404 and unknown.headers["Cache-Control"] == "no-cache"
     finally:
         server.stop()

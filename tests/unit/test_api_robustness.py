@@ -10,7 +10,7 @@ import pg8000.native
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from crashflow.api.aggregates import date_param
+from crashflow.api.calls import date_param
 from crashflow.api.calls import refuse_nul_bytes
 from crashflow.api.errors import BadRequest
 from crashflow.api.priority import PriorityProcessing

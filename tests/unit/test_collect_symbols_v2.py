@@ -48,18 +48,26 @@ def test_a_body_without_a_symbol_id_is_refused():
 
 def test_the_upload_flow_over_the_symbols_interface():
     """create, PUT, complete (OK, then DUPLICATE_DATA), checkStatus, and retention's list
-    of abandoned uploads, on the in-memory symbols store."""
+    of abandoned uploads, on the in-memory stores; each complete records the upload, and
+    the crashes that missed the module are queued for reprocessing; a complete whose
+    recording failed can be sent again."""
     import datetime as dt
 
-    from crashflow.collector.symbols_upload import SymbolUploader
+    from crashflow.collector.symbols_upload import SymbolStoreUnavailable, SymbolUploader
     from crashflow.collector.symbols_v2 import SymUploadV2, UploadNotFound
+    from crashflow.crashids import create_crash_id
     from crashflow.settings import Settings
     from crashflow.stores.factory import Stores
-    from crashflow.stores.memory import MemorySymbolFiles
+    from crashflow.stores.memory import MemoryQueues, MemorySymbolFiles, MemorySymbolUploads
 
     now = [dt.datetime(2026, 11, 26, tzinfo=dt.timezone.utc)]
-    symbols = MemorySymbolFiles(clock=lambda: now[0])
-    v2 = SymUploadV2(SymbolUploader(Settings(), Stores(Settings(), "collector", symbols=symbols)))
+    symbols, uploads, queues = MemorySymbolFiles(clock=lambda: now[0]), MemorySymbolUploads(lambda: now[0]), MemoryQueues()
+    crash_id = create_crash_id(now[0])
+    uploads.add_report({"uuid": crash_id, "date_processed": now[0], "completed_datetime": now[0], "product": "P",
+                        "missing_modules": {"crashme/0A11": {"debug_file": "crashme", "debug_id": "0A11",
+                                                             "code_file": "crashme", "code_id": ""}}})
+    stores = Stores(Settings(), "collector", symbols=symbols, symbol_uploads=uploads, queues=queues)
+    v2 = SymUploadV2(SymbolUploader(Settings(), stores))
     sym = b"MODULE Linux x86_64 0A11 crashme\nFILE 0 a.c\n"
     body = b'{ symbol_id: {debug_file: "crashme", debug_id: "0A11" }, symbol_upload_type: "BREAKPAD" }'
     assert v2.check_status("crashme", "0A11") == "MISSING"
@@ -71,6 +79,16 @@ def test_the_upload_flow_over_the_symbols_interface():
         with pytest.raises(UploadNotFound):
             v2.complete(key, body)  # the staged file went
     assert symbols.get("crashme/0A11/crashme.sym") == sym and v2.check_status("crashme", "0A11") == "FOUND"
+    assert uploads.recorded_since(0)[1] == ["crashme/0A11/crashme.sym"] * 2
+    assert [body.count(crash_id) for body in queues.bodies("reprocessing")] == [1, 1]
+
+    key = v2.create()
+    v2.receive(key, [sym])
+    uploads.fail = True
+    with pytest.raises(SymbolStoreUnavailable, match="recording the upload failed"):
+        v2.complete(key, body)
+    uploads.fail = False
+    assert v2.complete(key, body)[0] == "DUPLICATE_DATA" and len(uploads.records) == 3
     abandoned = v2.create()
     v2.receive(abandoned, [sym])
     now[0] += dt.timedelta(days=2)

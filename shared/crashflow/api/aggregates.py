@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from crashflow.api.calls import Call, Reply, check_known_params, int_param, list_param
+from crashflow.api.calls import Call, Reply, check_known_params, date_param, int_param, list_param, today
 from crashflow.api.errors import BadRequest
 from crashflow.api.search_sql import as_json_value
 from crashflow.api.topcrashers import WINDOW_DAYS, ranked_top_crashers
@@ -13,23 +13,6 @@ from crashflow.api.topcrashers import WINDOW_DAYS, ranked_top_crashers
 MAX_TOP_CRASHERS = 1000
 MAX_DAYS_PER_DAY = 366
 DEFAULT_DAYS_PER_DAY = 7
-# Dates the endpoints accept: windows are computed around them (a year back, a day on), and
-# must stay within Python's years 1..9999.
-EARLIEST_DATE = dt.date(1970, 1, 1)
-LATEST_DATE = dt.date(9998, 12, 31)
-
-
-def date_param(params, name: str, default: dt.date | None) -> dt.date | None:
-    raw = params.get(name)
-    if not raw:
-        return default
-    try:
-        value = dt.date.fromisoformat(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a date like 2026-11-26, not {raw[:40]!r}") from None
-    if not EARLIEST_DATE <= value <= LATEST_DATE:
-        raise BadRequest(f"{name} must be within {EARLIEST_DATE}..{LATEST_DATE}")
-    return value
 
 
 def product_params(call: Call, known: set[str]):
@@ -38,10 +21,6 @@ def product_params(call: Call, known: set[str]):
     if not call.args.get("product"):
         raise BadRequest("product is required")
     return call.args
-
-
-def _today() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
 
 
 def top_crashers(services, call: Call) -> Reply:
@@ -56,7 +35,7 @@ def top_crashers(services, call: Call) -> Reply:
         "process_type": params.get("process_type") or None,
         "platform": params.get("platform") or None,
         "limit": int_param(params, "_results_number", 50, 1, MAX_TOP_CRASHERS),
-        "end_date": date_param(params, "end_date", _today()),
+        "end_date": date_param(params, "end_date", today()),
     }
 
     def rank() -> dict:
@@ -72,7 +51,7 @@ def top_crashers(services, call: Call) -> Reply:
 
 def crashes_per_day(services, call: Call) -> Reply:
     params = product_params(call, {"version", "from_date", "to_date", "os_name", "process_type", "report_type"})
-    to_date = date_param(params, "to_date", _today())
+    to_date = date_param(params, "to_date", today())
     from_date = date_param(params, "from_date", to_date - dt.timedelta(days=DEFAULT_DAYS_PER_DAY - 1))
     if from_date > to_date:
         raise BadRequest("from_date is after to_date")

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from crashflow.api.aggregates import date_param
-from crashflow.api.calls import Call, Reply, check_known_params, int_param, list_param
+from crashflow.api.calls import Call, Reply, check_known_params, date_param, int_param, list_param
 from crashflow.api.errors import BadRequest
 
 MAX_RESULTS = 1000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from crashflow.api.errors import BadRequest, Forbidden
@@ -63,6 +64,30 @@ def int_param(params, name: str, default: int, low: int, high: int) -> int:
         raise BadRequest(f"{name} must be a whole number, not {raw[:40]!r}") from None
     if not low <= value <= high:
         raise BadRequest(f"{name} must be within {low}..{high}")
+    return value
+
+
+# Dates the endpoints accept: windows are computed around them (a year back, a day on), and
+# must stay within Python's years 1..9999.
+EARLIEST_DATE = dt.date(1970, 1, 1)
+LATEST_DATE = dt.date(9998, 12, 31)
+
+
+def today() -> dt.date:
+    """Today in UTC, the day crashes are filed under."""
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def date_param(params, name: str, default: dt.date | None) -> dt.date | None:
+    raw = params.get(name)
+    if not raw:
+        return default
+    try:
+        value = dt.date.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a date like 2026-11-26, not {raw[:40]!r}") from None
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise BadRequest(f"{name} must be within {EARLIEST_DATE}..{LATEST_DATE}")
     return value
 
 

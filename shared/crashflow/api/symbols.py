@@ -3,34 +3,20 @@ needed and the symbols bucket lacks) and the symbol server (``/symbols/...``).""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import asdict
 
-from crashflow.api.calls import Call, Reply, check_known_params
-from crashflow.api.errors import BadRequest
-from crashflow.late_symbols import missing_symbols_report
+from crashflow.api.calls import Call, Reply, check_known_params, date_param, today
 from crashflow.stores.layout import symbol_key
-
-def day_param(params, name: str = "date") -> dt.date:
-    """``YYYY-MM-DD``; today (UTC) when not given."""
-    raw = params.get(name)
-    if not raw:
-        return dt.datetime.now(dt.timezone.utc).date()
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a date (YYYY-MM-DD), not {raw[:40]!r}") from None
 
 
 def missing_symbols(services, call: Call) -> Reply:
     """``?date=YYYY-MM-DD&product=``: ``{"hits": [{debug_file, debug_id, code_file,
     code_id, crash_count}], "total": n}``, most crashes first (``crashflow symbols
-    missing`` prints the same, or CSV)."""
+    missing`` prints the same, or CSV). The date defaults to today (UTC)."""
     check_known_params(call.args, {"date", "product"})
-    day = day_param(call.args)
-    with services.database.connection() as connection:
-        report = missing_symbols_report(connection, day, call.args.get("product") or None)
-    return Reply(200, {"hits": [asdict(row) for row in report], "total": len(report)})
+    day = date_param(call.args, "date", today())
+    report = services.stores.symbol_uploads.missing_symbols(day, call.args.get("product") or None)
+    return Reply(200, {"hits": [asdict(line) for line in report], "total": len(report)})
 
 
 # A symbol file never changes under its debug id: caches may keep it for good.
@@ -38,6 +24,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 # Shorter than the presigned URL's life, so a cached redirect never points at an expired one.
 REDIRECT_SECONDS = 900
 REDIRECT_CACHE = f"private, max-age={REDIRECT_SECONDS // 2}"
+NOT_FOUND_CACHE = "no-cache"  # it may be uploaded any time
 
 
 def symbol_file(services, call: Call, debug_file: str, debug_id: str, name: str) -> Reply:
@@ -48,20 +35,26 @@ def symbol_file(services, call: Call, debug_file: str, debug_id: str, name: str)
     Public unless ``CRASHFLOW_SYMBOLS_PUBLIC=false``: then a token with ``view_symbols``."""
     if not services.settings.symbols_public:
         call.require("view_symbols")
+    symbols = services.stores.symbols
     key = symbol_server_key(debug_file, debug_id, name)
-    size = services.stores.symbols.size(key) if key else None
-    if size is None:
-        path = f"{debug_file}/{debug_id}/{name}"
-        return Reply(404, {"error": f"no symbol file {path[:200]}"}, {"Cache-Control": "no-cache"})
-    if call.request.method == "HEAD":
-        # An empty stream, not b"": the server would set Content-Length to the empty body's.
-        return Reply(200, iter(()),
-                     {"Content-Length": str(size), "Cache-Control": IMMUTABLE, "Content-Type": "text/plain"})
-    if services.settings.symbols_server_redirect:
-        url = services.stores.symbols.presigned_url(key, REDIRECT_SECONDS)
-        return Reply(302, b"", {"Location": url, "Cache-Control": REDIRECT_CACHE})
-    return Reply(200, services.stores.symbols.stream(key),
-                 {"Content-Length": str(size), "Cache-Control": IMMUTABLE, "Content-Type": "text/plain"})
+    path = f"{debug_file}/{debug_id}/{name}"
+    not_found = Reply(404, {"error": f"no symbol file {path[:200]}"}, {"Cache-Control": NOT_FOUND_CACHE})
+    if key is None:
+        return not_found
+    if call.request.method == "HEAD" or services.settings.symbols_server_redirect:
+        size = symbols.size(key)
+        if size is None:
+            return not_found
+        if call.request.method == "HEAD":
+            # An empty stream, not b"": the server would set Content-Length to the empty body's.
+            return Reply(200, iter(()),
+                         {"Content-Length": str(size), "Cache-Control": IMMUTABLE, "Content-Type": "text/plain"})
+        return Reply(302, b"", {"Location": symbols.download_url(key, REDIRECT_SECONDS), "Cache-Control": REDIRECT_CACHE})
+    reader = symbols.open(key)
+    if reader is None:
+        return not_found
+    return Reply(200, reader.chunks,
+                 {"Content-Length": str(reader.size), "Cache-Control": IMMUTABLE, "Content-Type": "text/plain"})
 
 
 def symbol_server_key(debug_file: str, debug_id: str, name: str) -> str | None:

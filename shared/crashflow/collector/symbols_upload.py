@@ -23,7 +23,7 @@ from typing import IO
 
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from crashflow.late_symbols import SymbolsArrived
+from crashflow.late_symbols import ReprocessingNotQueued, SymbolsArrived
 from crashflow.settings import Settings
 from crashflow.stores.errors import StoreUnavailable
 from crashflow.stores.factory import Stores
@@ -269,12 +269,12 @@ class SymbolUploader:
 
     PERMISSION = "upload_symbols"
 
-    def __init__(self, settings: Settings, stores: Stores | None = None, arrived=None):
+    def __init__(self, settings: Settings, stores: Stores | None = None):
         stores = stores or Stores.from_settings(settings, "collector")
         self.tokens = TokenStore(stores.reports)
         self.storage = stores.symbols
-        # crashflow.late_symbols.SymbolsArrived: tells process instances, queues reprocessing.
-        self.arrived = arrived or SymbolsArrived(settings, stores.reports, stores.queues)
+        # Tells every process instance, and queues the crashes that missed the symbols.
+        self.arrived = SymbolsArrived(settings, stores.symbol_uploads, stores.queues)
         self.max_upload_bytes = settings.max_symbols_upload_bytes
         self.upload = SymbolUpload(settings.max_symbols_upload_bytes, settings.max_symbols_uncompressed_bytes)
 
@@ -313,13 +313,13 @@ class SymbolUploader:
     def symbols_stored(self, keys: list[str]) -> list[str]:
         """After files are stored: record them and queue the crashes that missed them (the
         crash ids). A failure is a 503: the files are stored, and an upload sent again
-        redoes this part."""
+        does this part again."""
         try:
             return self.arrived(keys)
-        except Exception as error:
+        except (StoreUnavailable, ReprocessingNotQueued) as error:
             raise SymbolStoreUnavailable(
-                f"the symbols are stored, but recording them failed ({type(error).__name__}: {error}); "
-                "send the upload again") from error
+                f"the symbols are stored, but recording the upload failed ({error}); send the upload again"
+            ) from error
 
     def request_files(self, request) -> list[tuple[str, IO[bytes]]]:
         """The (file name, file) pairs of a werkzeug request's multipart body; refused

@@ -139,18 +139,18 @@ class SymUploadV2:
                 f"not {symbol_id.debug_file} {symbol_id.debug_id}"
             )
 
-        def move() -> str:
+        def place() -> str:
             if self.storage.sha256(module.key) == self.storage.sha256(staged):
-                result = "DUPLICATE_DATA"
-            else:
-                self.storage.copy(staged, module.key)
-                result = "OK"
-            self.storage.delete(staged)
-            return result
+                return "DUPLICATE_DATA"
+            self.storage.copy(staged, module.key)
+            return "OK"
 
-        result = self._store_call(move)
-        # Also after DUPLICATE_DATA: an earlier complete may have failed past the move.
+        result = self._store_call(place)
+        # Recorded (after DUPLICATE_DATA too: the same bytes may come from an upload whose
+        # recording failed) before the staged file goes, so that a complete call answered
+        # 503 here can be sent again.
         self.uploader.symbols_stored([module.key])
+        self._store_call(lambda: self.storage.delete(staged))
         return result, module
 
     def _staged_key(self, upload_key: str) -> str:

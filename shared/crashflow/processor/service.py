@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from crashflow.fields import FieldDefinitions
 from crashflow.metrics import PROCESS_LAG_SECONDS
-from crashflow.late_symbols import SymbolUploads, UploadWatcher
 from crashflow.processor.pipeline import CrashContext, Pipeline
 from crashflow.processor.rules import default_rules, regenerate_signature_rules
 from crashflow.processor.stackwalker import Stackwalker
@@ -70,13 +69,12 @@ class Processor:
         self.symbol_cache = SymbolCache(
             settings.symbols_cache_dir / settings.symbols_bucket, settings.symbols_cache_max_bytes
         )
-        missing = MissingSymbols(settings.symbols_missing_ttl)
         self.symbol_fetcher = SymbolFetcher(
             self.symbol_cache.directory,
             self.stores.symbols,
-            missing,
-            watcher=UploadWatcher(SymbolUploads(self.stores.reports), missing.discard,
-                                  settings.symbols_upload_poll_seconds),
+            MissingSymbols(settings.symbols_missing_ttl),
+            uploads=self.stores.symbol_uploads,
+            poll_seconds=settings.symbols_upload_poll_seconds,
         )
         self.stackwalker = Stackwalker(
             settings.stackwalker,

@@ -96,6 +96,8 @@ class Stackwalker:
                 raw_crash_path = Path(tmp) / "raw_crash.json"
                 raw_crash_path.write_text(json.dumps(raw_crash, default=str))
             command = self.command_line(dump_path, raw_crash_path)
+            if self.fetcher is not None:
+                self.fetcher.catch_up()  # symbols uploaded moments ago count for this walk
             result = self._run(command)
             if self.fetcher is not None:
                 count_symbol_cache(result.json_dump)

@@ -19,9 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from crashflow.metrics import PROCESS_SYMBOL_DOWNLOAD_BYTES, PROCESS_SYMBOL_DOWNLOADS
+from crashflow.late_symbols import UploadWatcher
 from crashflow.stores.errors import StoreUnavailable
-from crashflow.stores.interfaces import SymbolFiles
-from crashflow.stores.layout import symbol_key
+from crashflow.stores.interfaces import SymbolFiles, SymbolUploads
+from crashflow.stores.layout import modules_missing_symbols, symbol_key
 from crashflow.ttlcache import TtlCache
 
 
@@ -33,13 +34,7 @@ class SymbolsUnavailable(StoreUnavailable):
 def missing_symbol_keys(json_dump: dict) -> list[str]:
     """The symbol keys of the modules the stackwalker needed and had no symbols for, in
     module order, each once; modules with unsafe names are left out."""
-    keys = []
-    for module in json_dump.get("modules") or []:
-        if isinstance(module, dict) and module.get("missing_symbols") is True:
-            key = symbol_key(module.get("debug_file"), module.get("debug_id"))
-            if key is not None and key not in keys:
-                keys.append(key)
-    return keys
+    return [key for key, _ in modules_missing_symbols(json_dump)]
 
 
 class MissingSymbols(TtlCache):
@@ -52,25 +47,37 @@ class MissingSymbols(TtlCache):
 
 
 class SymbolFetcher:
-    """Copies symbol files from ``source`` into ``directory``; shared by request threads."""
+    """Copies symbol files from ``source`` into ``directory``; shared by request threads.
+
+    With ``uploads``, it learns of every symbol upload within ``poll_seconds``
+    (``catch_up``) and forgets what it knew of those files: the bucket's "no such file",
+    and an older copy in the cache (a symbol file uploaded again, fixed)."""
 
     def __init__(self, directory: Path, source: SymbolFiles, missing: MissingSymbols, workers: int = 8,
-                 watcher=None):
+                 uploads: SymbolUploads | None = None, poll_seconds: float = 2.0):
         self.directory = Path(directory)
         self.source = source
         self.missing = missing
-        # crashflow.late_symbols.UploadWatcher: forgets "missing" entries for uploaded files.
-        self.watcher = watcher
+        self.watcher = UploadWatcher(uploads, self.forget, poll_seconds) if uploads is not None else None
         # A crash's missing modules are fetched side by side: each is a network round trip,
         # and a first crash of a Windows app can miss dozens.
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="symbols")
+
+    def catch_up(self) -> int:
+        """Forget the files uploaded since the last look, when a look is due (before a walk);
+        how many."""
+        return self.watcher.poll() if self.watcher is not None else 0
+
+    def forget(self, key: str) -> None:
+        """The bucket's file under ``key`` is new: ask for it again next time it is needed."""
+        self.missing.discard(key)
+        if symbol_key(*key.split("/")[:2]) == key:  # a record names a file under the cache, never elsewhere
+            (self.directory / key).unlink(missing_ok=True)
 
     def fetch(self, keys: list[str], fresh: bool = False) -> int:
         """Fetch ``keys`` into the cache; return how many were found. Keys the bucket lacked
         lately are not asked for again unless ``fresh`` (reprocessing: they may just have
         been uploaded). SymbolsUnavailable when the bucket or the disk failed."""
-        if self.watcher is not None:
-            self.watcher.poll()
         wanted = [key for key in keys if fresh or key not in self.missing]
         return sum(self.pool.map(self._fetch_one, wanted))
 

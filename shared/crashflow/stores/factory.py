@@ -24,8 +24,15 @@ from typing import TypeVar
 from crashflow.settings import Settings
 from crashflow.stores.crashes import CrashRepository
 from crashflow.stores.hbase import CrashTable
-from crashflow.stores.interfaces import CrashQueue, CrashRecords, RawCrashStorage, ReportRows, SymbolFiles
-from crashflow.stores.postgres import Database
+from crashflow.stores.interfaces import (
+    CrashQueue,
+    CrashRecords,
+    RawCrashStorage,
+    ReportRows,
+    SymbolFiles,
+    SymbolUploads,
+)
+from crashflow.stores.postgres import Database, SymbolUploadRecords
 from crashflow.stores.s3 import CrashStorage, SymbolStorage
 from crashflow.stores.sqs import CrashQueues, collector_sender
 
@@ -62,13 +69,15 @@ class Stores:
         reports: ReportRows | None = None,
         queues: CrashQueue | None = None,
         symbols: SymbolFiles | None = None,
+        symbol_uploads: SymbolUploads | None = None,
     ):
         if role not in POOL_SIZES:
             raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
         self.settings = settings
         self.role = role
         self.pool_size = POOL_SIZES[role]()
-        given = dict(raw_crashes=raw_crashes, records=records, reports=reports, queues=queues, symbols=symbols)
+        given = dict(raw_crashes=raw_crashes, records=records, reports=reports, queues=queues, symbols=symbols,
+                     symbol_uploads=symbol_uploads)
         self._built: dict[str, object] = {name: store for name, store in given.items() if store is not None}
         # Reentrant: building the crash repository builds the stores it is made of.
         self._lock = threading.RLock()
@@ -112,6 +121,11 @@ class Stores:
     def symbols(self) -> SymbolFiles:
         """The symbols bucket (S3)."""
         return self._once("symbols", lambda: SymbolStorage(self.settings))
+
+    @property
+    def symbol_uploads(self) -> SymbolUploads:
+        """The symbol upload records and the crashes' missing modules (PostgreSQL)."""
+        return self._once("symbol_uploads", lambda: SymbolUploadRecords(self.reports))
 
     @property
     def crashes(self) -> CrashRepository:

@@ -142,6 +142,16 @@ class SymbolFiles(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def size(self, key: str) -> int | None:
+        """The file's size in bytes, None when there is no such file."""
+
+    def open(self, key: str) -> SymbolFileReader | None:
+        """The file to read as a stream (symbol files can be hundreds of megabytes), None
+        when there is no such file."""
+
+    def download_url(self, key: str, seconds: int) -> str:
+        """A URL anyone holding it may GET the file from for ``seconds`` (presigned)."""
+
     def sha256(self, key: str) -> str | None:
         """The file's SHA-256 (hex), None when there is no such file."""
 
@@ -156,3 +166,47 @@ class SymbolFiles(Protocol):
         """The staged files last written before ``cutoff``."""
 
     def is_healthy(self) -> bool: ...
+
+
+@dataclass
+class SymbolFileReader:
+    """A symbol file being read: its size, and its bytes chunk by chunk (``chunks`` raises
+    ``StoreUnavailable`` when the store fails part-way)."""
+
+    size: int
+    chunks: Iterator[bytes]
+
+
+@dataclass(frozen=True)
+class MissingSymbol:
+    """A module crashes needed and had no symbols for: one line of the missing-symbols report."""
+
+    debug_file: str
+    debug_id: str
+    code_file: str
+    code_id: str
+    crash_count: int
+
+
+class SymbolUploads(Protocol):
+    """What symbols that arrive late need of PostgreSQL
+    (``crashflow.stores.postgres.SymbolUploadRecords``): a record of every symbol file
+    stored (``symbol_uploads``), and the modules each crash had no symbols for
+    (``reports.missing_modules``, written with the crash's report row). Modules are named
+    by module id (``layout.module_id``)."""
+
+    def record(self, symbol_keys: list[str]) -> None:
+        """Record that the files under ``symbol_keys`` were just stored."""
+
+    def recorded_since(self, last_id: int | None) -> tuple[int, list[str]]:
+        """The latest record's id, and the symbol keys recorded after record ``last_id``
+        (None: none, only the id to start from), oldest first."""
+
+    def crashes_missing(self, module_ids: list[str], days: int, limit: int) -> list[str]:
+        """The ids of crashes submitted in the last ``days`` days whose stackwalk missed any
+        of ``module_ids``: newest first, each once, at most ``limit``."""
+
+    def missing_symbols(self, day: dt.date, product: str | None = None) -> list[MissingSymbol]:
+        """The modules the crashes submitted on ``day`` (UTC; of ``product``) had no
+        symbols for and that no upload has brought since the crash was processed, most
+        crashes first."""

@@ -15,7 +15,9 @@ The crash records (HBase), Socorro 2.x's salted keys:
 The symbols bucket, the Breakpad symbol server layout that minidump-stackwalk and Mozilla's
 ``sym_upload`` use: ``<debug file>/<DEBUG_ID>/<debug file without .pdb>.sym``; files
 uploaded with sym-upload-v2 wait under ``_uploads/<upload key>`` until the upload is
-completed (two path components: never a symbol key, which has three).
+completed (two path components: never a symbol key, which has three). A symbol key without
+its file name, ``<debug file>/<DEBUG_ID>``, is the module id: what ``symbol_uploads`` and
+``reports.missing_modules`` (PostgreSQL) record an upload and a crash's missing module by.
 """
 
 from __future__ import annotations
@@ -136,3 +138,27 @@ def symbol_key(debug_file: object, debug_id: object) -> str | None:
 def staged_symbol_key(upload_key: str) -> str:
     """Where a sym-upload-v2 file waits for its ``complete`` call."""
     return f"{SYMBOL_STAGING_PREFIX}{upload_key}"
+
+
+def module_id(debug_file: object, debug_id: object) -> str | None:
+    """``<leaf>/<debug_id>``: the module a symbol file is for, or None when either part is
+    not a safe name."""
+    key = symbol_key(debug_file, debug_id)
+    return None if key is None else module_id_of_symbol_key(key)
+
+
+def module_id_of_symbol_key(key: str) -> str:
+    """``xul.pdb/AA01/xul.sym`` -> ``xul.pdb/AA01``."""
+    return key.rsplit("/", 1)[0]
+
+
+def modules_missing_symbols(json_dump: dict) -> list[tuple[str, dict]]:
+    """(symbol key, module) of each module the stackwalker needed and had no symbols for,
+    in module order, each key once; modules with unsafe names are left out."""
+    found: dict[str, dict] = {}
+    for module in json_dump.get("modules") or []:
+        if isinstance(module, dict) and module.get("missing_symbols") is True:
+            key = symbol_key(module.get("debug_file"), module.get("debug_id"))
+            if key is not None:
+                found.setdefault(key, module)
+    return list(found.items())

@@ -20,7 +20,7 @@ from typing import IO
 from crashflow.crashids import date_from_crash_id
 from crashflow.stores import layout
 from crashflow.stores.errors import CrashNotFound, StoreUnavailable
-from crashflow.stores.interfaces import QueueMessage
+from crashflow.stores.interfaces import MissingSymbol, QueueMessage, SymbolFileReader
 
 
 class _Store:
@@ -114,6 +114,18 @@ class MemorySymbolFiles(MemoryObjects):
 
     def exists(self, key: str) -> bool:
         return self.get(key) is not None
+
+    def size(self, key: str) -> int | None:
+        data = self.get(key)
+        return None if data is None else len(data)
+
+    def open(self, key: str) -> SymbolFileReader | None:
+        data = self.get(key)
+        return None if data is None else SymbolFileReader(len(data), iter([data]))
+
+    def download_url(self, key: str, seconds: int) -> str:
+        self._check()
+        return f"memory://symbols/{key}?expires-in={seconds}"
 
     def sha256(self, key: str) -> str | None:
         data = self.get(key)
@@ -267,3 +279,60 @@ class MemoryQueues(_Store):
 
     def ensure_queues(self) -> None:
         self._check()
+
+
+class MemorySymbolUploads(_Store):
+    """The symbol upload records, and the report rows' missing modules, which unit tests
+    add with ``add_report`` (the report row of ``crashflow.reports.report_row``)."""
+
+    name = "postgres"
+
+    def __init__(self, clock=lambda: dt.datetime.now(dt.timezone.utc)):
+        super().__init__()
+        self.clock = clock
+        self.records: list[tuple[int, str, dt.datetime]] = []  # (id, symbol key, uploaded)
+        self.reports: dict[str, dict] = {}  # crash id -> report row
+
+    def add_report(self, row: dict) -> None:
+        self._check()
+        with self.lock:
+            self.reports[row["uuid"]] = dict(row)
+
+    def record(self, symbol_keys: list[str]) -> None:
+        self._check()
+        with self.lock:
+            for key in symbol_keys:
+                self.records.append((len(self.records) + 1, key, self.clock()))
+
+    def recorded_since(self, last_id: int | None) -> tuple[int, list[str]]:
+        self._check()
+        latest = self.records[-1][0] if self.records else 0
+        if last_id is None:
+            return latest, []
+        return latest, [key for record_id, key, _ in self.records if record_id > last_id]
+
+    def crashes_missing(self, module_ids: list[str], days: int, limit: int) -> list[str]:
+        self._check()
+        since = self.clock() - dt.timedelta(days=days)
+        found = [row for row in self.reports.values()
+                 if row["date_processed"] >= since and set(row.get("missing_modules") or {}) & set(module_ids)]
+        found.sort(key=lambda row: (row["date_processed"], row["uuid"]), reverse=True)
+        return [row["uuid"] for row in found][:max(limit, 0)] if days > 0 else []
+
+    def missing_symbols(self, day: dt.date, product: str | None = None) -> list[MissingSymbol]:
+        self._check()
+        crashes: dict[tuple[str, str], set[str]] = {}
+        codes: dict[tuple[str, str], tuple[str, str]] = {}
+        for row in self.reports.values():
+            if row["date_processed"].date() != day or product not in (None, row.get("product")):
+                continue
+            for module_id, module in (row.get("missing_modules") or {}).items():
+                brought = any(layout.module_id_of_symbol_key(key) == module_id and uploaded >= row["completed_datetime"]
+                              for _, key, uploaded in self.records)
+                if not brought:
+                    name = (module["debug_file"], module["debug_id"])
+                    crashes.setdefault(name, set()).add(row["uuid"])
+                    code_file, code_id = codes.get(name, ("", ""))
+                    codes[name] = (max(code_file, module["code_file"]), max(code_id, module["code_id"]))
+        lines = [MissingSymbol(*name, *codes[name], len(uuids)) for name, uuids in crashes.items()]
+        return sorted(lines, key=lambda line: (-line.crash_count, line.debug_file, line.debug_id))

@@ -1,4 +1,5 @@
-"""PostgreSQL: report rows, aggregate tables, job runs and tokens, through pg8000.
+"""PostgreSQL: report rows, aggregate tables, job runs, tokens and symbol uploads, through
+pg8000.
 
 Schema changes are Alembic migrations in the package (``stores/migrations``, package data,
 found through ``importlib.resources``); ``upgrade()`` applies them, so an installed crashflow
@@ -24,7 +25,9 @@ from collections.abc import Iterator
 import pg8000.native
 
 from crashflow.settings import Settings
+from crashflow.stores import layout
 from crashflow.stores.errors import QueryFailed, StoreUnavailable
+from crashflow.stores.interfaces import MissingSymbol
 
 # Alembic's "package:path" form: it reads the scripts through importlib.resources, so they
 # are found wherever the package is installed (site-packages, an editable checkout).
@@ -243,3 +246,60 @@ class Database:
                     f"ON CONFLICT (uuid, date_processed) DO UPDATE SET {updates}"
                 )
             prepared[columns].run(**row)
+
+
+class SymbolUploadRecords:
+    """``symbol_uploads`` (one row per symbol file stored, in order) and
+    ``reports.missing_modules`` (a crash's modules without symbols, keyed by module id; its
+    GIN index finds the crashes that missed a module)."""
+
+    def __init__(self, database: Database):
+        self.database = database
+
+    def record(self, symbol_keys: list[str]) -> None:
+        if not symbol_keys:
+            return
+        with self.database.connection() as connection:
+            connection.run(
+                "INSERT INTO symbol_uploads (module, symbol_key) "
+                "SELECT * FROM unnest(CAST(:modules AS text[]), CAST(:keys AS text[]))",
+                modules=[layout.module_id_of_symbol_key(key) for key in symbol_keys], keys=list(symbol_keys),
+            )
+
+    def recorded_since(self, last_id: int | None) -> tuple[int, list[str]]:
+        with self.database.connection() as connection:
+            if last_id is None:
+                return connection.run("SELECT coalesce(max(id), 0) FROM symbol_uploads")[0][0], []
+            rows = connection.run(
+                "SELECT id, symbol_key FROM symbol_uploads WHERE id > :last ORDER BY id", last=last_id)
+        return (rows[-1][0] if rows else last_id), [key for _, key in rows]
+
+    def crashes_missing(self, module_ids: list[str], days: int, limit: int) -> list[str]:
+        if not module_ids or days <= 0 or limit <= 0:
+            return []
+        with self.database.connection() as connection:
+            rows = connection.run(
+                "SELECT uuid FROM reports WHERE date_processed >= now() - make_interval(days => :days) "
+                "AND missing_modules ?| CAST(:ids AS text[]) "
+                "GROUP BY uuid ORDER BY max(date_processed) DESC, uuid LIMIT :limit",
+                days=days, ids=list(module_ids), limit=limit,
+            )
+        return [row[0] for row in rows]
+
+    def missing_symbols(self, day: dt.date, product: str | None = None) -> list[MissingSymbol]:
+        start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+        with self.database.connection() as connection:
+            rows = connection.run(
+                "SELECT entry.value->>'debug_file', entry.value->>'debug_id', "
+                "       max(entry.value->>'code_file'), max(entry.value->>'code_id'), count(DISTINCT r.uuid) "
+                "FROM reports r CROSS JOIN LATERAL jsonb_each(r.missing_modules) AS entry "
+                "WHERE r.date_processed >= :start AND r.date_processed < :end "
+                "AND (CAST(:product AS text) IS NULL OR r.product = :product) "
+                # An upload after the crash was processed brought the module; one before it
+                # evidently did not last (deleted, or replaced by another build's file).
+                "AND NOT EXISTS (SELECT 1 FROM symbol_uploads u WHERE u.module = entry.key "
+                "                AND u.uploaded >= r.completed_datetime) "
+                "GROUP BY 1, 2 ORDER BY 5 DESC, 1, 2",
+                start=start, end=start + dt.timedelta(days=1), product=product,
+            )
+        return [MissingSymbol(*row) for row in rows]

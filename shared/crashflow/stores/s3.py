@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterator
 from typing import IO
 from urllib.parse import quote
 
@@ -20,6 +21,7 @@ from crashflow.stores import layout
 from crashflow.stores.awshttp import SignedHttp
 from crashflow.stores.boto import boto3_client, unavailable_as
 from crashflow.stores.errors import CrashNotFound, StoreUnavailable
+from crashflow.stores.interfaces import SymbolFileReader
 
 
 def ensure_bucket(settings: Settings, bucket: str) -> None:
@@ -183,18 +185,30 @@ class SymbolStorage:
         head = self._head(key)
         return None if head is None else head["ContentLength"]
 
-    def presigned_url(self, key: str, seconds: int) -> str:
-        """A URL anyone holding it may GET the file from, for ``seconds``."""
-        return self.s3.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key},
-                                              ExpiresIn=seconds)
+    def open(self, key: str, chunk_size: int = 1024 * 1024) -> SymbolFileReader | None:
+        """The file as a stream of chunks, None when there is no such file."""
+        with unavailable_as("s3"):
+            try:
+                answer = self.s3.get_object(Bucket=self.bucket, Key=key)
+            except ClientError as error:
+                if _not_found(error):
+                    return None
+                raise
+        return SymbolFileReader(answer["ContentLength"], self._chunks(answer["Body"], chunk_size))
 
-    def stream(self, key: str, chunk_size: int = 1024 * 1024):
-        """The file's bytes, chunk by chunk (symbol files can be hundreds of megabytes)."""
-        body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+    @staticmethod
+    def _chunks(body, chunk_size: int) -> Iterator[bytes]:
         try:
-            yield from body.iter_chunks(chunk_size)
+            with unavailable_as("s3"):
+                yield from body.iter_chunks(chunk_size)
         finally:
             body.close()
+
+    def download_url(self, key: str, seconds: int) -> str:
+        """A presigned GET URL of the file, valid for ``seconds`` (made without a request)."""
+        with unavailable_as("s3"):
+            return self.s3.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=seconds)
 
     def sha256(self, key: str) -> str | None:
         """The file's SHA-256 (hex), None when there is no such file; files stored without
