@@ -107,12 +107,6 @@ CRASHFLOW_PROCESSED_FIELDS: dict[str, FieldNode] = {
     "hang_type": own(True, "integer", "1: a hang with a HangID; -1: a hang the Hang annotation reports; 0: a crash."),
     "assertion": own(True, "string", "The stackwalker's crash_info.assertion (public in json_dump too)."),
     "ruleset": own(True, "string", "The processor's rule set that made this: default, or regenerate_signature."),
-    # crashflow keeps each earlier run's public summary where Socorro keeps its notes.
-    "processor_history.started_datetime": own(True, "string", "When that run started."),
-    "processor_history.completed_datetime": own(True, "string", "When that run ended."),
-    "processor_history.signature": own(True, "string", "The signature that run gave."),
-    "processor_history.processor_notes": own(True, "string", "That run's processor notes."),
-    "processor_history.ruleset": own(True, "string", "That run's rule set."),
     # What rust-minidump's minidump-stackwalk writes beyond the fields Socorro's schema lists.
     "json_dump.process_uptime": own(True, "integer", "How long the process ran before it crashed, in seconds."),
     "json_dump.linux_memory_map_count": own(True, "integer", "How many memory mappings the process had (Linux)."),

@@ -29,8 +29,8 @@ TOP_LEVEL = {
     "uuid": "b88a69cc-9828-48b7-9f49-5ccda0261130", "signature": "test_app.exe", "product": "App",
     "version": "3.1", "build": "20261130", "release_channel": "release", "os_name": "Windows NT",
     "date_processed": "2026-11-30T15:45:18+00:00", "processor_notes": "", "url": "https://bank.example",
-    "user_comments": "it crashed", "mdsw_stderr": "warnings", "modules_in_stack": ["a/1", "b/2"],
-    "addons": [], "processor_history": [{"signature": "x", "ruleset": "default"}],
+    "user_comments": "it crashed", "mdsw_stderr": "warnings", "modules_in_stack": "a/1;b/2",
+    "addons": [], "processor_history": ["2026-11-30T15:40:00+00:00 default: x"],
 }
 
 
