@@ -11,11 +11,14 @@ import pytest
 import requests
 
 from conftest import DATA, TEST_NAMESPACE, FunctionServer, free_port
+from test_metrics import scrape, value
 from crashflow.stores.factory import Stores
 from crashflow.tokens import TokenStore
 
 pytestmark = pytest.mark.integration
 
+# The request metrics label every symbol file with the routing map's one rule.
+SYMBOL_ROUTE = "/symbols/<debug_file>/<debug_id>/<name>"
 KEY = "test_app.pdb/5A9832E5287241C1838ED98914E9B7FF1/test_app.sym"
 
 
@@ -30,6 +33,7 @@ def uploaded(stack):
 
 def test_minidump_stackwalk_reads_symbols_from_the_query_function(stack, functions, uploaded, tmp_path):
     url = functions["query"].url
+    before = scrape(url)
     answer = requests.get(f"{url}/symbols/{KEY}", allow_redirects=False, timeout=30)
     assert answer.status_code == 302 and "max-age" in answer.headers["Cache-Control"]
     assert requests.get(answer.headers["Location"], timeout=30).content == uploaded
@@ -44,6 +48,11 @@ def test_minidump_stackwalk_reads_symbols_from_the_query_function(stack, functio
     )
     frame = json.loads(walked.stdout)["crashing_thread"]["frames"][0]
     assert (frame["function"], frame["file"], frame["line"]) == ("`anonymous namespace'::CrashFunction", "c:\\test_app.cc", 58)
+    # Request metrics label every symbol file with the one route.
+    redirects = value(scrape(url), "crashflow_http_requests_total", function="query", endpoint=SYMBOL_ROUTE,
+                      method="GET", status="302")
+    assert redirects - value(before, "crashflow_http_requests_total", function="query", endpoint=SYMBOL_ROUTE,
+                             method="GET", status="302") >= 2  # ours, and minidump-stackwalk's
 
 
 @pytest.mark.parametrize("path", [

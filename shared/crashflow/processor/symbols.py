@@ -18,8 +18,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from crashflow.metrics import PROCESS_SYMBOL_DOWNLOAD_BYTES, PROCESS_SYMBOL_DOWNLOADS
 from crashflow.late_symbols import UploadWatcher
+from crashflow.metrics import PROCESS_SYMBOL_DOWNLOAD_BYTES, PROCESS_SYMBOL_DOWNLOADS
 from crashflow.stores.errors import StoreUnavailable
 from crashflow.stores.interfaces import SymbolFiles, SymbolUploads
 from crashflow.stores.layout import modules_missing_symbols, symbol_key

@@ -10,13 +10,13 @@
   process instance reads the new rows every few seconds and forgets what it knew of those
   files (a cached "the bucket has no such file", an older copy).
 
-Revision ID: 0006
+Revision ID: 0008
 """
 
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0008"
+down_revision = "0007"
 
 SCHEMA = """
 ALTER TABLE reports ADD COLUMN missing_modules jsonb;
