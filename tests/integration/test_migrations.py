@@ -7,9 +7,11 @@ database and applies every migration on the real Postgres."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
@@ -56,9 +58,23 @@ def fresh_database(settings):
     drop()
 
 
+def package_source(target: Path) -> Path:
+    """What the wheel is built from, copied as git sees it (tracked and new files, edits
+    included, nothing ignored): setuptools' ``build/`` in the checkout keeps files an
+    earlier build copied, so a migration renamed since would ship twice."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
+                             "pyproject.toml", "README.md", "shared"], cwd=REPO, capture_output=True, check=True)
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        if (REPO / name).is_file():  # a deleted file not committed yet is listed too
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, target / name)
+    return target
+
+
 def test_an_installed_crashflow_migrates_itself(tmp_path, fresh_database):
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(tmp_path / "wheel"), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(tmp_path / "wheel"),
+         str(package_source(tmp_path / "source"))],
         capture_output=True, text=True, timeout=600,
     )
     assert built.returncode == 0, built.stderr
