@@ -10,9 +10,12 @@ from crashflow.crashids import create_crash_id
 from crashflow.late_symbols import ReprocessingNotQueued, SymbolsArrived, UploadWatcher, missing_modules
 from crashflow.messages import ProcessingRequest
 from crashflow.processor.symbols import MissingSymbols, SymbolFetcher
+from crashflow.query_app import endpoint_label
 from crashflow.settings import Settings
 from crashflow.stores.layout import module_id
 from crashflow.stores.memory import MemoryQueues, MemorySymbolFiles, MemorySymbolUploads
+
+SYMBOL_ROUTE = "/symbols/<debug_file>/<debug_id>/<name>"
 
 NOW = dt.datetime(2026, 11, 26, 12, tzinfo=dt.timezone.utc)
 
@@ -118,8 +121,20 @@ def test_a_record_naming_no_symbol_file_deletes_nothing(tmp_path):
 
 
 def test_symbol_server_paths():
-    assert symbol_server_key("xul.pdb/AA01/xul.sym") == "xul.pdb/AA01/xul.sym"
-    assert symbol_server_key("libxul.so/AA01/libxul.so.sym") == "libxul.so/AA01/libxul.so.sym"
-    for path in ("xul.pdb/AA01/xul.pdb", "../AA01/x.sym", "xul.pdb/AA-01/xul.sym", "xul.pdb/AA01", "a/b/c/d",
-                 "x\x01/AA01/x\x01.sym", "xul.pdb/AA01/../AA01/xul.sym"):
-        assert symbol_server_key(path) is None, path
+    assert symbol_server_key("xul.pdb", "AA01", "xul.sym") == "xul.pdb/AA01/xul.sym"
+    assert symbol_server_key("libxul.so", "AA01", "libxul.so.sym") == "libxul.so/AA01/libxul.so.sym"
+    for parts in (("xul.pdb", "AA01", "xul.pdb"), ("..", "AA01", "x.sym"), ("xul.pdb", "AA-01", "xul.sym"),
+                  ("x\x01", "AA01", "x\x01.sym"), ("xul.pdb", "..", "xul.sym"), ("xul.pdb", "AA01", "..")):
+        assert symbol_server_key(*parts) is None, parts
+
+
+@pytest.mark.parametrize("path, label", [
+    ("/symbols/xul.pdb/AA01/xul.sym", SYMBOL_ROUTE),
+    ("/symbols/../AA01/x.sym", SYMBOL_ROUTE),  # routed, then refused by symbol_server_key
+    ("/symbols/xul.pdb/AA01", None),  # not three parts: no route
+    ("/symbols/a/b/c/d", None),
+    ("/symbols/xul.pdb/AA01/../AA01/xul.sym", None),
+    ("/api/MissingSymbols/", "/api/MissingSymbols/"),
+])
+def test_symbol_server_routes(path, label):
+    assert endpoint_label(path) == label
