@@ -117,6 +117,24 @@ def crashing_thread_index(processed: dict, dump: dict) -> int | None:
     return None
 
 
+def history_runs(history) -> list[dict]:
+    """The earlier runs of ``processor_history`` as the page shows them (``completed``,
+    ``ruleset``, ``signature``, ``notes``): Socorro's strings, ``<completed> <ruleset>:
+    <signature>[; <notes>]`` (``crashflow.processor.service.history_line``), or the records
+    that crashes processed by crashflow before it wrote Socorro's strings still carry."""
+    runs = []
+    for run in history or []:
+        if isinstance(run, dict):
+            runs.append({"completed": run.get("completed_datetime") or "", "ruleset": run.get("ruleset") or "default",
+                         "signature": run.get("signature") or "", "notes": run.get("processor_notes") or ""})
+            continue
+        completed, _, rest = str(run).partition(" ")
+        ruleset, _, outcome = rest.partition(": ")
+        signature, _, notes = outcome.partition("; ")
+        runs.append({"completed": completed, "ruleset": ruleset or "default", "signature": signature, "notes": notes})
+    return runs
+
+
 def bug_link(settings, bug_id: int) -> str | None:
     """A bug's page, from the Bugzilla REST endpoint bug links come from."""
     base = (settings.bugzilla_url or "").rstrip("/")
@@ -153,6 +171,7 @@ def report_page(page: Page, crash_id: str) -> Reply:
             address_text=explain_address(processed.get("address"), processed.get("reason")),
             crashing_name=_thread_name(dump, crashing_index),
             crashing_index=crashing_index,
+            history=history_runs(processed.get("processor_history")),
         )
     elif tab == "crashing":
         frames = (dump.get("crashing_thread") or {}).get("frames")
