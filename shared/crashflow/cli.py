@@ -374,7 +374,8 @@ def token() -> None:
 @token.command("create")
 @click.option("--permission", "permissions", multiple=True, metavar="NAME",
               help="view_pii, view_rawdump, reprocess_crashes, run_custom_queries, upload_symbols, "
-                   "view_symbols; repeatable.")
+                   "view_symbols, manage_tokens (makes and revokes tokens in the web UI's /tokens/); "
+                   "repeatable.")
 @click.option("--expires-days", type=float, default=None, help="Expire after N days (default: never).")
 @click.option("--note", default="", help="Who or what the token is for.")
 def token_create(permissions: tuple[str, ...], expires_days: float | None, note: str) -> None:

@@ -18,14 +18,17 @@ import werkzeug.exceptions
 from werkzeug.datastructures import Headers
 from werkzeug.routing import Map, Rule
 
-from crashflow.api import aggregates, alerts, correlations, crashes, fields, reprocessing, search, signatures, symbols
+from crashflow.api import (
+    aggregates, alerts, correlations, crashes, fields, overview, reprocessing, search, signatures, symbols,
+)
 from crashflow.api.app import Services
 from crashflow.api.auth import TOKEN_HEADER, Gatekeeper
 from crashflow.api.calls import Call, Reply, refuse_nul_bytes
 from crashflow.api.errors import OUTAGE_RETRY_AFTER_SECONDS, ApiError, Forbidden, TooManyRequests
 from crashflow.settings import Settings
 from crashflow.stores.errors import QueryFailed, StoreUnavailable
-from crashflow.web import report, search_page, signature, signin, topcrashers
+from crashflow.web import overview as overview_pages
+from crashflow.web import documentation, report, search_page, signature, signin, tokens_page, topcrashers
 from crashflow.web.page import Page
 from crashflow.web.session import CSRF_FIELD, SessionCookies, stored_secret
 from crashflow.web.static import ASSETS, StaticFiles
@@ -71,11 +74,6 @@ def health(services, call: Call) -> Reply:
     return Reply(200 if all(checks.values()) else 503, checks)
 
 
-def home(page: Page) -> Reply:
-    """``/``: Super Search until the overview pages exist."""
-    return page.redirect(page.link("/search/"), 302)
-
-
 API_ROUTES = [
     api("/api/ProcessedCrash/", crashes.processed_crash),
     api("/api/RawCrash/", crashes.raw_crash),
@@ -90,6 +88,10 @@ API_ROUTES = [
     api("/api/TopCrashers/", aggregates.top_crashers),
     api("/api/CrashesPerDay/", aggregates.crashes_per_day),
     api("/api/AggregationJobs/", aggregates.aggregation_jobs),
+    api("/api/Products/", overview.products),
+    api("/api/NewSignatures/", overview.new_signatures),
+    api("/api/ExplosiveSignatures/", overview.explosive_signatures),
+    api("/api/Regressions/", overview.regressions),
     api("/api/Alerts/", alerts.alerts),
     api("/api/MissingSymbols/", symbols.missing_symbols),
     api("/__heartbeat__", health),
@@ -97,7 +99,8 @@ API_ROUTES = [
     api("/symbols/<debug_file>/<debug_id>/<name>", symbols.symbol_file, "GET", "HEAD"),
 ]
 PAGE_ROUTES = [
-    page("/", home),
+    page("/", overview_pages.home_page),
+    page("/home/product/<product>", overview_pages.product_home_page),
     page("/login/", signin.login_page, "GET", "POST"),
     page("/logout/", signin.logout_page, "POST"),
     page("/report/index/<crash_id>", report.report_page),
@@ -106,6 +109,11 @@ PAGE_ROUTES = [
     page("/search/results.csv", search_page.search_csv),
     page("/signature/", signature.signature_page),
     page("/topcrashers/", topcrashers.top_crashers_page),
+    page("/tokens/", tokens_page.tokens_page, "GET", "POST"),
+    page("/documentation/", documentation.documentation_page),
+    page("/documentation/api/<name>", documentation.endpoint_page),
+    page("/documentation/datadictionary/", documentation.data_dictionary_page),
+    page("/tokens/revoke/<int:token_id>", tokens_page.revoke_token, "POST"),
 ]
 
 

@@ -10,9 +10,18 @@ against a query function served as deployed, measures each page (goal: p95 <= 30
   first and last seen), for signatures drawn by their crash counts
 - search with 3 filters and a facet: product, version, platform, the last 7 days, signatures
 - search page 10: a product's last 7 days, page 10 at 50 a page
+- home ``/`` (goal: p95 <= 150 ms)
+- product home ``/home/product/P?days=7|14|28`` (goal: p95 <= 150 ms)
+- top crashers ``/topcrashers/?product=P&days=1|3|7|14|28`` (goal: p95 <= 100 ms)
 
-and the bytes of each page's HTML + CSS + JS as a browser fetches them, uncompressed (goal
-<= 300 KB).
+The overview pages read the aggregation jobs' tables (crashes_per_day, top_crashers,
+signatures and explosiveness are run over the 30 days first) through the API's aggregates
+cache (``CRASHFLOW_API_AGGREGATES_CACHE_SECONDS``, 60 s): they are measured as deployed and
+again with that cache off (``*_uncached``), every request computed afresh.
+
+Then the bytes of each page's HTML + CSS + JS as a browser fetches them, uncompressed (goal
+<= 300 KB), for those pages and the tokens page, the API documentation, an endpoint's page
+and the data dictionary.
 
     .venv/bin/python tests/bench/ui.py [--reports 1000000 --crashes 10000 --clients 4]
 
@@ -44,16 +53,22 @@ from reportgen import PRODUCTS, load_reports  # noqa: E402
 from crashflow.provision import provision  # noqa: E402
 from crashflow.settings import Settings  # noqa: E402
 from crashflow.stores.postgres import Database  # noqa: E402
+from crashflow.tokens import TokenStore  # noqa: E402
 
 REPO = HERE.parents[1]
 ASSET = re.compile(r'<(?:link rel="stylesheet" href|script src)="([^"]+)"')
 GOAL_MS = 300
+# The overview pages' own goals (issue #13); the others keep GOAL_MS.
+GOALS_MS = {"home": 150, "product_home": 150, "top_crashers": 100,
+            "home_uncached": 150, "product_home_uncached": 150, "top_crashers_uncached": 100}
 GOAL_BYTES = 300 * 1024
+OVERVIEW_JOBS = ("crashes_per_day", "top_crashers", "signatures", "explosiveness")
 
 
-def page_weight(base: str, path: str) -> dict:
+def page_weight(base: str, path: str, headers: dict | None = None) -> dict:
     """Bytes of the page and of the stylesheets and scripts it loads."""
-    html = requests.get(f"{base}{path}", timeout=60)
+    html = requests.get(f"{base}{path}", headers=headers or {}, timeout=60)
+    assert html.status_code == 200, (path, html.status_code)
     assets = {url: len(requests.get(f"{base}{url}", timeout=60).content) for url in ASSET.findall(html.text)}
     return {"html_bytes": len(html.content), "css_js_bytes": sum(assets.values()),
             "total_bytes": len(html.content) + sum(assets.values()), "assets": len(assets)}
@@ -101,20 +116,26 @@ def main() -> None:
         with database.connection() as connection:
             connection.run("VACUUM ANALYZE reports")  # what autovacuum does after a bulk load
         report["load_reports_s"] = round(time.perf_counter() - started, 1)
-        started = time.perf_counter()
-        subprocess.run([str(REPO / ".venv" / "bin" / "crashflow"), "aggregate", "run", "signatures",
-                        "--from", str(today - dt.timedelta(days=29)), "--to", str(today)],
-                       env=env, check=True, capture_output=True)
-        report["signatures_job_s"] = round(time.perf_counter() - started, 1)
+        report["jobs_s"] = {}
+        for job in OVERVIEW_JOBS:
+            started = time.perf_counter()
+            subprocess.run([str(REPO / ".venv" / "bin" / "crashflow"), "aggregate", "run", job,
+                            "--from", str(today - dt.timedelta(days=29)), "--to", str(today)],
+                           env=env, check=True, capture_output=True)
+            report["jobs_s"][job] = round(time.perf_counter() - started, 1)
         started = time.perf_counter()
         crash_ids = load_crashes(settings, args.crashes)
         report["load_crashes_s"] = round(time.perf_counter() - started, 1)
 
         query = FunctionServer("query", free_port(), env)
         servers.append(query)
+        uncached = FunctionServer("query", free_port(), dict(env, CRASHFLOW_API_AGGREGATES_CACHE_SECONDS="0"))
+        servers.append(uncached)
         query.wait_ready()
+        uncached.wait_ready()
         base = query.url
-        requests.get(f"{base}/__heartbeat__", timeout=60)  # builds the application before timing
+        for server in (query, uncached):
+            requests.get(f"{server.url}/__heartbeat__", timeout=60)  # builds the application before timing
         week = (today - dt.timedelta(days=6)).isoformat()
         sizes = signatures_by_size(database, "Firefox", today - dt.timedelta(days=6))
         drawn = sizes["top"] + sizes["middling"] + sizes["small"]
@@ -131,6 +152,17 @@ def main() -> None:
             "search_page_10": lambda rng: ("GET", f"{base}/search/", [
                 ("product", rng.choice(["Firefox", "Thunderbird"])), ("date", f">={week}"), ("page", "10")]),
         }
+        products = list(PRODUCTS)
+        for suffix, server in (("", query), ("_uncached", uncached)):
+            url = server.url
+            pages.update({
+                f"home{suffix}": lambda rng, url=url: ("GET", f"{url}/", None),
+                f"product_home{suffix}": lambda rng, url=url: (
+                    "GET", f"{url}/home/product/{rng.choice(products)}", {"days": rng.choice([7, 14, 28])}),
+                f"top_crashers{suffix}": lambda rng, url=url: (
+                    "GET", f"{url}/topcrashers/", {"product": rng.choice(products),
+                                                   "days": rng.choice([1, 3, 7, 14, 28])}),
+            })
         examples = {
             "report": f"/report/index/{crash_ids[0]}",
             "signature_7_days": "/signature/?" + requests.compat.urlencode({"signature": sizes["top"][0],
@@ -139,20 +171,37 @@ def main() -> None:
                 ("product", "Firefox"), ("version", "121.0"), ("platform", "Windows NT"), ("date", f">={week}"),
                 ("_facets", "signature")]),
             "search_page_10": f"/search/?product=Firefox&date=%3E%3D{week}&page=10",
+            "home": "/",
+            "product_home": "/home/product/Firefox?days=28",
+            "top_crashers": "/topcrashers/?product=Firefox&days=28",
         }
+        for name in ("home", "product_home", "top_crashers"):
+            examples[f"{name}_uncached"] = examples[name]
         report["load_before"] = os.getloadavg()
         report["pages"] = {}
         for name, make_request in pages.items():
             report["pages"][name] = run_clients(args.clients, args.requests, make_request)
             report["pages"][name]["weight"] = page_weight(base, examples[name])
         report["load_after_pages"] = os.getloadavg()
+        admin = TokenStore(database).create(["manage_tokens"], note="ui bench")
+        report["weights"] = {
+            "tokens": page_weight(base, "/tokens/", {"Auth-Token": admin}),
+            "documentation": page_weight(base, "/documentation/"),
+            "documentation_supersearch": page_weight(base, "/documentation/api/SuperSearch"),
+            "data_dictionary": page_weight(base, "/documentation/datadictionary/"),
+            "data_dictionary_processed_crash": page_weight(base, "/documentation/datadictionary/?document=processed_crash"),
+            "data_dictionary_raw_crash": page_weight(base, "/documentation/datadictionary/?document=raw_crash"),
+        }
 
         report["load_end"] = os.getloadavg()
         report["goals_met"] = {
-            **{f"{name}_p95_ms<={GOAL_MS}": result.get("p95_ms", 1e9) <= GOAL_MS and not result.get("errors")
+            **{f"{name}_p95_ms<={GOALS_MS.get(name, GOAL_MS)}":
+               result.get("p95_ms", 1e9) <= GOALS_MS.get(name, GOAL_MS) and not result.get("errors")
                for name, result in report["pages"].items()},
             **{f"{name}_bytes<={GOAL_BYTES}": result["weight"]["total_bytes"] <= GOAL_BYTES
                for name, result in report["pages"].items()},
+            **{f"{name}_bytes<={GOAL_BYTES}": weight["total_bytes"] <= GOAL_BYTES
+               for name, weight in report["weights"].items()},
         }
     finally:
         for server in servers:

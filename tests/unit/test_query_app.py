@@ -26,7 +26,8 @@ def ask(app, path, method="GET", headers=None, data=None):
 def test_every_route_is_in_the_map():
     adapter = URL_MAP.bind("localhost")
     for route in API_ROUTES + PAGE_ROUTES:
-        path = route.path.replace("<crash_id>", "00000000-0000-4000-8000-000000261126")
+        path = (route.path.replace("<crash_id>", "00000000-0000-4000-8000-000000261126")
+                .replace("<product>", "MyApp").replace("<int:token_id>", "7").replace("<name>", "SuperSearch"))
         endpoint, _ = adapter.match(path, method=route.methods[0])
         assert endpoint is route
         if route.path.endswith("/") and route.path != "/":

@@ -1,6 +1,6 @@
 """top_crashers: per day, the crashes of each signature by product, version and process
-type, with their platform split, hangs and installations; and the 7-day sums the common
-ranking reads (``crashflow.api.topcrashers`` ranks them)."""
+type, with their platform split, hangs, startup crashes and installations; and the 7-day
+sums the common ranking reads (``crashflow.api.topcrashers`` ranks them)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ PLATFORM = """
          WHEN os_name LIKE 'Linux%' THEN 'lin'
          ELSE 'other' END
 """
+# A startup crash, as crash-stats calls it: less than a minute after the application started.
+STARTUP_SECONDS = 60
 # One pass over the day's reports: counts per product, version, process type, signature
 # and installation. Both top-crasher tables are sums over it, and counting its rows with
 # an install time counts distinct installations without a sort.
@@ -28,16 +30,17 @@ SELECT product, version, process_type, signature, install_time, count(*) AS repo
        count(*) FILTER (WHERE platform = 'mac') AS mac,
        count(*) FILTER (WHERE platform = 'lin') AS lin,
        count(*) FILTER (WHERE platform = 'other') AS other,
-       count(*) FILTER (WHERE report_type = 'hang') AS hangs
+       count(*) FILTER (WHERE report_type = 'hang') AS hangs,
+       count(*) FILTER (WHERE uptime < {STARTUP_SECONDS}) AS startups
 FROM (
     SELECT coalesce(product, '') AS product, coalesce(version, '') AS version,
            coalesce(process_type, '') AS process_type, coalesce(signature, '') AS signature,
-           install_time, report_type, {PLATFORM} AS platform
+           install_time, report_type, uptime, {PLATFORM} AS platform
     {DAY_REPORTS}
 ) AS day_reports
 GROUP BY product, version, process_type, signature, install_time
 """
-COUNT_SUMS = "sum(reports), sum(win), sum(mac), sum(lin), sum(other), sum(hangs)"
+COUNT_SUMS = "sum(reports), sum(win), sum(mac), sum(lin), sum(other), sum(hangs), sum(startups)"
 SUM_DAYS = 7  # top_crashers_7_days
 
 
@@ -58,7 +61,7 @@ class TopCrashersJob(DayJob):
         connection.run(f"""
             INSERT INTO top_crashers
                 (report_date, product, version, process_type, signature, report_count,
-                 win_count, mac_count, lin_count, other_count, hang_count, install_count)
+                 win_count, mac_count, lin_count, other_count, hang_count, startup_count, install_count)
             SELECT :day, product, version, process_type, signature, {COUNT_SUMS}, count(install_time)
             FROM day_installs GROUP BY product, version, process_type, signature
         """, day=day)
@@ -68,11 +71,12 @@ class TopCrashersJob(DayJob):
         connection.run(f"""
             INSERT INTO top_crashers_by_product
                 (report_date, product, signature, report_count,
-                 win_count, mac_count, lin_count, other_count, hang_count, install_count)
+                 win_count, mac_count, lin_count, other_count, hang_count, startup_count, install_count)
             SELECT :day, product, signature, {COUNT_SUMS}, count(install_time)
             FROM (
                 SELECT product, signature, install_time, sum(reports) AS reports, sum(win) AS win,
-                       sum(mac) AS mac, sum(lin) AS lin, sum(other) AS other, sum(hangs) AS hangs
+                       sum(mac) AS mac, sum(lin) AS lin, sum(other) AS other, sum(hangs) AS hangs,
+                       sum(startups) AS startups
                 FROM day_installs GROUP BY product, signature, install_time
             ) AS installs
             GROUP BY product, signature
@@ -95,9 +99,9 @@ class TopCrashersJob(DayJob):
         connection.run(f"""
             INSERT INTO top_crashers_7_days
                 (end_date, product, signature, report_count,
-                 win_count, mac_count, lin_count, other_count, hang_count, install_count)
+                 win_count, mac_count, lin_count, other_count, hang_count, startup_count, install_count)
             SELECT :end, product, signature, sum(report_count), sum(win_count), sum(mac_count),
-                   sum(lin_count), sum(other_count), sum(hang_count), sum(install_count)
+                   sum(lin_count), sum(other_count), sum(hang_count), sum(startup_count), sum(install_count)
             FROM top_crashers_by_product
             WHERE report_date > CAST(:end AS date) - {SUM_DAYS} AND report_date <= :end
             GROUP BY product, signature

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from crashflow.aggregation.explosiveness import scores_sql
 from crashflow.aggregation.jobs import day_bounds
 from crashflow.alerts.rules import CrashRateRule, ExplosiveRule, NewSignatureRule, RegressionRule, Rule
+from crashflow.trends import returning_signatures
 
 # The job whose run each kind of rule follows.
 AFTER = {"new_signature": "signatures", "explosive": "explosiveness", "regression": "top_crashers",
@@ -126,25 +127,10 @@ def explosive_signatures(connection, rule: ExplosiveRule, day: dt.date, settings
 
 def regressions(connection, rule: RegressionRule, day: dt.date, settings) -> list[Finding]:
     scope = Scope(connection, rule, day)
-    rows = connection.run(f"""
-        WITH today AS (
-            SELECT product, signature, sum(report_count) AS crashes,
-                   array_agg(DISTINCT version ORDER BY version) AS versions
-            FROM top_crashers WHERE {scope.where("report_date = :day", "signature <> ''")}
-            GROUP BY product, signature
-            HAVING sum(report_count) >= :min_crashes
-        )
-        SELECT t.product, t.signature, t.crashes, t.versions, before.last_seen
-        FROM today t CROSS JOIN LATERAL (
-            SELECT max(report_date) AS last_seen FROM top_crashers_by_product p
-            WHERE p.product = t.product AND p.signature = t.signature AND p.report_date < :day
-        ) AS before
-        WHERE before.last_seen < :quiet_since
-        ORDER BY t.product, t.crashes DESC
-    """, day=day, min_crashes=rule.min_crashes, quiet_since=day - dt.timedelta(days=rule.quiet_days),
-        **scope.values)
+    rows = returning_signatures(connection, day, day, rule.quiet_days, rule.min_crashes, scope.where(),
+                                by_version=rule.scoped_by_version, **scope.values)
     findings = []
-    for product, signature, crashes, versions, last_seen in rows:
+    for product, signature, crashes, versions, _, last_seen in rows:
         quiet = (day - last_seen).days - 1
         findings.append(Finding(
             rule, product, signature, None, day,

@@ -48,6 +48,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from crashflow.trends import EXPLOSIVE_THRESHOLD, QUIET_DAYS
+
 
 class InvalidAlertRules(ValueError):
     """The alert rules (or webhooks) cannot be used; the message says why."""
@@ -100,13 +102,13 @@ class NewSignatureRule(RuleBase):
 
 class ExplosiveRule(RuleBase):
     kind: Literal["explosive"]
-    threshold: float = Field(default=3, gt=0)
+    threshold: float = Field(default=EXPLOSIVE_THRESHOLD, gt=0)
     score: Literal["oneday", "threeday"] = "oneday"
 
 
 class RegressionRule(RuleBase):
     kind: Literal["regression"]
-    quiet_days: int = Field(default=14, ge=1, le=365)
+    quiet_days: int = Field(default=QUIET_DAYS, ge=1, le=365)
 
 
 class CrashRateRule(RuleBase):

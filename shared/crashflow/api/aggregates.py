@@ -24,7 +24,8 @@ def product_params(call: Call, known: set[str]):
 
 
 def top_crashers(services, call: Call) -> Reply:
-    params = product_params(call, {"version", "days", "process_type", "platform", "_results_number", "end_date"})
+    params = product_params(call, {"version", "days", "process_type", "platform", "report_type", "_results_number",
+                                   "end_date"})
     days = int_param(params, "days", 7, 1, max(WINDOW_DAYS))
     if days not in WINDOW_DAYS:
         raise BadRequest(f"days must be one of {', '.join(map(str, WINDOW_DAYS))}")
@@ -34,6 +35,7 @@ def top_crashers(services, call: Call) -> Reply:
         "days": days,
         "process_type": params.get("process_type") or None,
         "platform": params.get("platform") or None,
+        "report_type": params.get("report_type") or None,
         "limit": int_param(params, "_results_number", 50, 1, MAX_TOP_CRASHERS),
         "end_date": date_param(params, "end_date", today()),
     }

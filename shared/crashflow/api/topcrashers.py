@@ -22,6 +22,8 @@ PLATFORM_COLUMNS = {
     "lin": "lin_count", "linux": "lin_count",
     "other": "other_count",
 }
+# report type -> what the ranking counts (the tables keep every crash and its hangs)
+REPORT_TYPE_COUNTS = {"crash": "(report_count - hang_count)", "hang": "hang_count"}
 
 # {is_current} tells the window's rows from the previous window's; {in_windows} selects both.
 RANKED_SQL = """
@@ -34,6 +36,7 @@ WITH counts AS (
            sum(lin_count) FILTER (WHERE {is_current})::bigint AS lin,
            sum(other_count) FILTER (WHERE {is_current})::bigint AS other,
            sum(hang_count) FILTER (WHERE {is_current})::bigint AS hang,
+           sum(startup_count) FILTER (WHERE {is_current})::bigint AS startup,
            sum(install_count) FILTER (WHERE {is_current})::bigint AS installs
     FROM {table}
     WHERE product = :product AND {in_windows} {filters}
@@ -47,7 +50,7 @@ WITH counts AS (
     FROM counts
 )
 SELECT signature, rank, current, previous, previous_rank, total, previous_total,
-       win, mac, lin, other, hang, installs
+       win, mac, lin, other, hang, startup, installs
 FROM ranked
 WHERE current > 0
 ORDER BY rank, signature
@@ -78,6 +81,60 @@ def _versions(version: str | Sequence[str] | None) -> list[str] | None:
     return [version] if isinstance(version, str) else list(version)
 
 
+def daily_counts(
+    connection,
+    product: str,
+    signatures: Sequence[str],
+    start: dt.date,
+    end: dt.date,
+    versions: Sequence[str] | None = None,
+    process_type: str | None = None,
+    count_column: str = "report_count",
+) -> dict[str, list[int]]:
+    """Each of ``signatures``' crashes per day of ``product`` from ``start`` to ``end``
+    (every day, zeros included), from the same tables and filters as the ranking."""
+    if not signatures:
+        return {}
+    filters, params = [], {}
+    if versions or process_type:
+        table = "top_crashers"
+        if versions:
+            filters.append("AND version = ANY(:versions)")
+            params["versions"] = list(versions)
+        if process_type:
+            filters.append("AND process_type = :process_type")
+            params["process_type"] = process_type
+    else:
+        table = "top_crashers_by_product"
+    rows = connection.run(
+        f"SELECT signature, report_date, sum({count_column})::bigint FROM {table} "
+        f"WHERE product = :product AND report_date >= :start AND report_date <= :end "
+        f"AND signature = ANY(:signatures) {' '.join(filters)} GROUP BY 1, 2",
+        product=product, start=start, end=end, signatures=list(signatures), **params,
+    )
+    days = (end - start).days + 1
+    counts = {signature: [0] * days for signature in signatures}
+    for signature, day, count in rows:
+        counts[signature][(day - start).days] = int(count)
+    return counts
+
+
+def signature_facts(connection, signatures: Sequence[str]) -> dict[str, dict]:
+    """First seen (the signatures job's) and linked bug ids of each of ``signatures``."""
+    facts = {signature: {"first_date": None, "bugs": []} for signature in signatures}
+    if not signatures:
+        return facts
+    for signature, first_date in connection.run(
+            "SELECT signature, first_date FROM signatures WHERE signature = ANY(:signatures)",
+            signatures=list(signatures)):
+        facts[signature]["first_date"] = first_date.isoformat()
+    for signature, bug_id in connection.run(
+            "SELECT signature, bug_id FROM bug_associations WHERE signature = ANY(:signatures) ORDER BY bug_id",
+            signatures=list(signatures)):
+        facts[signature]["bugs"].append(bug_id)
+    return facts
+
+
 def ranked_top_crashers(
     connection,
     product: str,
@@ -87,13 +144,18 @@ def ranked_top_crashers(
     platform: str | None = None,
     limit: int = 50,
     end_date: dt.date | None = None,
+    report_type: str | None = None,
 ) -> dict:
     """The top ``limit`` signatures of ``product`` (optionally one or several versions, one
     process type, one platform) over ``days`` days ending ``end_date`` (default today, UTC).
 
-    Counts of a platform filter rank by that platform's crashes; hang and install counts
-    are then still those of every platform. Install counts are the sum of each day's
-    distinct installations (an installation crashing on two days counts twice).
+    Counts of a platform filter rank by that platform's crashes; hang, startup and install
+    counts are then still those of every platform. A report type (``crash`` or ``hang``)
+    ranks by those reports alone (not with a platform: the tables do not split one by the
+    other). Install counts are the sum of each day's
+    distinct installations (an installation crashing on two days counts twice). Each
+    signature comes with its crashes per day of the window (``daily``), first seen date
+    and linked bugs.
     """
     if days not in WINDOW_DAYS:
         raise ValueError(f"days must be one of {', '.join(map(str, WINDOW_DAYS))}, not {days!r}")
@@ -102,7 +164,13 @@ def ranked_top_crashers(
     if limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit!r}")
     count_column = "report_count"
-    if platform:
+    if report_type and report_type != "any":
+        if report_type not in REPORT_TYPE_COUNTS:
+            raise ValueError(f"unknown report type {report_type!r}; report types: crash, hang, any")
+        if platform:
+            raise ValueError("choose a platform or a report type, not both")
+        count_column = REPORT_TYPE_COUNTS[report_type]
+    elif platform:
         try:
             count_column = PLATFORM_COLUMNS[platform.lower()]
         except KeyError:
@@ -134,7 +202,7 @@ def ranked_top_crashers(
     total = int(rows[0][5]) if rows else 0
     crashes = []
     for (signature, rank, current, previous, previous_rank, _, previous_total,
-         win, mac, lin, other, hang, installs) in rows:
+         win, mac, lin, other, hang, startup, installs) in rows:
         was_there = bool(previous)
         crashes.append({
             "rank": rank,
@@ -150,13 +218,21 @@ def ranked_top_crashers(
             "lin_count": int(lin or 0),
             "other_count": int(other or 0),
             "hang_count": int(hang or 0),
+            "startup_count": int(startup or 0),
             "install_count": int(installs or 0),
         })
+    signatures = [crash["signature"] for crash in crashes]
+    daily = daily_counts(connection, product, signatures, start, end, versions, process_type, count_column)
+    facts = signature_facts(connection, signatures)
+    for crash in crashes:
+        crash.update(daily=daily[crash["signature"]], first_date=facts[crash["signature"]]["first_date"],
+                     bugs=facts[crash["signature"]]["bugs"])
     return {
         "product": product,
         "versions": versions,
         "process_type": process_type,
         "platform": platform,
+        "report_type": report_type if report_type != "any" else None,
         "days": days,
         "start_date": start.isoformat(),
         "end_date": end.isoformat(),

@@ -128,6 +128,22 @@ def short_path(path: str | None) -> str:
     return "/".join(parts[-2:]) if len(parts) > 2 else path
 
 
+SPARK_WIDTH, SPARK_HEIGHT = 120, 24
+
+
+def sparkline_points(counts, width: int = SPARK_WIDTH, height: int = SPARK_HEIGHT) -> str:
+    """An SVG polyline's points for ``counts`` (one per day, zeros included): days spread
+    over ``width``, zero at the bottom, the highest count at the top (a 1-pixel margin)."""
+    values = [int(count or 0) for count in counts or []]
+    if not values:
+        return ""
+    top = max(values) or 1
+    step = width / (len(values) - 1) if len(values) > 1 else 0
+    usable = height - 2
+    return " ".join(f"{round(n * step, 1):g},{round(height - 1 - usable * value / top, 1):g}"
+                    for n, value in enumerate(values))
+
+
 FILTERS = {
     "number": number,
     "percent": percent,
@@ -135,4 +151,5 @@ FILTERS = {
     "utc": utc,
     "relative": relative,
     "short_path": short_path,
+    "sparkline_points": sparkline_points,
 }

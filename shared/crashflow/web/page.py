@@ -53,8 +53,10 @@ class NavItem:
 
 # The header's links, in order.
 NAV = [
+    NavItem("home", "Products", "/", ()),
     NavItem("search", "Super Search", "/search/", CARRIED),
     NavItem("topcrashers", "Top crashers", "/topcrashers/", ("product", "version")),
+    NavItem("documentation", "API", "/documentation/", ()),
 ]
 
 

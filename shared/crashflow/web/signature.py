@@ -15,6 +15,7 @@ from crashflow.api import correlations, search, signatures
 from crashflow.api.calls import Reply, list_param
 from crashflow.api.errors import BadRequest
 from crashflow.api.supersearch import join_value, split_value
+from crashflow.web.charts import GRAPH_VERSIONS, version_series
 from crashflow.web.format import parse_time
 from crashflow.web.page import Page, query_string
 from crashflow.web.report import bug_link
@@ -45,7 +46,6 @@ SUMMARY_FACETS = {
     "release_channel": "Release channel",
 }
 SUMMARY_FACETS_SIZE = 10
-GRAPH_VERSIONS = 5  # lines of their own; the rest are summed as "other versions"
 # Enough versions per day that the graph's top versions are each day's too.
 GRAPH_FACETS_SIZE = 100
 REPORT_COLUMNS = ["uuid", "date", "product", "version", "platform", "process_type", "reason"]
@@ -166,23 +166,13 @@ def signature_page(page: Page) -> Reply:
 
 
 def version_graph(result: dict, start: dt.date, end: dt.date) -> dict:
-    """Crashes per day, one series per top version plus the rest summed; every day of
-    the window present (days without crashes are zeros, not gaps)."""
+    """Crashes per day by version, from SuperSearch's date histogram by version."""
     top = [bucket["term"] for bucket in result["facets"].get("version", [])[:GRAPH_VERSIONS]]
-    days = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)] if start <= end else []
-    per_day = {day: {"total": 0, "versions": {}} for day in days}
+    totals, by_version = {}, {}
     for bucket in result["facets"].get("histogram_date", []):
         moment = parse_time(bucket["term"])
-        if moment is None or moment.date() not in per_day:
+        if moment is None:
             continue
-        entry = per_day[moment.date()]
-        entry["total"] = bucket["count"]
-        entry["versions"] = {sub["term"]: sub["count"] for sub in bucket.get("facets", {}).get("version", [])}
-    rows = []
-    for day in days:
-        entry = per_day[day]
-        counts = [entry["versions"].get(version, 0) for version in top]
-        rows.append({"day": day.isoformat(), "counts": counts, "other": entry["total"] - sum(counts),
-                     "total": entry["total"]})
-    has_other = any(row["other"] for row in rows)
-    return {"versions": top, "rows": rows, "has_other": has_other}
+        totals[moment.date()] = bucket["count"]
+        by_version[moment.date()] = {sub["term"]: sub["count"] for sub in bucket.get("facets", {}).get("version", [])}
+    return version_series(start, end, totals, by_version, top)

@@ -4,24 +4,29 @@ whole-day window, so the counts there agree with the ranking's."""
 
 from __future__ import annotations
 
-import datetime as dt
-
-from crashflow.api.topcrashers import WINDOW_DAYS
-from crashflow.api import aggregates
+from crashflow.api import aggregates, overview
 from crashflow.api.calls import Reply
+from crashflow.api.topcrashers import WINDOW_DAYS
+from crashflow.web.overview import job_status, signature_dates
 from crashflow.web.page import Page
+from crashflow.web.report import bug_link
 
-PARAMS = ("product", "version", "days", "process_type", "platform")
+# The picker offers the products with crashes in this many days.
+PICKER_DAYS = 28
+
+PARAMS = ("product", "version", "days", "process_type", "platform", "report_type")
 
 
 def top_crashers_page(page: Page) -> Reply:
     params = {name: page.args.get(name, "") for name in PARAMS}
-    values = dict(nav="topcrashers", params=params, window_days=WINDOW_DAYS, ranking=None)
+    products = page.ask(overview.products, days=PICKER_DAYS).body["hits"]
+    values = dict(nav="topcrashers", params=params, window_days=WINDOW_DAYS, ranking=None, products=products)
     if not params["product"]:
         return page.render("topcrashers.html", **values)
     ranking = page.ask(aggregates.top_crashers, [(name, value) for name, value in params.items() if value]).body
-    end = dt.date.fromisoformat(ranking["end_date"])
-    # The ranking's window as SuperSearch dates: whole UTC days, the end day included.
-    dates = [f">={ranking['start_date']}", f"<{(end + dt.timedelta(days=1)).isoformat()}"]
-    values.update(ranking=ranking, dates=dates)
+    settings = page.services.settings
+    bugs = {crash["signature"]: [(bug, bug_link(settings, bug)) for bug in crash["bugs"]] for crash in ranking["crashes"]}
+    values.update(ranking=ranking, dates=signature_dates(ranking["start_date"], ranking["end_date"]), bugs=bugs,
+                  jobs=job_status(page),
+                  versions=next((hit["versions"] for hit in products if hit["product"] == params["product"]), []))
     return page.render("topcrashers.html", **values)

@@ -133,11 +133,91 @@ function drawChart(element) {
   window.addEventListener("resize", () => plot.setSize({ width: element.clientWidth, height: 320 }));
 }
 
+// -- Sortable tables: each header marked data-sort becomes a button that orders the rows by
+// the column's data-value (or its text), ascending then descending.
+function makeSortable(table) {
+  const body = table.tBodies[0];
+  [...table.tHead.rows[0].cells].forEach((header, index) => {
+    if (!("sort" in header.dataset)) return;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "sort";
+    button.textContent = header.textContent;
+    header.replaceChildren(button);
+    button.addEventListener("click", () => {
+      const descending = header.getAttribute("aria-sort") === "ascending";
+      const numeric = header.dataset.sort === "number";
+      const key = (row) => {
+        const cell = row.cells[index];
+        const raw = cell && ("value" in cell.dataset ? cell.dataset.value : cell.textContent.trim());
+        return numeric ? Number(raw) : raw || "";
+      };
+      const rows = [...body.rows].filter((row) => row.cells.length > index);
+      rows.sort((a, b) => {
+        const [x, y] = [key(a), key(b)];
+        const order = numeric ? x - y : String(x).localeCompare(String(y));
+        return descending ? -order : order;
+      });
+      table.tHead.querySelectorAll("th[aria-sort]").forEach((cell) => cell.removeAttribute("aria-sort"));
+      header.setAttribute("aria-sort", descending ? "descending" : "ascending");
+      body.append(...rows);
+    });
+  });
+}
+
+// -- The documentation's "Try it" forms: run the endpoint here and show its answer.
+function setUpTryForm(form) {
+  const result = document.querySelector("[data-try-result]");
+  const output = result.querySelector("[data-try-output]");
+  const status = result.querySelector("[data-try-status]");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const method = form.dataset.method;
+    const headers = { Accept: "application/json" };
+    let url = form.dataset.pathTemplate || form.getAttribute("action");
+    const options = { method, headers, credentials: "same-origin" };
+    if (method === "GET" || method === "HEAD") {
+      const params = new URLSearchParams();
+      form.querySelectorAll(".try-row").forEach((row) => {
+        const name = row.querySelector("[data-param-name]").value.trim();
+        const value = row.querySelector("[data-param-value]").value;
+        if (!name) return;
+        // A part of the path (/symbols/<debug_file>/...) or a query parameter.
+        if (url.includes(`<${name}>`)) url = url.replace(`<${name}>`, encodeURIComponent(value));
+        else params.append(name, value);
+      });
+      const query = params.toString();
+      if (query) url += "?" + query;
+    } else {
+      const token = form.querySelector("[data-auth-token]").value.trim();
+      if (token) headers["Auth-Token"] = token;
+      const body = form.querySelector("[data-body]").value;
+      headers["Content-Type"] = body.trim().startsWith("{") ? "application/json" : "application/x-www-form-urlencoded";
+      options.body = body;
+    }
+    status.textContent = "(running…)";
+    result.hidden = false;
+    try {
+      const answer = await fetch(url, options);
+      const text = method === "HEAD" ? `Content-Length: ${answer.headers.get("Content-Length")}` : await answer.text();
+      let shown = text;
+      try { shown = JSON.stringify(JSON.parse(text), null, 2); } catch (error) { /* not JSON: as it came */ }
+      status.textContent = `${answer.status} ${answer.statusText} · ${method} ${url}`;
+      output.textContent = shown;
+    } catch (error) {
+      status.textContent = "(the request failed)";
+      output.textContent = String(error);
+    }
+  });
+}
+
 function setUp() {
   const body = document.body;
   if (body.dataset.pendingCrash) pollPendingReport(body);
   document.querySelectorAll("[data-builder]").forEach(setUpBuilder);
   document.querySelectorAll("[data-chart]").forEach(drawChart);
+  document.querySelectorAll("table[data-sortable]").forEach(makeSortable);
+  document.querySelectorAll("form[data-api-form]").forEach(setUpTryForm);
 }
 
 if (document.readyState === "loading") {

@@ -1,0 +1,88 @@
+"""The overview pages: home ``/`` (every product with crashes in the last 7 days, its trend and
+newest version) and a product's home ``/home/product/<product>?days=7|14|28`` (crashes per day
+by version, the top crashers, new, explosive and returning signatures, and when the numbers
+were computed). Both ask the API's own endpoints (``crashflow.api.overview``,
+``TopCrashers``, ``CrashesPerDay``, ``AggregationJobs``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from crashflow.api import aggregates, overview
+from crashflow.api.calls import Reply
+from crashflow.api.errors import BadRequest
+from crashflow.web.charts import top_versions, version_series
+from crashflow.web.page import Page
+
+HOME_DAYS = 7
+PRODUCT_DAYS = (7, 14, 28)
+TOP_CRASHERS = 10
+# The jobs whose tables the overview pages read, and what each gives them.
+OVERVIEW_JOBS = {
+    "crashes_per_day": "crashes per day",
+    "top_crashers": "top crashers and regressions",
+    "signatures": "new signatures",
+    "explosiveness": "explosive signatures",
+    "bug_associations": "linked bugs",
+}
+
+
+def signature_dates(start: str, end: str) -> list[str]:
+    """A window of whole UTC days as SuperSearch date values (the end day included)."""
+    after_end = dt.date.fromisoformat(end) + dt.timedelta(days=1)
+    return [f">={start}", f"<{after_end.isoformat()}"]
+
+
+def job_status(page: Page) -> dict:
+    """When the overview's numbers were computed ("as of": the oldest of the latest
+    successful runs of the jobs it reads) and the jobs whose latest run failed."""
+    runs = {run["job"]: run for run in page.ask(aggregates.aggregation_jobs).body["hits"]}
+    relevant = [runs[job] for job in OVERVIEW_JOBS if job in runs]
+    successes = [run["last_success"] for run in relevant if run["last_success"]]
+    failed = [{**run, "gives": OVERVIEW_JOBS[run["job"]]} for run in relevant if run["status"] == "failed"]
+    never = [OVERVIEW_JOBS[job] for job in OVERVIEW_JOBS if job not in runs or not runs[job]["last_success"]]
+    return {"as_of": min(successes) if successes else None, "failed": failed, "never": never}
+
+
+def home_page(page: Page) -> Reply:
+    products = page.ask(overview.products, days=HOME_DAYS).body
+    # For an empty install: where this machine's collect function listens (the README's line).
+    host = page.request.host.rsplit(":", 1)[0] if page.request.host else "127.0.0.1"
+    return page.render("home.html", nav="home", products=products, jobs=job_status(page),
+                       submit_url=f"http://{host}:{page.services.settings.collect_port}/submit")
+
+
+def product_home_page(page: Page, product: str) -> Reply:
+    try:
+        days = int(page.args.get("days") or PRODUCT_DAYS[0])
+    except ValueError:
+        days = 0
+    if days not in PRODUCT_DAYS:
+        raise BadRequest(f"days must be one of {', '.join(map(str, PRODUCT_DAYS))}")
+    per_day = page.ask(aggregates.crashes_per_day, product=product,
+                       from_date=(_today() - dt.timedelta(days=days - 1)).isoformat(),
+                       to_date=_today().isoformat()).body
+    start, end = dt.date.fromisoformat(per_day["from_date"]), dt.date.fromisoformat(per_day["to_date"])
+    totals = {dt.date.fromisoformat(day["date"]): day["count"] for day in per_day["days"]}
+    by_version: dict[dt.date, dict[str, int]] = {}
+    version_totals: dict[str, int] = {}
+    for hit in per_day["hits"]:
+        by_version.setdefault(dt.date.fromisoformat(hit["date"]), {})[hit["version"]] = hit["count"]
+        version_totals[hit["version"]] = version_totals.get(hit["version"], 0) + hit["count"]
+    graph = version_series(start, end, totals, by_version, top_versions(version_totals))
+    window = dict(product=product, days=days)
+    ranking = page.ask(aggregates.top_crashers, _results_number=TOP_CRASHERS, **window).body
+    lists = {
+        "new": page.ask(overview.new_signatures, **window).body,
+        "explosive": page.ask(overview.explosive_signatures, **window).body,
+        "regressions": page.ask(overview.regressions, **window).body,
+    }
+    return page.render(
+        "product_home.html", nav="home", product=product, days=days, day_choices=PRODUCT_DAYS,
+        per_day=per_day, graph=graph, ranking=ranking, lists=lists, jobs=job_status(page),
+        dates=signature_dates(per_day["from_date"], per_day["to_date"]),
+        newest_version=max(version_totals, key=overview.version_key) if version_totals else None)
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()

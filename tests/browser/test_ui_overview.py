@@ -1,0 +1,211 @@
+"""The overview in Chromium, on a product history aggregated by the real jobs
+(``overview_history``) plus crashes sent through the real functions today:
+
+home -> product home -> the chart (one point per day, the counts the test computed) -> a new
+signature -> its signature page; top crashers' shares add up to 100% and match SuperSearch;
+the regression and the explosive signature the test built appear where they should; an
+admin makes a token in the browser, a second browser signs in with it and sees exactly its
+permissions, the admin revokes it and the second browser is signed out on its next page;
+the documentation's form runs a SuperSearch."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import pytest
+import requests
+
+from browsing import SCREENSHOTS, VIEWPORT, chromium, processed_crashes, tab, ui  # noqa: F401  (fixtures)
+from crashflow.aggregation.runner import run_job
+from crashflow.stores.factory import Stores
+from crashflow.stores.postgres import Database
+from crashflow.tokens import TokenStore
+from overview_history import JOBS, build_history
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def history(stack, functions):
+    """The written history, and 3 crashes of test.dmp (test_app.exe, version 2.0) sent and
+    processed today; the jobs run again over today after them."""
+    history = build_history(stack, "UiOverview")
+    sent = processed_crashes(functions, "test.dmp", history.product, 3)
+    stores = Stores.from_settings(stack, "jobs")
+    for job in JOBS:
+        assert run_job(stores, job, history.today, history.today).status == "ok", job
+    history.sent = sent
+    return history
+
+
+def expected_per_day(history, days: int) -> dict[str, int]:
+    counts = history.per_day(days)
+    counts[history.today.isoformat()] += len(history.sent)
+    return counts
+
+
+def test_home_to_product_home_to_chart_to_new_signature(tab, history):
+    page = tab.page
+    tab.go("/")
+    product_row = page.locator("table.products tbody tr", has=page.get_by_role("link", name=history.product))
+    cells = product_row.locator("td").all_inner_texts()
+    seven = expected_per_day(history, 7)
+    assert cells[0] == f"{sum(seven.values()):,}" and cells[2] == "2.1"
+    assert product_row.locator("svg.spark").get_attribute("data-counts") == ",".join(map(str, seven.values()))
+    product_row.get_by_role("link", name=history.product).click()
+
+    page.wait_for_url(f"**/home/product/{history.product}")
+    page.get_by_role("link", name="14 days").click()
+    page.wait_for_url("**days=14")
+    page.wait_for_selector(".chart .uplot canvas")  # uPlot drew the chart
+    fourteen = expected_per_day(history, 14)
+    rows = page.locator("#per-day-table tbody tr")
+    assert rows.count() == 14  # one point a day, the empty ones too
+    shown = {row.locator("th").inner_text(): int(row.locator("td").last.inner_text().replace(",", ""))
+             for row in rows.all()}
+    assert shown == fourteen
+    # The chart's lines: the top versions, as many points as days.
+    assert page.locator(".chart .u-legend .u-series").count() >= 2
+
+    new_list = page.locator("table.new-list")
+    listed = new_list.locator("tbody tr td:first-child").all_inner_texts()
+    # First seen within these 14 days: fresh today, steady 13 days ago; back 20 days ago is not new.
+    assert {history.signatures["fresh"], history.signatures["steady"]} <= set(listed)
+    assert history.signatures["back"] not in listed
+    new_list.get_by_role("link", name=history.signatures["fresh"]).click()
+    page.wait_for_url("**/signature/**")
+    assert page.locator("h1").inner_text() == history.signatures["fresh"]
+    facts = page.locator(".page-head .facts").inner_text()
+    assert facts.startswith(f"40 crashes of {history.product}"), facts
+
+
+def test_regression_and_explosive_signatures_appear_on_the_product_home(tab, history):
+    page = tab.page
+    tab.go(f"/home/product/{history.product}")
+    explosive = page.locator("table.explosive-list tbody tr")
+    assert explosive.count() == 1
+    cells = explosive.first.locator("td").all_inner_texts()
+    assert cells[0] == history.signatures["fresh"] and cells[1] == history.today.isoformat()
+    assert cells[2] == "40" and cells[3] == "4.0"
+    regressions = page.locator("table.regression-list tbody tr")
+    assert regressions.count() == 1
+    cells = regressions.first.locator("td").all_inner_texts()
+    assert cells[0] == history.signatures["back"]
+    assert cells[1] == (history.today - dt.timedelta(days=1)).isoformat() and cells[2] == "2.1"
+    assert cells[3].startswith((history.today - dt.timedelta(days=20)).isoformat()) and "18 quiet days" in cells[3]
+    # The steady signature crashed all along: neither new, explosive nor back.
+    for listing in ("new-list", "explosive-list", "regression-list"):
+        assert history.signatures["steady"] not in page.locator(f"table.{listing}").inner_text()
+    assert page.locator("p.as-of").inner_text().startswith("Numbers as of")
+
+
+def test_top_crashers_shares_add_up_and_match_supersearch(tab, history, ui):
+    page = tab.page
+    tab.go("/topcrashers/")
+    page.get_by_label("Product").select_option(history.product)
+    page.get_by_label("Days").select_option("7")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_selector("table.ranking tbody tr")
+    rows = page.locator("table.ranking tbody tr")
+    ranking = {}
+    shares = []
+    for row in rows.all():
+        cells = row.locator("td").all_inner_texts()
+        ranking[cells[2]] = int(cells[3].replace(",", ""))
+        assert re.fullmatch(r"\d+\.\d%|<0\.1%", cells[4]), cells[4]
+        shares.append(float(cells[4].rstrip("%").lstrip("<")))
+        assert row.locator("svg.spark").count() == 1
+    assert abs(sum(shares) - 100) <= 0.05 * len(shares)
+    start = history.today - dt.timedelta(days=6)
+    search = requests.get(f"{ui.url}/api/SuperSearch/", params={
+        "product": history.product, "date": [f">={start}", f"<{history.today + dt.timedelta(days=1)}"],
+        "_facets": "signature", "_results_number": 0}, timeout=60).json()
+    assert ranking == {bucket["term"]: bucket["count"] for bucket in search["facets"]["signature"]}
+    # First seen and the new signature's tag.
+    fresh = rows.filter(has=page.get_by_role("link", name=history.signatures["fresh"]))
+    assert fresh.locator("td").nth(1).inner_text() == "new"
+    assert fresh.locator("td").nth(11).inner_text() == history.today.isoformat()
+    assert fresh.locator("td").nth(9).inner_text() == "startup 10"
+    # Sorting by Crashes, ascending then descending.
+    page.get_by_role("button", name="Crashes").click()
+    counts = [int(text.replace(",", "")) for text in page.locator("table.ranking tbody tr td:nth-child(4)").all_inner_texts()]
+    assert counts == sorted(counts)
+    page.get_by_role("button", name="Crashes").click()
+    counts = [int(text.replace(",", "")) for text in page.locator("table.ranking tbody tr td:nth-child(4)").all_inner_texts()]
+    assert counts == sorted(counts, reverse=True)
+
+
+def sign_in(page, base: str, token: str) -> None:
+    page.goto(f"{base}/login/?next=/tokens/")
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/tokens/")
+
+
+def test_admin_makes_a_token_another_browser_uses_it_and_revocation_signs_it_out(tab, chromium, stack, ui):
+    admin_token = TokenStore(Database(stack)).create(["manage_tokens"], note="browser admin")
+    page = tab.page
+    sign_in(page, ui.url, admin_token)
+    note = f"Triage engineer {dt.datetime.now().timestamp()}"
+    page.get_by_label("view_pii").check()
+    page.get_by_label("reprocess_crashes").check()
+    page.get_by_label("Expires after").select_option("30")
+    page.get_by_label("For whom or what").fill(note)
+    page.get_by_role("button", name="Make token").click()
+    page.wait_for_selector(".new-token")
+    new_token = page.locator("#new-token").input_value()
+    assert re.fullmatch(r"[0-9a-f]{64}", new_token)
+
+    other = chromium.new_context(viewport=VIEWPORT)
+    problems = []
+    try:
+        second = other.new_page()
+        second.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        sign_in(second, ui.url, new_token)
+        permissions = second.locator(".my-permissions code").all_inner_texts()
+        assert permissions == ["reprocess_crashes", "view_pii"]
+        assert "expires" in second.locator(".my-token").inner_text()
+        assert not second.get_by_role("button", name="Make token").count()
+
+        # The list never shows a token again; the admin revokes the new one.
+        page.goto(f"{ui.url}/tokens/")
+        assert new_token not in page.content()
+        row = page.locator("table.tokens tbody tr", has=page.get_by_text(note))
+        row.get_by_role("button", name="Revoke").click()
+        page.wait_for_load_state()
+        assert "revoked" in page.locator(".notice").inner_text()
+        trail = page.locator("table.token-events tbody").inner_text()
+        assert "revoked token" in trail and "made token" in trail and "browser admin" in trail
+
+        second.goto(f"{ui.url}/search/")
+        assert "You were signed out: your token was revoked" in second.locator(".notice").inner_text()
+        assert second.get_by_role("link", name="Sign in").is_visible()
+        second.screenshot(path=str(SCREENSHOTS / "test_revoked_token_signed_out_second_browser.png"), full_page=True)
+    finally:
+        other.close()
+    assert not problems, problems
+    page.goto(f"{ui.url}/tokens/")  # the screenshot: the list and its changes
+
+
+def test_the_documentation_form_runs_a_supersearch(tab, history):
+    page = tab.page
+    tab.go("/documentation/")
+    page.get_by_role("link", name="/api/SuperSearch/").click()
+    page.wait_for_url("**/documentation/api/SuperSearch")
+    assert page.locator("pre.example-answer").inner_text().lstrip().startswith("{")
+    product_value = page.get_by_label("Value of product")
+    product_value.fill(history.product)
+    page.get_by_role("button", name="Run").click()
+    page.wait_for_function("document.querySelector('[data-try-output]').textContent.includes('total')")
+    assert page.locator("[data-try-status]").inner_text().startswith("200 ")
+    answer = json.loads(page.locator("[data-try-output]").inner_text())
+    # The example asks for the crashes since a week ago: 8 UTC days, today included.
+    assert answer["total"] == sum(expected_per_day(history, 8).values())
+    assert {bucket["term"] for bucket in answer["facets"]["version"]} == {"1.0", "2.0", "2.1"}
+
+    page.screenshot(path=str(SCREENSHOTS / "test_documentation_supersearch_try_it.png"), full_page=True)
+
+    tab.go("/documentation/datadictionary/")
+    assert page.locator("table.dictionary tbody tr#field-signature").is_visible()

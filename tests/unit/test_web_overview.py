@@ -1,0 +1,80 @@
+"""Pure pieces of the overview pages: sparkline points, version order, chart series."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from crashflow.api.overview import version_key, window
+from crashflow.web.charts import top_versions, version_series
+from crashflow.web.format import sparkline_points
+from werkzeug.datastructures import MultiDict
+
+import pytest
+from crashflow.api.errors import BadRequest
+
+
+def test_sparkline_spreads_days_and_puts_zero_at_the_bottom():
+    assert sparkline_points([0, 5, 10], width=100, height=22) == "0,21 50,11 100,1"
+    assert sparkline_points([0, 0]) == "0,23 120,23"  # nothing but zeros: a flat line at the bottom
+    assert sparkline_points([7]) == "0,1"
+    assert sparkline_points([]) == ""
+
+
+def test_versions_sort_as_people_read_them():
+    versions = ["1.0", "10.0", "2.0", "2.0b3", "2.0a1", "9.1", "2.0.1"]
+    assert sorted(versions, key=version_key) == ["1.0", "2.0a1", "2.0b3", "2.0", "2.0.1", "9.1", "10.0"]
+
+
+def test_version_series_fills_every_day_and_sums_the_rest():
+    start, end = dt.date(2026, 11, 1), dt.date(2026, 11, 3)
+    totals = {dt.date(2026, 11, 1): 5, dt.date(2026, 11, 3): 2}
+    by_version = {dt.date(2026, 11, 1): {"2.0": 3, "1.0": 1, "0.9": 1}, dt.date(2026, 11, 3): {"2.0": 2}}
+    graph = version_series(start, end, totals, by_version, ["2.0", "1.0"])
+    assert graph["rows"] == [
+        {"day": "2026-11-01", "counts": [3, 1], "other": 1, "total": 5},
+        {"day": "2026-11-02", "counts": [0, 0], "other": 0, "total": 0},
+        {"day": "2026-11-03", "counts": [2, 0], "other": 0, "total": 2},
+    ]
+    assert graph["has_other"] is True
+
+
+def test_top_versions_by_count_then_newest():
+    assert top_versions({"1.0": 5, "2.0": 5, "3.0": 1, "0.1": 9}, size=3) == ["0.1", "2.0", "1.0"]
+
+
+def test_window_takes_the_preset_days_only():
+    start, end = window(MultiDict({"days": "7", "end_date": "2026-11-30"}))
+    assert (start, end) == (dt.date(2026, 11, 24), dt.date(2026, 11, 30))
+    with pytest.raises(BadRequest):
+        window(MultiDict({"days": "5"}))
+
+
+class StubPage:
+    """What base.html asks of a page, for rendering a template alone."""
+
+    signed_in = False
+    notices: list = []
+    permissions = frozenset()
+    current_url = "/"
+
+    def static(self, name):
+        return f"/assets/{name}"
+
+    def nav_link(self, item):
+        return item.path
+
+    def may(self, permission):
+        return False
+
+
+def test_an_empty_install_says_how_to_send_the_first_crash():
+    from crashflow.web.page import TEMPLATES
+
+    html = TEMPLATES.get_template("home.html").render(
+        page=StubPage(), version="0", nav="home", submit_url="http://crash.example:8001/submit",
+        products={"hits": [], "start_date": "2026-11-24", "end_date": "2026-11-30", "total": 0},
+        jobs={"as_of": None, "failed": [], "never": []})
+    assert "No crashes in the last 7 days" in html and "<table" not in html
+    assert "-F upload_file_minidump=@tests/data/minidumps/test.dmp" in html
+    assert "http://crash.example:8001/submit" in html
+    assert "the aggregation jobs have not run yet" in html
