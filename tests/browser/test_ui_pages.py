@@ -65,6 +65,13 @@ def pages_of(crash_id: str, product: str) -> list[str]:
         f"/topcrashers/?product={product}",
         "/topcrashers/",
         "/login/",
+        "/",
+        f"/home/product/{product}?days=28",
+        "/documentation/",
+        "/documentation/api/SuperSearch",
+        "/documentation/api/symbols",
+        "/documentation/datadictionary/",
+        "/documentation/datadictionary/?document=processed_crash",
     ]
 
 

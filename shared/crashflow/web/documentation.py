@@ -180,8 +180,10 @@ class Samples:
         return samples
 
     def fill(self, text: str) -> str:
-        return text.format(product=self.product, signature=self.signature, crash_id=self.crash_id,
-                           week_ago=self.week_ago)
+        """``text`` with its placeholders filled (not str.format: bodies hold JSON braces)."""
+        for name in ("product", "signature", "crash_id", "week_ago"):
+            text = text.replace(f"{{{name}}}", getattr(self, name))
+        return text
 
 
 def example_params(endpoint: Endpoint, samples: Samples) -> list[tuple[str, str]]:
