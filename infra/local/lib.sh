@@ -9,9 +9,6 @@ RUN=$STATE/run
 LOGS=$STATE/logs
 mkdir -p "$RUN" "$LOGS" "$CACHE"
 
-# The functions find moto through the S3/SQS endpoint setting: keep it on moto's port.
-export CRASHFLOW_AWS_ENDPOINT_URL=${CRASHFLOW_AWS_ENDPOINT_URL-http://127.0.0.1:${CRASHFLOW_MOTO_PORT:-5000}}
-
 log() { echo "${0##*/}: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
@@ -21,6 +18,13 @@ pid_alive() {
   [[ -f $RUN/$1.pid ]] || return 1
   pid=$(cat "$RUN/$1.pid")
   [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null
+}
+
+# pid_owned NAME TEXT: as pid_alive, and the process's command line holds TEXT (a pid
+# file that outlived a reboot may name someone else's process).
+pid_owned() {
+  pid_alive "$1" || return 1
+  tr '\0' ' ' < "/proc/$(cat "$RUN/$1.pid")/cmdline" 2>/dev/null | grep -qF -- "$2"
 }
 
 # start_bg NAME CMD...: run CMD in the background, in its own session, logging to $LOGS/NAME.log.
@@ -53,4 +57,34 @@ wait_for() {
     sleep 0.2
   done
   return 1
+}
+
+# maven_classpath POM FILE: resolve POM's runtime classpath with Maven into FILE, once
+# (kept while every jar it names is still in the local Maven repository).
+maven_classpath() {
+  local pom=$1 file=$2 jar out
+  if [[ -s $file ]]; then
+    while IFS= read -r jar; do [[ -f $jar ]] || { jar=missing; break; }; done < <(tr ':' '\n' < "$file")
+    [[ $jar != missing ]] && return 0
+  fi
+  mkdir -p "$(dirname "$file")"
+  log "resolving $(basename "$(dirname "$pom")") jars with Maven (downloads once)..."
+  out=$("${MVN:-mvn}" -B -q -U -Dstyle.color=never -f "$pom" dependency:build-classpath \
+    -Dmdep.outputFile="$file.tmp" 2>&1) || { echo "$out" >&2; die "Maven could not resolve $pom"; }
+  mv "$file.tmp" "$file"
+}
+
+# stop_pid NAME SECONDS: TERM the process of $RUN/NAME.pid, wait up to SECONDS for it to
+# exit (a clean shutdown), then KILL it.
+stop_pid() {
+  local pid i
+  if ! pid_alive "$1"; then rm -f "$RUN/$1.pid"; return 0; fi
+  pid=$(cat "$RUN/$1.pid")
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < $2 * 5; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$1 did not stop in $2 s; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$RUN/$1.pid"
 }
