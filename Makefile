@@ -11,4 +11,4 @@ test:
 	@infra/local/test.sh $(PYTEST_ARGS)
 
 status:
-	@for s in postgres moto hbase functions; do infra/local/$$s.sh status >/dev/null 2>&1 && echo "$$s: up" || echo "$$s: down"; done
+	@for s in postgres seaweedfs elasticmq hbase functions; do infra/local/$$s.sh status >/dev/null 2>&1 && echo "$$s: up" || echo "$$s: down"; done

@@ -38,9 +38,33 @@ def settings():
     return Settings(namespace=TEST_NAMESPACE)
 
 
+def durable_endpoints() -> dict[str, str]:
+    """The S3 and SQS endpoints of the servers `make up` runs (SeaweedFS, ElasticMQ), on the
+    ports `make test` started them on, as environment variables for a function."""
+    from crashflow.settings import Settings
+
+    ports = Settings()
+    return {
+        "CRASHFLOW_S3_ENDPOINT_URL": f"http://127.0.0.1:{ports.s3_port}",
+        "CRASHFLOW_SQS_ENDPOINT_URL": f"http://127.0.0.1:{ports.sqs_port}",
+    }
+
+
 @pytest.fixture(scope="session")
-def stack(settings):
-    """Fresh buckets, queues, tables and database for the test namespace."""
+def durable_settings():
+    """Settings of a namespace of its own whose S3 and SQS are SeaweedFS and ElasticMQ."""
+    from crashflow.settings import Settings
+
+    endpoints = durable_endpoints()
+    return Settings(
+        namespace=f"{TEST_NAMESPACE}dur",
+        s3_endpoint_url=endpoints["CRASHFLOW_S3_ENDPOINT_URL"],
+        sqs_endpoint_url=endpoints["CRASHFLOW_SQS_ENDPOINT_URL"],
+    )
+
+
+def provision_fresh(settings):
+    """Fresh buckets, queues, tables and database for ``settings.namespace``."""
     from crashflow.provision import provision
     from crashflow.stores import postgres, sqs
 
@@ -56,6 +80,18 @@ def stack(settings):
             for message in messages:
                 queues.delete(message)
     return settings
+
+
+@pytest.fixture(scope="session")
+def stack(settings):
+    """Fresh buckets, queues, tables and database for the test namespace (S3/SQS: moto)."""
+    return provision_fresh(settings)
+
+
+@pytest.fixture(scope="session")
+def durable_stack(durable_settings):
+    """As ``stack``, on SeaweedFS and ElasticMQ."""
+    return provision_fresh(durable_settings)
 
 
 class FunctionServer:
@@ -111,15 +147,15 @@ def functions_symbols_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("symbols-cache")
 
 
-@pytest.fixture(scope="session")
-def functions(stack, functions_symbols_cache):
-    """The four functions, served over real HTTP, wired to each other and the test namespace."""
+def serve_functions(namespace: str, symbols_cache, **env_overrides):
+    """The four functions, served over real HTTP, wired to each other and ``namespace``."""
     (REPO / ".local" / "logs").mkdir(parents=True, exist_ok=True)
     env = dict(
         os.environ,
-        CRASHFLOW_NAMESPACE=TEST_NAMESPACE,
+        CRASHFLOW_NAMESPACE=namespace,
         # A fresh symbol cache: what the stackwalker finds is what the test uploaded.
-        CRASHFLOW_SYMBOLS_CACHE_DIR=str(functions_symbols_cache),
+        CRASHFLOW_SYMBOLS_CACHE_DIR=str(symbols_cache),
+        **env_overrides,
     )
     servers = {}
     ports = {name: free_port() for name in ("collect", "process", "aggregate", "query")}
@@ -134,6 +170,23 @@ def functions(stack, functions_symbols_cache):
     finally:
         for server in servers.values():
             server.stop()
+
+
+@pytest.fixture(scope="session")
+def functions(stack, functions_symbols_cache):
+    """The four functions on the test namespace (S3/SQS: moto)."""
+    yield from serve_functions(TEST_NAMESPACE, functions_symbols_cache)
+
+
+@pytest.fixture(scope="session")
+def durable_symbols_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("durable-symbols-cache")
+
+
+@pytest.fixture(scope="session")
+def durable_functions(durable_stack, durable_symbols_cache):
+    """The four functions on SeaweedFS and ElasticMQ, as `make up` runs them."""
+    yield from serve_functions(durable_stack.namespace, durable_symbols_cache, **durable_endpoints())
 
 
 def start_query_server(settings, functions, **overrides) -> FunctionServer:

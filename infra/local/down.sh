@@ -3,6 +3,8 @@
 set -uo pipefail
 HERE=$(dirname "$0")
 "$HERE/functions.sh" stop
-"$HERE/moto.sh" stop
+"$HERE/elasticmq.sh" stop
+"$HERE/seaweedfs.sh" stop
 "$HERE/hbase.sh" stop
 "$HERE/postgres.sh" stop
+"$HERE/moto.sh" stop   # started by `make up` before SeaweedFS and ElasticMQ replaced it

@@ -20,7 +20,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for service in postgres moto hbase; do
+# Most tests use moto, a throwaway S3/SQS; the end-to-end, restart and chaos tests use the
+# servers `make up` runs (SeaweedFS and ElasticMQ, on CRASHFLOW_S3_PORT / _SQS_PORT).
+export CRASHFLOW_AWS_ENDPOINT_URL=${CRASHFLOW_AWS_ENDPOINT_URL-http://127.0.0.1:${CRASHFLOW_MOTO_PORT:-5000}}
+"$HERE/seaweedfs.sh" install >/dev/null
+
+for service in postgres moto seaweedfs elasticmq hbase; do
   if ! "$HERE/$service.sh" status >/dev/null 2>&1; then
     # Recorded only once started: a start that fails (say, the port belongs to
     # something else) must not lead to stopping what was already there.

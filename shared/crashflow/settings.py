@@ -47,13 +47,16 @@ class Settings(BaseSettings):
     # installations (or the test suite) can share one set of services.
     namespace: str = "crashflow"
 
-    # S3 and SQS (moto's server locally; any compatible service in production). An empty
-    # endpoint means the AWS default; s3_/sqs_endpoint_url override it per service.
-    aws_endpoint_url: str | None = Field(default="http://127.0.0.1:5000", json_schema_extra=LOCAL_DEFAULT)
+    # S3 and SQS: any compatible service. s3_/sqs_endpoint_url name one service's endpoint,
+    # aws_endpoint_url both; an empty value means the AWS default. With none of the three
+    # set, the local stack's servers (SeaweedFS's S3 gateway, ElasticMQ) on s3_/sqs_port.
+    aws_endpoint_url: str | None = Field(default=None, json_schema_extra=LOCAL_DEFAULT)
     s3_endpoint_url: str | None = None
     sqs_endpoint_url: str | None = None
+    s3_port: int = 8333
+    sqs_port: int = 9324
     aws_region: str = "us-east-1"
-    # Static keys (moto's dummies locally). Empty: the standard AWS chain (AWS_* variables,
+    # Static keys (the local servers' dummies). Empty: the standard AWS chain (AWS_* variables,
     # AWS_PROFILE and the shared files, web identity such as EKS IRSA, container and instance
     # roles), session tokens included and refreshed before they expire (stores.credentials).
     aws_access_key_id: str | None = Field(default="testing", json_schema_extra=LOCAL_DEFAULT)
@@ -254,9 +257,14 @@ class Settings(BaseSettings):
         ]
 
     def endpoint_url(self, service: str) -> str | None:
-        """The endpoint for ``s3`` or ``sqs``; None lets boto3 use the AWS default."""
+        """The endpoint for ``s3`` or ``sqs``: the service's own, else the shared one, else
+        (neither set at all) the local stack's server; None lets boto3 use the AWS default."""
         specific = self.s3_endpoint_url if service == "s3" else self.sqs_endpoint_url
-        return specific or self.aws_endpoint_url or None
+        if specific or self.aws_endpoint_url:
+            return specific or self.aws_endpoint_url
+        if specific is None and self.aws_endpoint_url is None:
+            return f"http://127.0.0.1:{self.s3_port if service == 's3' else self.sqs_port}"
+        return None
 
     @property
     def crash_bucket(self) -> str:

@@ -1,4 +1,5 @@
-"""The walking skeleton: one real minidump through collect, process, aggregate and query."""
+"""The walking skeleton: one real minidump through collect, process, aggregate and query,
+on the S3 and SQS servers `make up` runs (SeaweedFS and ElasticMQ), not moto."""
 
 import datetime as dt
 import shutil
@@ -21,6 +22,21 @@ pytestmark = pytest.mark.integration
 
 DUMP = DATA / "minidumps" / "test.dmp"
 SYMBOL_KEY = "test_app.pdb/5A9832E5287241C1838ED98914E9B7FF1/test_app.sym"
+
+
+@pytest.fixture(scope="module")
+def stack(durable_stack):
+    return durable_stack
+
+
+@pytest.fixture(scope="module")
+def functions(durable_functions):
+    return durable_functions
+
+
+@pytest.fixture(scope="module")
+def functions_symbols_cache(durable_symbols_cache):
+    return durable_symbols_cache
 
 
 def submit(collect_url: str, product: str) -> str:

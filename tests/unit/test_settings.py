@@ -1,9 +1,19 @@
+import pytest
+
 from crashflow.settings import Settings
 
 
-def test_local_defaults_point_at_the_local_stack():
+@pytest.fixture
+def no_endpoints(monkeypatch):
+    """No endpoint from the environment (`make test` points the suite at moto)."""
+    for name in ("AWS", "S3", "SQS"):
+        monkeypatch.delenv(f"CRASHFLOW_{name}_ENDPOINT_URL", raising=False)
+
+
+def test_local_defaults_point_at_the_local_stack(no_endpoints):
     settings = Settings(_env_file=None)
-    assert settings.endpoint_url("s3") == "http://127.0.0.1:5000"
+    assert settings.endpoint_url("s3") == "http://127.0.0.1:8333"  # SeaweedFS
+    assert settings.endpoint_url("sqs") == "http://127.0.0.1:9324"  # ElasticMQ
     assert settings.database == "crashflow"
     assert settings.queue_name("standard") == "crashflow-standard"
     assert settings.process_base_url == "http://127.0.0.1:8002"
@@ -22,7 +32,6 @@ def test_environment_overrides(monkeypatch):
 
 
 def test_empty_keys_mean_the_aws_chain():
-    import pytest
     from pydantic import ValidationError
 
     settings = Settings(aws_access_key_id="", aws_secret_access_key="")
@@ -35,3 +44,14 @@ def test_local_defaults_are_marked():
     marked = set(Settings.local_default_fields())
     assert {"pg_host", "hbase_host", "aws_endpoint_url", "aws_access_key_id", "process_url"} <= marked
     assert "namespace" not in marked and "stackwalker_timeout" not in marked
+
+
+def test_endpoint_chain(no_endpoints):
+    # The service's own endpoint, else the shared one; empty at the end of the chain: AWS.
+    assert Settings(aws_endpoint_url="http://both").endpoint_url("sqs") == "http://both"
+    assert Settings(aws_endpoint_url="http://both", s3_endpoint_url="").endpoint_url("s3") == "http://both"
+    assert Settings(aws_endpoint_url="", s3_endpoint_url="").endpoint_url("s3") is None
+    assert Settings(sqs_endpoint_url="").endpoint_url("sqs") is None
+    # Only what is not set at all falls back to the local servers, on their ports.
+    assert Settings(s3_port=18333, sqs_endpoint_url="http://q").endpoint_url("s3") == "http://127.0.0.1:18333"
+    assert Settings(sqs_port=19324).endpoint_url("sqs") == "http://127.0.0.1:19324"
