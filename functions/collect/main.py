@@ -72,10 +72,21 @@ def sym_upload_v2() -> SymUploadV2:
     return SymUploadV2(symbol_uploader())
 
 
+def _limit_reads(request: flask.Request) -> None:
+    """A client that stops sending its body mid-way (or trickles it) would hold one of the
+    worker's few threads for as long as it likes: each read of the body waits at most
+    ``collector_read_timeout`` seconds (gunicorn hands the connection's socket over)."""
+    sock = request.environ.get("gunicorn.socket")
+    if sock is not None:
+        sock.settimeout(get_settings().collector_read_timeout)
+
+
 def _body(request: flask.Request):
     try:
         while chunk := request.stream.read(CHUNK_SIZE):
             yield chunk
+    except TimeoutError as error:
+        raise MalformedCrash("timeout") from error
     except (ClientDisconnected, OSError) as error:
         # The body ended before its Content-Length, or its chunked framing is broken
         # (gunicorn raises IOError subclasses for those): Socorro's collector calls a body
@@ -88,14 +99,16 @@ def _refusal(body: str, status: int, mimetype: str) -> flask.Response:
     and dropped here, up to DRAIN_BYTES, so that it gets the answer and its connection stays
     usable; the answer is marked streamed so that functions-framework does not then read
     the rest of the body into memory."""
+    headers = {}
     try:
         drained = 0
         while drained < DRAIN_BYTES and (chunk := flask.request.stream.read(CHUNK_SIZE)):
             drained += len(chunk)
     except (ClientDisconnected, OSError, RequestEntityTooLarge):
-        pass
+        headers["Connection"] = "close"  # what is left of the body is not read
     data = body.encode()
-    return flask.Response(iter([data]), status=status, mimetype=mimetype, headers={"Content-Length": str(len(data))})
+    headers["Content-Length"] = str(len(data))
+    return flask.Response(iter([data]), status=status, mimetype=mimetype, headers=headers)
 
 
 def _error(status: int, message: str) -> flask.Response:
@@ -103,6 +116,7 @@ def _error(status: int, message: str) -> flask.Response:
 
 
 def submit(request: flask.Request):
+    _limit_reads(request)
     answer = collector().submit(
         dict(request.headers),
         _body(request),
@@ -118,9 +132,12 @@ def _symbol_call(request: flask.Request, call) -> flask.Response:
     """Run ``call()`` once the token is checked (``Auth-Token`` header or ``?key=``) and
     answer its errors: 401 no token, 403 refused token, 400 bad upload, 404 unknown upload,
     413 too large, 503 a store is down."""
+    _limit_reads(request)
     try:
         symbol_uploader().check_token(request.headers.get("Auth-Token") or request.args.get("key"))
         return call()
+    except (MalformedCrash, OSError):  # the client stalled, or went away, mid-body
+        return _error(400, "the upload stopped before its end")
     except TokenMissing as error:
         return _error(401, str(error))
     except UploadForbidden as error:

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     max_decompressed_bytes: int = 200 * 1024 * 1024
     max_parts: int = 64
     max_annotation_bytes: int = 1024 * 1024
+    # Longest wait for the next bytes of an upload's body (seconds): a client that stalls
+    # is answered 400 Discarded=malformed_timeout instead of holding a worker thread.
+    collector_read_timeout: float = 30
     # Symbol upload (POST /symbols/upload): the archive as sent, and what it unpacks to.
     max_symbols_upload_bytes: int = 1024 * 1024 * 1024
     max_symbols_uncompressed_bytes: int = 4 * 1024 * 1024 * 1024
