@@ -16,7 +16,9 @@ if [[ $(id -u) == 0 ]]; then
   AS=(runuser -u postgres --)
   # A state directory the postgres user cannot reach (say, under a private home) moves to /var/tmp.
   if id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$STATE" 2>/dev/null; then
-    DATA=/var/tmp/crashflow-$(echo -n "$REPO" | sha256sum | cut -c1-12)/postgres
+    # (named after the repository for the default state folder, as before; else after the folder)
+    key=$REPO; [[ $STATE != "$REPO/.local" ]] && key=$STATE
+    DATA=/var/tmp/crashflow-$(echo -n "$key" | sha256sum | cut -c1-12)/postgres
   fi
 else
   AS=()

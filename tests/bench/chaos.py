@@ -538,7 +538,8 @@ def main() -> int:
     args = parser.parse_args()
 
     run_started = time.time()
-    state = args.state or Path(tempfile.mkdtemp(prefix="crashflow-chaos-"))
+    # /var/tmp: PostgreSQL (which runs as its own user) can reach a folder there.
+    state = args.state or Path(tempfile.mkdtemp(prefix="crashflow-chaos-", dir="/var/tmp"))
     state.mkdir(parents=True, exist_ok=True)
     state.chmod(0o755)  # PostgreSQL runs as its own user: it must reach its data folder in here
     stack = Stack(state)
@@ -580,15 +581,18 @@ def main() -> int:
             "fault_schedule": faults.ran,
         })
     finally:
+        passed = report.get("lost") == 0 and report.get("processed_twice") == 0 and report.get("drained")
         if not args.keep:
             try:
                 stack.make("down", tries=2)
             finally:
-                if not args.state:
+                if not args.state and passed:
                     shutil.rmtree(state, ignore_errors=True)
+                elif not passed:
+                    print(f"chaos: state and logs kept in {state}", file=sys.stderr)
     report["run_s"] = round(time.time() - run_started, 1)
     print(json.dumps(report, indent=2))
-    return 0 if report.get("lost") == 0 and report.get("processed_twice") == 0 and report.get("drained") else 1
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":
