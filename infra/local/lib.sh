@@ -12,12 +12,15 @@ mkdir -p "$RUN" "$LOGS" "$CACHE"
 log() { echo "${0##*/}: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-# pid_alive NAME: the process recorded in $RUN/NAME.pid is running.
+# pid_alive NAME: the process recorded in $RUN/NAME.pid is running (a zombie, killed but
+# not yet reaped by its parent, is not).
 pid_alive() {
-  local pid
+  local pid stat
   [[ -f $RUN/$1.pid ]] || return 1
   pid=$(cat "$RUN/$1.pid")
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
+  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+  [[ ${stat##*) } != Z* ]]
 }
 
 # pid_owned NAME TEXT: as pid_alive, and the process's command line holds TEXT (a pid

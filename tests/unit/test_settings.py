@@ -5,9 +5,11 @@ from crashflow.settings import Settings
 
 @pytest.fixture
 def no_endpoints(monkeypatch):
-    """No endpoint from the environment (`make test` points the suite at moto)."""
-    for name in ("AWS", "S3", "SQS"):
-        monkeypatch.delenv(f"CRASHFLOW_{name}_ENDPOINT_URL", raising=False)
+    """No endpoint or port from the environment (`make test` points the suite at moto, and
+    a developer's own stack may run on other ports)."""
+    for name in ("AWS_ENDPOINT_URL", "S3_ENDPOINT_URL", "SQS_ENDPOINT_URL", "S3_PORT", "SQS_PORT", "PROCESS_PORT",
+                 "NAMESPACE"):
+        monkeypatch.delenv(f"CRASHFLOW_{name}", raising=False)
 
 
 def test_local_defaults_point_at_the_local_stack(no_endpoints):
