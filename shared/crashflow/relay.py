@@ -5,20 +5,33 @@ machine; locally it also plays Knative's PingSources.
 It drains the crash queues (priority before standard before reprocessing) and POSTs each
 message to the process function as a binary-mode CloudEvent whose data is the message's
 ``ProcessingRequest`` (a short message read as the queue it came from says), deleting the
-message only on a 2xx answer; anything else comes back after the visibility timeout, and
-SQS's redrive policy moves it to the dead-letter queue after ``queue_max_receives`` tries.
-It also fires the aggregation schedules (each job's default, or ``CRASHFLOW_SCHEDULES``;
-none in a cluster, where PingSources do) as CloudEvents to aggregate.
+message only on a 2xx answer. It also fires the aggregation schedules (each job's default,
+or ``CRASHFLOW_SCHEDULES``; none in a cluster, where PingSources do) as CloudEvents to
+aggregate.
+
+Recovery after faults takes seconds, not the queue's visibility timeout:
+
+- A message is received for ``relay_lease_seconds`` only, and its lease is extended while
+  its delivery runs: the messages of a relay killed mid-delivery come back that soon.
+- A failed delivery comes back after a short backoff that doubles with each receive
+  (``relay_retry_seconds`` .. ``relay_retry_max_seconds``); SQS's redrive policy still moves
+  it to the dead-letter queue after ``queue_max_receives`` receives.
+- A failure that looks like an outage (process unreachable, or answering 503) stops
+  receiving until process's ``/__heartbeat__`` (which checks its stores) answers 200
+  again: an outage does not use up the tries of the crashes waiting meanwhile, and they
+  are delivered as soon as the part is back. A crash that fails while process is healthy
+  is retried and, in the end, dead-lettered as before.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import logging
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import requests
 from cloudevents.conversion import to_binary
@@ -63,10 +76,24 @@ class Schedule:
         return names
 
 
+class Delivery(enum.Enum):
+    DONE = "done"  # a 2xx: delete the message
+    FAILED = "failed"  # process refused this message: retry it after a backoff
+    OUTAGE = "outage"  # process unreachable or a store down (503): wait until it is healthy
+
+
+def retry_delay(receive_count: int, first: float, most: float) -> int:
+    """Seconds until a message that failed on its ``receive_count``-th receive is retried."""
+    return round(min(most, first * 2 ** max(0, receive_count - 1)))
+
+
 class Relay:
     def __init__(self, settings: Settings, workers: int = 2):
         self.settings = settings
         self.queues = Stores.from_settings(settings, "relay").queues
+        self.lease = settings.relay_lease_seconds
+        # Set when a delivery failed as an outage would: no receiving until process is healthy.
+        self.outage = False
         # A batch is as large as the pool (SQS gives ten at most): every message of it is in
         # flight at once, and none waits for a second round behind the others.
         self.batch_size = max(1, min(10, workers))
@@ -77,8 +104,8 @@ class Relay:
         self.scheduler = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay-schedule")
         self._oldest_sent: dict[str, float] = {}
 
-    def deliver(self, message: QueueMessage) -> bool:
-        """POST one message to process; True on a 2xx answer (the caller deletes it)."""
+    def deliver(self, message: QueueMessage) -> Delivery:
+        """POST one message to process."""
         try:
             data = ProcessingRequest.from_message(message.body, queue=message.kind).model_dump()
         except InvalidMessage:
@@ -92,20 +119,27 @@ class Relay:
             )
         except requests.RequestException as error:
             log.warning("process unreachable for %s: %s", message.body, error)
-            return self._failed(message)
+            return self._failed(message, Delivery.OUTAGE)
         if 200 <= answer.status_code < 300:
             metrics.RELAY_MESSAGES.labels(message.kind, "delivered").inc()
-            return True
+            return Delivery.DONE
         log.warning("process answered %s for %s (try %s)", answer.status_code, message.body, message.receive_count)
-        return self._failed(message)
+        return self._failed(message, Delivery.OUTAGE if answer.status_code == 503 else Delivery.FAILED)
 
-    def _failed(self, message: QueueMessage) -> bool:
+    def _failed(self, message: QueueMessage, outcome: Delivery) -> Delivery:
         metrics.RELAY_MESSAGES.labels(message.kind, "failed").inc()
         if message.receive_count >= self.settings.queue_max_receives:
             # The queue's redrive policy moves it to the dead-letter queue now.
             metrics.RELAY_DEAD_LETTERS.labels(message.kind).inc()
             log.error("%s failed its last allowed delivery: dead-lettered", message.body)
-        return False
+        return outcome
+
+    def process_is_healthy(self) -> bool:
+        """Whether process and the stores it needs answer (its ``/__heartbeat__``)."""
+        try:
+            return requests.get(f"{self.settings.process_base_url}/__heartbeat__", timeout=10).status_code == 200
+        except requests.RequestException:
+            return False
 
     def observe_queues(self, now: float | None = None) -> None:
         """Set the queue gauges: messages per queue and state, and the age of the oldest
@@ -123,25 +157,44 @@ class Relay:
 
     def drain_once(self, wait_seconds: int = 0) -> int:
         """Deliver one batch from the first non-empty queue, in priority order; delete what
-        process acknowledged (one request for the batch)."""
+        process acknowledged (one request for the batch). After an outage, nothing is
+        received until process is healthy again (0 delivered)."""
+        if self.outage:
+            if not self.process_is_healthy():
+                return 0
+            log.info("process is healthy again; delivering")
+            self.outage = False
         for kind in QUEUE_KINDS:
-            messages = self.queues.receive(kind, max_messages=self.batch_size, wait_seconds=0)
+            messages = self.queues.receive(kind, max_messages=self.batch_size, visibility_seconds=self.lease)
             if messages:
                 return self._deliver_all(messages)
         if wait_seconds:
             # Idle: long-poll the standard queue briefly, so new crashes start at once.
-            return self._deliver_all(
-                self.queues.receive("standard", max_messages=self.batch_size, wait_seconds=wait_seconds)
-            )
+            return self._deliver_all(self.queues.receive(
+                "standard", max_messages=self.batch_size, wait_seconds=wait_seconds, visibility_seconds=self.lease,
+            ))
         return 0
 
     def _deliver_all(self, messages: list[QueueMessage]) -> int:
         sent = [message.sent_at for message in messages if message.sent_at]
         if sent:
             self._oldest_sent[messages[0].kind] = min(sent)
-        delivered = [message for message, ok in zip(messages, self.pool.map(self.deliver, messages)) if ok]
+        futures = {self.pool.submit(self.deliver, message): message for message in messages}
+        running = set(futures)
+        while running:
+            _, running = wait(running, timeout=self.lease / 3)
+            if running:  # still being processed: keep them from other receivers
+                self.queues.set_visibility([futures[future] for future in running], self.lease)
+        outcomes = {futures[future].receipt_handle: future.result() for future in futures}
+        delivered = [message for message in messages if outcomes[message.receipt_handle] is Delivery.DONE]
+        failed = [message for message in messages if outcomes[message.receipt_handle] is not Delivery.DONE]
         if delivered:
             self.queues.delete_many(delivered)
+        for message in failed:
+            self.queues.set_visibility([message], retry_delay(
+                message.receive_count, self.settings.relay_retry_seconds, self.settings.relay_retry_max_seconds))
+        if any(outcome is Delivery.OUTAGE for outcome in outcomes.values()):
+            self.outage = not self.process_is_healthy()
         return len(delivered)
 
     def fire_schedules(self, now: dt.datetime | None = None) -> list[str]:
@@ -171,6 +224,8 @@ class Relay:
                     next_observation = time.monotonic() + QUEUE_OBSERVATION_SECONDS
                     self.observe_queues()
                 self.drain_once(wait_seconds=1)
+                if self.outage:
+                    stop.wait(1)  # process (or a store behind it) is down: ask again shortly
             except Exception:
                 log.exception("relay loop failed; retrying")
                 stop.wait(2)

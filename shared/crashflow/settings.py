@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     aws_secret_access_key: str | None = Field(default="testing", json_schema_extra=LOCAL_DEFAULT)
     queue_max_receives: int = 5
     queue_visibility_timeout: int = 180
+    # The local relay holds a message it delivers for relay_lease_seconds, extended while the
+    # delivery runs (a killed relay's messages come back that soon); a failed delivery comes
+    # back after relay_retry_seconds, doubling per receive up to relay_retry_max_seconds.
+    relay_lease_seconds: int = Field(default=30, ge=3)
+    relay_retry_seconds: float = Field(default=1, ge=0)
+    relay_retry_max_seconds: float = Field(default=20, ge=0)
     # The collector's queue publishes: an unreachable SQS must not hold a crash upload for
     # long (the crash is stored; `crashflow recover` queues it later). Seconds; attempts per
     # publish, the first included, on transient failures only (no answer, 429, 5xx, entries

@@ -1,5 +1,7 @@
 """The relay's delivery contract on real SQS (moto): delete on 2xx only; failed messages
-come back after the visibility timeout and land in the dead-letter queue after N tries."""
+come back after a short backoff and land in the dead-letter queue after N tries; during an
+outage nothing is received (no tries used up) and all is delivered once process is back;
+a message held by a killed relay comes back after the lease."""
 
 import threading
 import time
@@ -18,15 +20,23 @@ pytestmark = pytest.mark.integration
 
 
 class Peer:
-    """A stand-in process endpoint that answers every POST with ``status`` and records bodies."""
+    """A stand-in process endpoint that answers every POST with ``status`` (after ``delay``
+    seconds) and records bodies; its ``/__heartbeat__`` answers ``health``."""
 
-    def __init__(self, status: int):
+    def __init__(self, status: int, health: int = 200, delay: float = 0):
         received = self.received = []
+        self.status, self.health = status, health
+        peer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802
                 received.append(self.rfile.read(int(self.headers["Content-Length"])).decode())
-                self.send_response(status)
+                time.sleep(delay)
+                self.send_response(peer.status)
+                self.end_headers()
+
+            def do_GET(self):  # noqa: N802
+                self.send_response(peer.health)
                 self.end_headers()
 
             def log_message(self, *args):
@@ -96,4 +106,87 @@ def test_failures_are_retried_then_dead_lettered_then_redriven(relay_settings, m
     assert result.exit_code == 0, result.output
     assert "moved 1 message" in result.output
     assert queues.count(DEAD_LETTER) == 0
-    assert [m.body for m in queues.receive("standard", wait_seconds=2)] == ["doomed"]
+    redriven = queues.receive("standard", wait_seconds=2)
+    assert [m.body for m in redriven] == ["doomed"]
+    queues.delete_many(redriven)
+
+
+def test_a_failed_delivery_comes_back_after_a_short_backoff(relay_settings):
+    peer = Peer(500)
+    try:
+        # The queue's own visibility timeout is long: only the relay's backoff brings it back.
+        settings = relay_settings.model_copy(update={"process_url": peer.url, "queue_max_receives": 5})
+        queues = CrashQueues(settings)
+        queues.sqs.set_queue_attributes(QueueUrl=queues.url("standard"), Attributes={"VisibilityTimeout": "120"})
+        queues.publish("standard", "flaky")
+        relay = Relay(settings)
+        try:
+            assert relay.drain_once() == 0 and peer.received == ["flaky"]
+            peer.status = 200
+            deadline = time.monotonic() + 10  # 1 s backoff after the first try
+            while not relay.drain_once():
+                assert time.monotonic() < deadline, "not retried within 10 s"
+                time.sleep(0.2)
+        finally:
+            relay.close()
+        assert peer.received == ["flaky", "flaky"] and queues.count("standard") == 0
+    finally:
+        peer.close()
+
+
+def test_an_outage_uses_up_no_tries_and_ends_in_prompt_delivery(relay_settings):
+    peer = Peer(503, health=503)
+    try:
+        settings = relay_settings.model_copy(update={"process_url": peer.url})  # 2 receives, then dead
+        queues = CrashQueues(settings)
+        for body in ("a", "b", "c"):
+            queues.publish("standard", body)
+        relay = Relay(settings)
+        try:
+            relay.drain_once()  # the first failure: process says a store is down
+            assert relay.outage
+            for _ in range(10):  # however long the outage lasts, nothing more is received
+                assert relay.drain_once() == 0
+                time.sleep(0.3)
+            assert len(peer.received) == relay.batch_size
+            peer.status = peer.health = 200  # the store is back
+            delivered, deadline = 0, time.monotonic() + 10
+            while delivered < 3:
+                assert time.monotonic() < deadline, f"{delivered} of 3 delivered 10 s after the outage"
+                delivered += relay.drain_once()
+                time.sleep(0.2)
+        finally:
+            relay.close()
+        assert sorted(set(peer.received)) == ["a", "b", "c"]
+        assert queues.count(DEAD_LETTER) == 0
+    finally:
+        peer.close()
+
+
+def test_a_long_delivery_keeps_its_lease_and_a_dead_relays_lease_runs_out(relay_settings):
+    peer = Peer(200, delay=5)
+    try:
+        settings = relay_settings.model_copy(update={"process_url": peer.url, "relay_lease_seconds": 3})
+        queues = CrashQueues(settings)
+        queues.sqs.set_queue_attributes(QueueUrl=queues.url("standard"), Attributes={"VisibilityTimeout": "120"})
+        queues.publish("standard", "slow")
+        relay = Relay(settings)
+        try:
+            # Delivery takes 5 s against a 3 s lease: extended meanwhile, nobody else gets it.
+            result = []
+            worker = threading.Thread(target=lambda: result.append(relay.drain_once()))
+            worker.start()
+            time.sleep(4)
+            assert queues.receive("standard", visibility_seconds=3) == []
+            worker.join()
+            assert result == [1] and peer.received == ["slow"]
+        finally:
+            relay.close()
+        # A relay that dies holding a message (received, never deleted) loses it to others
+        # after its lease, not after the queue's 120 s visibility timeout.
+        queues.publish("standard", "orphan")
+        assert [m.body for m in queues.receive("standard", visibility_seconds=3)] == ["orphan"]
+        time.sleep(3.5)
+        assert [m.body for m in queues.receive("standard")] == ["orphan"]
+    finally:
+        peer.close()

@@ -124,13 +124,18 @@ class CrashQueues:
             pass  # the ones still refused after the last try: the caller hears which
         return refused + pending
 
-    def receive(self, kind: str, max_messages: int = 10, wait_seconds: int = 0) -> list[QueueMessage]:
+    def receive(self, kind: str, max_messages: int = 10, wait_seconds: int = 0,
+                visibility_seconds: int | None = None) -> list[QueueMessage]:
+        """Up to ``max_messages`` messages, hidden from other receivers for
+        ``visibility_seconds`` (default: the queue's visibility timeout)."""
+        extra = {} if visibility_seconds is None else {"VisibilityTimeout": visibility_seconds}
         with unavailable_as("sqs"):
             answer = self.sqs.receive_message(
                 QueueUrl=self.url(kind),
                 MaxNumberOfMessages=max_messages,
                 WaitTimeSeconds=wait_seconds,
                 AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+                **extra,
             )
         return [
             QueueMessage(
@@ -161,6 +166,21 @@ class CrashQueues:
                 # Not deleted: it comes back after the visibility timeout and is processed again,
                 # which processing makes harmless.
                 log.warning("could not delete %d delivered message(s): %s", len(answer["Failed"]), answer["Failed"])
+
+    def set_visibility(self, messages: list[QueueMessage], seconds: int) -> None:
+        """Make messages of one queue visible again in ``seconds`` (0: at once), ten per
+        request: a lease extended, or a failed delivery retried sooner than the queue's
+        visibility timeout. A message deleted meanwhile is no error."""
+        for start in range(0, len(messages), 10):
+            batch = messages[start : start + 10]
+            with unavailable_as("sqs"):
+                answer = self.sqs.change_message_visibility_batch(
+                    QueueUrl=self.url(batch[0].kind),
+                    Entries=[{"Id": str(i), "ReceiptHandle": m.receipt_handle, "VisibilityTimeout": int(seconds)}
+                             for i, m in enumerate(batch)],
+                )
+            if answer.get("Failed"):
+                log.info("visibility of %d message(s) not changed: %s", len(answer["Failed"]), answer["Failed"])
 
     def count(self, kind: str) -> int:
         """Messages visible plus in flight: an estimate, as SQS gives it."""
