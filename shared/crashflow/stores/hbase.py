@@ -24,6 +24,7 @@ from thriftpy2.thrift import TException
 from crashflow.settings import Settings
 from crashflow.stores import layout
 from crashflow.stores.errors import StoreUnavailable
+from crashflow.stores.liveness import closed_by_peer
 
 CRASH_REPORTS = "crash_reports"
 INDEX_SUBMITTED = "crash_reports_index_submitted_time"
@@ -49,6 +50,13 @@ def encode_json(value: dict) -> bytes:
         return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     except TypeError:
         return json.dumps(value, sort_keys=True, default=str).encode()
+
+
+def thrift_socket(connection: happybase.Connection) -> socket.socket | None:
+    """The socket under a happybase connection's Thrift transport (None when closed):
+    thriftpy2's buffered transport names it, or the TSocket it wraps does."""
+    handle = getattr(connection.transport, "sock", None)
+    return handle if isinstance(handle, socket.socket) else getattr(handle, "sock", None)
 
 
 class CrashTable:
@@ -81,6 +89,8 @@ class CrashTable:
         try:
             # The pool sees HBase's own errors first: it replaces a connection that failed.
             with self.pool.connection() as connection:
+                if closed_by_peer(thrift_socket(connection)):
+                    connection.close()  # the Thrift server went away (restarted) since its last use
                 connection.open()  # a no-op when already open; reopens after a reset
                 yield connection
         except HBASE_ERRORS as error:

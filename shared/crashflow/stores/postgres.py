@@ -28,6 +28,7 @@ from crashflow.settings import Settings
 from crashflow.stores import layout
 from crashflow.stores.errors import QueryFailed, StoreUnavailable
 from crashflow.stores.interfaces import MissingSymbol
+from crashflow.stores.liveness import closed_by_peer
 
 # Alembic's "package:path" form: it reads the scripts through importlib.resources, so they
 # are found wherever the package is installed (site-packages, an editable checkout).
@@ -166,15 +167,25 @@ class Database:
         # parameters on every run, which for the report upsert cost more than the round trip.
         self._upserts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
+    def _checkout(self) -> PgConnection:
+        """An idle connection still open at the server's end (those that PostgreSQL closed,
+        say by restarting, are dropped), else a new one."""
+        while True:
+            try:
+                connection = self._idle.get_nowait()
+            except queue.Empty:
+                try:
+                    return PgConnection(connect(self.settings))
+                except (pg8000.native.Error, OSError) as error:  # unreachable, refused, no database
+                    raise StoreUnavailable("postgres", f"cannot connect: {error}") from error
+            if not closed_by_peer(getattr(connection._connection, "_usock", None)):
+                return connection
+            with contextlib.suppress(Exception):
+                connection.close()
+
     @contextlib.contextmanager
     def connection(self) -> Iterator[PgConnection]:
-        try:
-            connection = self._idle.get_nowait()
-        except queue.Empty:
-            try:
-                connection = PgConnection(connect(self.settings))
-            except (pg8000.native.Error, OSError) as error:  # unreachable, refused, no database
-                raise StoreUnavailable("postgres", f"cannot connect: {error}") from error
+        connection = self._checkout()
         try:
             yield connection
         except StoreUnavailable as error:
