@@ -404,11 +404,25 @@ def fault_schedule(rounds: int, rng: random.Random) -> list[str]:
 
 # ---------------------------------------------------------------------------- checks
 
-def queue_depth(stack: Stack) -> int:
+def queue_depth(stack: Stack, dead_letters: bool = True) -> int:
+    """Messages waiting or in flight in the crash queues (and the dead-letter queue)."""
     from crashflow.stores.sqs import DEAD_LETTER, QUEUE_KINDS, CrashQueues
 
     queues = CrashQueues(stack.settings)
-    return sum(queues.count(kind) for kind in (*QUEUE_KINDS, DEAD_LETTER))
+    return sum(queues.count(kind) for kind in (*QUEUE_KINDS, *([DEAD_LETTER] if dead_letters else [])))
+
+
+def wait_queues_empty(stack: Stack, timeout: float) -> bool:
+    """Until the crash queues hold nothing, waiting or in flight (or time is up)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if queue_depth(stack, dead_letters=False) == 0:
+                return True
+        except Exception:
+            pass
+        time.sleep(2)
+    return False
 
 
 def processed_count(stack: Stack) -> int:
@@ -560,7 +574,7 @@ def main() -> int:
 
         # What the README tells an operator to do after faults, once the queues are drained.
         accepted = sum(1 for upload in uploads if upload.crash_id)
-        wait_drained(stack, accepted, args.drain_timeout)
+        wait_queues_empty(stack, args.drain_timeout)
         report["operator"] = [stack.crashflow("dlq", "redrive"), stack.crashflow("recover", "--days", "2")]
         drained = wait_drained(stack, accepted, args.drain_timeout)
         drained_at = time.time()
