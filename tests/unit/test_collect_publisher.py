@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from crashflow.collector.publisher import BatchPublisher, PublishFailed
+from crashflow.collector.publisher import BatchPublisher, PublishFailed, Republisher
 
 
 def test_a_lone_publish_is_sent_at_once():
@@ -60,3 +60,37 @@ def test_failures_reach_exactly_their_callers():
 
     with pytest.raises(PublishFailed, match="queue down"):
         BatchPublisher(broken).publish("x")
+
+
+def test_republisher_publishes_what_the_queue_refused_once_it_is_back():
+    sent, lock = [], threading.Lock()
+    down = threading.Event()
+    down.set()
+
+    def send(ids):
+        if down.is_set():
+            raise ConnectionError("queue down")
+        with lock:
+            sent.extend(ids)
+        return ids[:1] if len(sent) == len(ids) and len(ids) > 1 else []  # refuses one id once
+
+    republisher = Republisher(send, first_wait=0.05, max_wait=0.2)
+    ids = [f"id{i}" for i in range(25)]
+    for crash_id in ids:
+        assert republisher.add(crash_id)
+    time.sleep(0.5)
+    assert sent == [] and republisher.pending() == 25  # kept while the queue is down
+    down.clear()
+    wait_until(lambda: republisher.pending() == 0)
+    assert sorted(set(sent)) == sorted(ids)
+
+
+def test_republisher_is_bounded():
+    release = threading.Event()
+    republisher = Republisher(lambda ids: release.wait(10) and [], max_pending=3)
+    assert republisher.add("id0")
+    wait_until(lambda: republisher.pending() == 0)  # id0 is being sent (and the send hangs)
+    assert all(republisher.add(f"id{i}") for i in range(1, 4))
+    assert not republisher.add("id4")  # left for `crashflow recover`
+    release.set()
+    wait_until(lambda: republisher.pending() == 0)

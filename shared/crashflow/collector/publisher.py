@@ -10,11 +10,14 @@ failed after retries.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 MAX_BATCH = 10  # SQS's limit for SendMessageBatch
+log = logging.getLogger(__name__)
 
 
 class PublishFailed(Exception):
@@ -70,3 +73,64 @@ class BatchPublisher:
             if item.crash_id in failed:
                 item.error = PublishFailed(f"{item.crash_id}: {error or 'refused by the queue'}")
             item.done = True
+
+
+class Republisher:
+    """Crash ids the queue did not take when they were accepted (it was down), published
+    again from a background thread until it takes them: crashes accepted during a queue
+    outage are queued within seconds once the queue is back, instead of waiting for an
+    operator's `crashflow recover` (which is still what finds the ids of a collector that
+    stopped before it could publish them)."""
+
+    def __init__(
+        self,
+        send_batch: Callable[[list[str]], list[str]],
+        first_wait: float = 0.5,
+        max_wait: float = 10,
+        max_pending: int = 100_000,
+    ):
+        self.send_batch = send_batch
+        self.first_wait = first_wait
+        self.max_wait = max_wait
+        self.max_pending = max_pending
+        self._pending: list[str] = []
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, crash_id: str) -> bool:
+        """Queue ``crash_id`` later; False when too many wait already (left for recovery)."""
+        with self._changed:
+            if len(self._pending) >= self.max_pending:
+                return False
+            self._pending.append(crash_id)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="republisher", daemon=True)
+                self._thread.start()
+            self._changed.notify_all()
+        return True
+
+    def pending(self) -> int:
+        with self._changed:
+            return len(self._pending)
+
+    def _run(self) -> None:
+        wait = self.first_wait
+        while True:
+            with self._changed:
+                while not self._pending:
+                    self._changed.wait()
+                batch = self._pending[:MAX_BATCH]
+                del self._pending[:MAX_BATCH]
+            try:
+                refused = self.send_batch(batch)
+            except Exception as error:  # the queue is still down
+                log.info("the queue still does not take %d crash id(s): %s", len(batch), error)
+                refused = batch
+            if refused:
+                with self._changed:
+                    self._pending[:0] = refused
+                time.sleep(wait)
+                wait = min(self.max_wait, wait * 2)
+            else:
+                log.info("queued %d crash id(s) the queue could not take before", len(batch))
+                wait = self.first_wait

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from crashflow.collector.indexer import BackgroundIndexer
 from crashflow.collector.payload import Limits, MalformedCrash, PayloadTooLarge, parse_crash_payload
-from crashflow.collector.publisher import BatchPublisher, PublishFailed
+from crashflow.collector.publisher import BatchPublisher, PublishFailed, Republisher
 from crashflow.collector.throttler import Throttler, ThrottleResult
 from crashflow import metrics
 from crashflow.crashids import create_crash_id
@@ -67,7 +67,8 @@ class Collector:
         self.settings = settings
         self.stores = stores or Stores.from_settings(settings, "collector")
         # The queue's own retries (stores.sqs: transient failures only) are the only ones.
-        self.publisher = BatchPublisher(lambda crash_ids: self.stores.queues.publish_batch("standard", crash_ids))
+        self.publisher = BatchPublisher(self._send_batch)
+        self.republisher = Republisher(self._send_batch)
         self.indexer = BackgroundIndexer(self._write_rows)
         self.throttler = throttler or Throttler.from_file(settings.throttle_rules)
         self.limits = Limits(
@@ -167,10 +168,17 @@ class Collector:
         try:
             self.publisher.publish(crash_id)
         except PublishFailed:
-            # The crash is stored: the recovery job (`crashflow recover`) requeues raw crashes
-            # that have no processed record.
+            # The crash is stored: it is published again in the background until the queue
+            # takes it (and were this process to stop first, `crashflow recover` requeues
+            # raw crashes that have no processed record).
             metrics.COLLECT_STORE_ERRORS.labels("sqs").inc()
-            log.exception("could not queue %s; left for recovery", crash_id)
+            if self.republisher.add(crash_id):
+                log.warning("could not queue %s; queuing it again in the background", crash_id, exc_info=True)
+            else:
+                log.exception("could not queue %s; left for recovery", crash_id)
+
+    def _send_batch(self, crash_ids: list[str]) -> list[str]:
+        return self.stores.queues.publish_batch("standard", crash_ids)
 
     def health(self) -> tuple[bool, dict[str, str]]:
         """Whether crashes can be collected, and each dependency's state. HBase is only
