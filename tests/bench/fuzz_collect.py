@@ -5,7 +5,10 @@ Content-Length, slow senders), with a correct crash every --every requests.
 
 The function runs as deployed (functions-framework's gunicorn, as infra/local/functions.sh
 starts it) in a namespace of its own, on the S3/SQS endpoints of the environment. Talks only
-to 127.0.0.1; bounded by --requests and each request's --timeout.
+to 127.0.0.1; bounded by --requests and each request's --timeout. Slow senders and bodies
+shorter than their Content-Length wait for the collector's read timeout
+(CRASHFLOW_COLLECTOR_READ_TIMEOUT, 30 s by default: the runs here set a few seconds), four
+at a time beside the rest.
 
 Prints JSON: requests, answers by status, worst latency, the collect worker's peak memory
 (VmHWM, and the bound it must stay under), 500s, hangs (no answer within the timeout), and
@@ -20,11 +23,13 @@ from __future__ import annotations
 
 import argparse
 import collections
+import concurrent.futures
 import gzip
 import json
 import os
 import socket
 import sys
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -77,11 +82,17 @@ parts = st.builds(part, names, values, st.one_of(st.none(), st.binary(max_size=3
                   st.one_of(st.none(), st.sampled_from([b"application/json", b"application/octet-stream", b"x/y"])))
 
 
+# How often each kind is drawn: a gzip bomb costs the collector a second of CPU to refuse,
+# and a slow sender holds a connection for the read timeout (they are sent concurrently).
+KINDS = (["multipart"] * 100 + ["garbage"] * 100 + ["headers"] * 100 + ["truncated_gzip"] * 100
+         + ["mixed"] * 100 + ["many_parts"] * 50 + ["length_short"] * 30 + ["length_long"] * 10
+         + ["slow"] * 10 + ["bomb"] * 2)
+
+
 @st.composite
 def uploads(draw):
     """(headers, body, how it is sent) of one hostile upload."""
-    kind = draw(st.sampled_from(["multipart", "garbage", "headers", "bomb", "truncated_gzip", "many_parts",
-                                 "length_short", "length_long", "slow", "mixed"]))
+    kind = draw(st.sampled_from(KINDS))
     content_type = f"multipart/form-data; boundary={BOUNDARY}"
     headers = {"Content-Type": content_type}
     send = "normal"
@@ -194,18 +205,34 @@ def main() -> int:
                                        valid_crash(), "normal", args.timeout)
             correct.append(body.decode().strip().removeprefix("CrashID=bp-") if status == "200" else None)
         kind, headers, body, send = upload
+        if send in ("slow", "length_long"):  # they wait for the read timeout: side by side
+            slow.append(senders.submit(timed, kind, headers, body, send))
+        else:
+            record(*timed(kind, headers, body, send))
+
+    def timed(kind, headers, body, send):
         begun = time.monotonic()
         status, answer = raw_request(port, headers, body, send, args.timeout)
-        elapsed = time.monotonic() - begun
-        statuses[status] += 1
-        kinds[kind][status] += 1
-        if elapsed > worst[0]:
-            worst[:] = [elapsed, kind]
-        if status in ("500", "hang", "garbled") and len(errors) < 10:
-            errors.append(f"{kind}/{send}: {status} {answer[:200]!r}")
+        return kind, send, status, answer, time.monotonic() - begun
 
+    lock = threading.Lock()
+
+    def record(kind, send, status, answer, elapsed):
+        with lock:
+            statuses[status] += 1
+            kinds[kind][status] += 1
+            if elapsed > worst[0]:
+                worst[:] = [elapsed, kind]
+            if status in ("500", "hang", "garbled") and len(errors) < 10:
+                errors.append(f"{kind}/{send}: {status} {answer[:200]!r}")
+
+    slow: list = []
+    senders = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="slow")
     try:
         fuzz()
+        for future in slow:
+            record(*future.result())
+        senders.shutdown()
         memory_kb = peak_memory_kb(server.pid)
     finally:
         server.terminate()
