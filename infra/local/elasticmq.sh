@@ -60,11 +60,7 @@ start() {
     -Dconfig.file="$CONF/elasticmq.conf" -Dlogback.configurationFile="$CONF/logback.xml" \
     -Djava.io.tmpdir="$HOME_DIR/data" \
     -cp "$(<"$CP_FILE")" org.elasticmq.server.Main
-  wait_for 90 elasticmq restored "$offset" "$queues" || {
-    tail -20 "$LOGS/elasticmq.log" >&2
-    stop_pid elasticmq 10
-    die "ElasticMQ did not start"
-  }
+  await_start elasticmq 90 restored "$offset" "$queues"
 }
 
 # SIGTERM runs ElasticMQ's shutdown hook; the database is consistent either way.

@@ -91,3 +91,13 @@ stop_pid() {
   fi
   rm -f "$RUN/$1.pid"
 }
+
+# await_start NAME SECONDS CMD...: wait until CMD succeeds; else show NAME's log, stop what
+# was started and fail.
+await_start() {
+  local name=$1 seconds=$2; shift 2
+  wait_for "$seconds" "$name" "$@" && return 0
+  tail -30 "$LOGS/$name.log" >&2
+  stop_pid "$name" 10
+  die "$name did not start in $seconds s"
+}

@@ -80,11 +80,7 @@ start() {
       -filer -filer.port="$FILER_PORT" -filer.port.grpc=$((FILER_PORT + 10000)) \
       -s3 -s3.port="$S3_PORT" -s3.port.grpc=$((S3_PORT + 10000)) \
       -s3.port.iceberg=0 -s3.port.lance=0 -s3.iam=false)
-  wait_for 120 seaweedfs status || {
-    tail -30 "$LOGS/seaweedfs.log" >&2
-    stop_pid seaweedfs 10
-    die "SeaweedFS did not start"
-  }
+  await_start seaweedfs 120 status
 }
 
 stop() { stop_pid seaweedfs 30; }

@@ -127,26 +127,30 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_collect(namespace: str, port: int, log_path: Path, **env_overrides: str) -> subprocess.Popen:
+def start_function(name: str, namespace: str, port: int, log_path: Path, **env_overrides: str) -> subprocess.Popen:
     """As infra/local/functions.sh: ``crashflow serve``, functions-framework's gunicorn."""
     env = dict(os.environ, CRASHFLOW_NAMESPACE=namespace, **env_overrides)
     log = open(log_path, "ab")
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "crashflow"), "serve", "--source", str(REPO / "functions" / "collect" / "main.py"),
-         "--target", "collect", "--host", "127.0.0.1", "--port", str(port)],
+        [str(Path(sys.executable).parent / "crashflow"), "serve", "--source", str(REPO / "functions" / name / "main.py"),
+         "--target", name, "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"collect exited; see {log_path}")
+            raise SystemExit(f"{name} exited; see {log_path}")
         try:
             requests.get(f"http://127.0.0.1:{port}/__lbheartbeat__", timeout=1)
             return process
         except requests.ConnectionError:
             time.sleep(0.2)
     process.kill()
-    raise SystemExit("collect did not start")
+    raise SystemExit(f"{name} did not start")
+
+
+def start_collect(namespace: str, port: int, log_path: Path, **env_overrides: str) -> subprocess.Popen:
+    return start_function("collect", namespace, port, log_path, **env_overrides)
 
 
 def process_tree(pid: int) -> list[int]:

@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -74,28 +72,6 @@ def calls(draw):
     return endpoint, method, draw(params), headers
 
 
-def start_query(namespace: str, port: int, log_path: Path) -> subprocess.Popen:
-    """As infra/local/functions.sh starts it, with the per-client rate limit off."""
-    env = dict(os.environ, CRASHFLOW_NAMESPACE=namespace, CRASHFLOW_API_RATE_LIMIT_PER_MINUTE="0",
-               CRASHFLOW_API_TOKEN_RATE_LIMIT_PER_MINUTE="0", CRASHFLOW_PRIORITY_WAIT_SECONDS="2")
-    log = open(log_path, "ab")
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "functions-framework"), "--source",
-         str(REPO / "functions" / "query" / "main.py"), "--target", "query", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"query exited; see {log_path}")
-        try:
-            requests.get(f"http://127.0.0.1:{port}/__lbheartbeat__", timeout=1)
-            return process
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("query did not start")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=100_000)
@@ -110,7 +86,11 @@ def main() -> int:
     provision(Settings(namespace=args.namespace))
     port = bench.free_port()
     (REPO / ".local" / "logs").mkdir(parents=True, exist_ok=True)
-    server = start_query(args.namespace, port, REPO / ".local" / "logs" / "fuzz-query.log")
+    # The per-client rate limit off: else nearly every request would be a 429.
+    server = bench.start_function(
+        "query", args.namespace, port, REPO / ".local" / "logs" / "fuzz-query.log",
+        CRASHFLOW_API_RATE_LIMIT_PER_MINUTE="0", CRASHFLOW_API_TOKEN_RATE_LIMIT_PER_MINUTE="0",
+        CRASHFLOW_PRIORITY_WAIT_SECONDS="2")
     base = f"http://127.0.0.1:{port}"
     session = requests.Session()
     statuses: collections.Counter = collections.Counter()

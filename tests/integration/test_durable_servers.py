@@ -9,14 +9,17 @@ import io
 import os
 import random
 import signal
-import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO
+
+sys.path.insert(0, str(REPO / "tests" / "bench"))
+import chaos  # noqa: E402  (its free_port_pair)
 from crashflow.crashids import date_from_crash_id
 from crashflow.settings import Settings
 from crashflow.stores import s3
@@ -27,33 +30,17 @@ pytestmark = pytest.mark.integration
 SCRIPTS = REPO / "infra" / "local"
 
 
-def free_port_pair(rng: random.Random, taken: set[int]) -> int:
-    """A port that is free, and so is the port 10000 above it (SeaweedFS's gRPC)."""
-    for _ in range(200):
-        port = rng.randrange(20000, 30000)
-        if port in taken:
-            continue
-        try:
-            for candidate in (port, port + 10000):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", candidate))
-        except OSError:
-            continue
-        taken.add(port)
-        return port
-    raise RuntimeError("no free port pair")
-
-
 class OwnServers:
     """SeaweedFS and ElasticMQ started by infra/local/*.sh under ``state``."""
 
     def __init__(self, state: Path):
         rng, taken = random.Random(), set()
+        free_port_pair = chaos.free_port_pair
         self.state = state
         self.env = dict(os.environ, CRASHFLOW_STATE=str(state))
         for name in ("S3_PORT", "SEAWEEDFS_MASTER_PORT", "SEAWEEDFS_VOLUME_PORT", "SEAWEEDFS_FILER_PORT",
                      "SQS_PORT"):
-            self.env[f"CRASHFLOW_{name}"] = str(free_port_pair(rng, taken))
+            self.env[f"CRASHFLOW_{name}"] = str(free_port_pair(taken, rng))
         self.settings = Settings(
             namespace="durable",
             s3_endpoint_url=f"http://127.0.0.1:{self.env['CRASHFLOW_S3_PORT']}",
