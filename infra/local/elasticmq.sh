@@ -64,7 +64,7 @@ start() {
 }
 
 # SIGTERM runs ElasticMQ's shutdown hook; the database is consistent either way.
-stop() { stop_pid elasticmq 30; }
+stop() { stop_pid elasticmq 30 "$MARK"; }
 
 case ${1:-} in
   install|start|stop|status) "$1" ;;

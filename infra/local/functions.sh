@@ -16,7 +16,7 @@ NAMES=(collect process aggregate query)
 start() {
   local name
   for name in "${NAMES[@]}"; do
-    pid_alive "$name" && continue
+    pid_owned "$name" "--port ${PORTS[$name]} " && continue
     port_open "${PORTS[$name]}" && die "port ${PORTS[$name]} for $name is already taken"
     # Each gunicorn its own control socket and metrics directory, under the state folder.
     start_bg "$name" "$VENV/bin/crashflow" serve --source "$REPO/functions/$name/main.py" \
@@ -27,6 +27,7 @@ start() {
     wait_for 60 "$name" port_open "${PORTS[$name]}" \
       || { tail -20 "$LOGS/$name.log" >&2; die "$name did not start"; }
   done
+  pid_owned relay "crashflow relay" && return 0
   CRASHFLOW_RELAY_METRICS_HOST=127.0.0.1 start_bg relay "$VENV/bin/crashflow" relay
   sleep 0.5
   pid_alive relay || { tail -20 "$LOGS/relay.log" >&2; die "the relay did not start"; }
@@ -34,13 +35,14 @@ start() {
 
 stop() {
   local name
-  stop_bg relay
-  for name in "${NAMES[@]}"; do stop_bg "$name"; done
+  stop_bg relay "crashflow relay"
+  for name in "${NAMES[@]}"; do stop_bg "$name" "--port ${PORTS[$name]} "; done
 }
 
 status() {
   local name ok=0
-  for name in "${NAMES[@]}" relay; do pid_alive "$name" || ok=1; done
+  for name in "${NAMES[@]}"; do pid_owned "$name" "--port ${PORTS[$name]} " || ok=1; done
+  pid_owned relay "crashflow relay" || ok=1
   return $ok
 }
 

@@ -33,15 +33,15 @@ pid_owned() {
 # start_bg NAME CMD...: run CMD in the background, in its own session, logging to $LOGS/NAME.log.
 start_bg() {
   local name=$1; shift
-  if pid_alive "$name"; then return 0; fi
   setsid "$@" >>"$LOGS/$name.log" 2>&1 < /dev/null &
   echo $! > "$RUN/$name.pid"
 }
 
-# stop_bg NAME: stop what start_bg started (TERM to its process group, then KILL).
+# stop_bg NAME [TEXT]: stop what start_bg started (TERM to its process group, then KILL);
+# with TEXT, only if its command line holds TEXT (see pid_owned).
 stop_bg() {
   local name=$1 pid i
-  if ! pid_alive "$name"; then rm -f "$RUN/$name.pid"; return 0; fi
+  if ! pid_owned "$name" "${2:-}"; then rm -f "$RUN/$name.pid"; return 0; fi
   pid=$(cat "$RUN/$name.pid")
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
   for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -77,11 +77,11 @@ maven_classpath() {
   mv "$file.tmp" "$file"
 }
 
-# stop_pid NAME SECONDS: TERM the process of $RUN/NAME.pid, wait up to SECONDS for it to
-# exit (a clean shutdown), then KILL it.
+# stop_pid NAME SECONDS [TEXT]: TERM the process of $RUN/NAME.pid (with TEXT, only if its
+# command line holds TEXT), wait up to SECONDS for it to exit (a clean shutdown), then KILL it.
 stop_pid() {
   local pid i
-  if ! pid_alive "$1"; then rm -f "$RUN/$1.pid"; return 0; fi
+  if ! pid_owned "$1" "${3:-}"; then rm -f "$RUN/$1.pid"; return 0; fi
   pid=$(cat "$RUN/$1.pid")
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < $2 * 5; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done

@@ -17,7 +17,7 @@ start() {
   wait_for 30 moto status || { tail -20 "$LOGS/moto.log" >&2; die "moto did not start"; }
 }
 
-stop() { stop_bg moto; }
+stop() { stop_bg moto "moto_server -H 127.0.0.1 -p $PORT "; }
 
 case ${1:-} in
   start|stop|status) "$1" ;;

@@ -83,7 +83,7 @@ start() {
   await_start seaweedfs 120 status
 }
 
-stop() { stop_pid seaweedfs 30; }
+stop() { stop_pid seaweedfs 30 "-dir=$DATA"; }
 
 case ${1:-} in
   install|start|stop|status) "$1" ;;
