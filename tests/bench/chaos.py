@@ -35,6 +35,7 @@ import argparse
 import collections
 import concurrent.futures
 import datetime as dt
+import gzip
 import hashlib
 import json
 import os
@@ -226,8 +227,10 @@ def kill_and_wait(pid: int) -> None:
 @dataclass
 class Upload:
     index: int
-    headers: dict
-    body: bytes
+    fields: dict
+    dump: bytes  # shared with the other uploads of the same corpus entry
+    compressed: bool
+    as_json: bool
     dump_sha256: str
     sent_at: float = 0.0  # wall clock of the first try
     attempts: int = 0
@@ -250,15 +253,18 @@ def make_uploads(count: int, corpus_size: int, seed: int = 16) -> list[Upload]:
         compressed, as_json, dump, digest = corpus[index % corpus_size]
         fields = bench.annotations(rng)
         fields.update(ProductName=PRODUCT, Version=f"1.{index % VERSIONS}", ChaosIndex=str(index))
-        body = bench.multipart(fields, dump, as_json)
-        headers = {"Content-Type": f"multipart/form-data; boundary={bench.BOUNDARY}", "User-Agent": "chaos/1"}
-        if compressed:
-            import gzip
-
-            body = gzip.compress(body, compresslevel=1)
-            headers["Content-Encoding"] = "gzip"
-        uploads.append(Upload(index, headers, body, digest))
+        uploads.append(Upload(index, fields, dump, compressed, as_json, digest))
     return uploads
+
+
+def request(upload: Upload) -> tuple[dict, bytes]:
+    """The upload's headers and body, made when it is sent (10,000 bodies would not fit)."""
+    body = bench.multipart(upload.fields, upload.dump, upload.as_json)
+    headers = {"Content-Type": f"multipart/form-data; boundary={bench.BOUNDARY}", "User-Agent": "chaos/1"}
+    if upload.compressed:
+        body = gzip.compress(body, compresslevel=1)
+        headers["Content-Encoding"] = "gzip"
+    return headers, body
 
 
 class Clients:
@@ -277,13 +283,14 @@ class Clients:
         session = getattr(self.local, "session", None) or requests.Session()
         self.local.session = session
         upload.sent_at = time.time()
+        headers, body = request(upload)
         wait = 0.5
         while True:
             upload.attempts += 1
             with self.lock:
                 self.in_flight += 1
             try:
-                answer = session.post(self.url, data=upload.body, headers=upload.headers, timeout=60)
+                answer = session.post(self.url, data=body, headers=headers, timeout=60)
                 status, text = answer.status_code, answer.text
             except requests.RequestException:
                 status, text = "connection", ""
