@@ -46,9 +46,15 @@ start() {
       --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
     rm -f "$pwfile"
   fi
-  "${AS[@]}" "$PGBIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w -t 60 start \
-    -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories='$DATA' -c fsync=on" >/dev/null \
-    || { tail -20 "$DATA/server.log" >&2; die "PostgreSQL did not start"; }
+  # After a killed postmaster, its backends take a moment to notice and exit; until then
+  # PostgreSQL refuses to start on the same data directory: try again a few times.
+  local try
+  for try in 1 2 3 4 5 6; do
+    "${AS[@]}" "$PGBIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w -t 60 start \
+      -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories='$DATA' -c fsync=on" >/dev/null && break
+    ((try < 6)) || { tail -20 "$DATA/server.log" >&2; die "PostgreSQL did not start"; }
+    sleep 2
+  done
   wait_for 30 postgres status || die "PostgreSQL does not answer on $PORT"
 }
 

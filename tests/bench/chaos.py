@@ -610,7 +610,8 @@ def main() -> int:
                 if not args.state and passed:
                     shutil.rmtree(state, ignore_errors=True)
                 elif not passed:
-                    print(f"chaos: state and logs kept in {state}", file=sys.stderr)
+                    (state / "chaos-report.json").write_text(json.dumps(report, indent=2, default=str))
+                    print(f"chaos: state, logs and report kept in {state}", file=sys.stderr)
     report["run_s"] = round(time.time() - run_started, 1)
     print(json.dumps(report, indent=2))
     return 0 if passed else 1
