@@ -566,18 +566,19 @@ def main() -> int:
     stack = Stack(state)
     uploads = make_uploads(args.crashes, args.corpus)
     report: dict = {"crashes": args.crashes, "rate_per_s": args.rate, "state": str(state)}
+    done = threading.Event()  # set: no more faults (the run ended, or was interrupted)
+    fault_thread = None
     try:
         report["make_up_first_s"] = stack.make("up")
         clients = Clients(stack.collect_url, args.rate, args.clients, args.retry_window)
         faults = Faults(stack, clients, args.stop_seconds)
         schedule = fault_schedule(args.rounds, random.Random(args.crashes))
-        done = threading.Event()
-        fault_thread = threading.Thread(target=faults.run, args=(schedule, args.crashes / args.rate, done))
+        fault_thread = threading.Thread(target=faults.run, args=(schedule, args.crashes / args.rate, done),
+                                        daemon=True)
         fault_thread.start()
         clients.run(uploads)
         submit_end = time.time()
         fault_thread.join()
-        done.set()
 
         # What the README tells an operator to do after faults, once the queues are drained.
         accepted = sum(1 for upload in uploads if upload.crash_id)
@@ -602,6 +603,9 @@ def main() -> int:
             "fault_schedule": faults.ran,
         })
     finally:
+        done.set()
+        if fault_thread is not None:
+            fault_thread.join(900)  # a fault under way ends with its `make up`
         passed = report.get("lost") == 0 and report.get("processed_twice") == 0 and report.get("drained")
         if not args.keep:
             try:
