@@ -76,6 +76,28 @@ def test_the_same_message_twice_leaves_one_row_and_one_record(stack, process_url
     assert len(processed.get("processor_history", [])) <= 1
 
 
+def test_a_processed_crash_delivered_again_is_not_processed_again(stack, process_url):
+    crash_id = dump_crash(stack, "test.dmp")
+    queues = CrashQueues(stack)
+    queues.publish("standard", crash_id)
+    drain(stack, process_url)
+    first = processed_records(stack, [crash_id])[crash_id]
+    # Redelivered (a relay killed between process's answer and the delete, a publish
+    # retried after a lost answer): dropped, the record untouched.
+    for kind in ("standard", "priority"):
+        queues.publish(kind, crash_id)
+    drain(stack, process_url)
+    again = processed_records(stack, [crash_id])[crash_id]
+    assert again["completed_datetime"] == first["completed_datetime"]
+    assert "processor_history" not in again
+    assert report_rows(stack, [crash_id]) == {crash_id: 1}
+    # The reprocessing queue still processes it again.
+    queues.publish("reprocessing", crash_id)
+    drain(stack, process_url)
+    reprocessed = processed_records(stack, [crash_id])[crash_id]
+    assert [line.split(" ")[0] for line in reprocessed["processor_history"]] == [first["completed_datetime"]]
+
+
 @pytest.mark.parametrize("body, status", [
     (NOT_STORED, "missing"),
     ("not a crash id", "rejected"),
@@ -110,14 +132,12 @@ def test_regenerate_signature_re_signs_without_stack_walking(stack, processor):
         assert "signature regenerated" in resigned["processor_notes"]
         assert resigned["ruleset"] == "regenerate_signature"
 
-        # A standard-queue message within the miss TTL does not ask the bucket again ...
-        assert processor.process(crash_id).processed["signature"] == "test_app.exe"
-        # ... a reprocessing message does.
+        # A standard-queue message for it now is a redelivery: dropped, nothing walked again ...
+        assert processor.process(crash_id).status == "already_processed"
+        # ... a reprocessing message walks it again, asking the bucket for what it lacked.
         reprocessed = processor.process(crash_id, fresh_symbols=True).processed
         assert reprocessed["signature"] == "(anonymous namespace)::CrashFunction"
-        assert [line.split(" ")[1] for line in reprocessed["processor_history"]] == [
-            "default:", "regenerate_signature:", "default:",
-        ]
+        assert [line.split(" ")[1] for line in reprocessed["processor_history"]] == ["default:", "regenerate_signature:"]
         assert report_rows(stack, [crash_id]) == {crash_id: 1}
         # Crashes of a signature are found in Postgres: the row follows the new signature.
         assert report_signatures(stack, [crash_id]) == {crash_id: "(anonymous namespace)::CrashFunction"}

@@ -34,7 +34,7 @@ HISTORY_FIELDS = ("started_datetime", "completed_datetime", "signature", "proces
 @dataclass
 class Outcome:
     crash_id: str
-    status: str  # "processed" or "missing"
+    status: str  # "processed", "already_processed" or "missing"
     processed: dict | None = None
 
 
@@ -90,9 +90,17 @@ class Processor:
 
     def process(self, crash_id: str, ruleset: str = "default", fresh_symbols: bool = False) -> Outcome:
         """Process one crash. ``fresh_symbols``: ask the bucket even for symbols it lacked
-        lately (reprocessing after a symbol upload)."""
+        lately (reprocessing after a symbol upload, and processing on demand).
+
+        A crash id that comes again from the standard or priority queue once its crash is
+        processed (a redelivery after a fault, a queue publish retried after an answer that
+        was lost, `crashflow recover` racing the queue) is not processed a second time:
+        only reprocessing (the reprocessing queue, on-demand processing) does that."""
         try:
             stored = self.crashes.stored_crash(crash_id)
+            if not fresh_symbols and ruleset == "default" and stored.history:
+                log.info("%s is processed already; message dropped", crash_id)
+                return Outcome(crash_id, "already_processed")
             crash = self._context(stored, ruleset)
         except CrashNotFound:
             log.error("crash %s is not in storage; message dropped", crash_id)
