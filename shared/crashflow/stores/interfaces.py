@@ -113,7 +113,13 @@ class CrashQueue(Protocol):
     def publish_batch(self, kind: str, bodies: list[str]) -> list[str]:
         """Send up to 10 messages; the bodies the queue did not take."""
 
-    def receive(self, kind: str, max_messages: int = 10, wait_seconds: int = 0) -> list[QueueMessage]: ...
+    def receive(self, kind: str, max_messages: int = 10, wait_seconds: int = 0,
+                visibility_seconds: int | None = None) -> list[QueueMessage]:
+        """Messages hidden from other receivers for ``visibility_seconds`` (default: the
+        queue's visibility timeout)."""
+
+    def set_visibility(self, messages: list[QueueMessage], seconds: int) -> None:
+        """Make received messages of one queue visible again in ``seconds``."""
 
     def delete(self, message: QueueMessage) -> None: ...
 

@@ -240,7 +240,8 @@ class MemoryQueues(_Store):
     def bodies(self, kind: str) -> list[str]:
         return [message[0] for message in self.messages.get(kind, [])]
 
-    def receive(self, kind: str, max_messages: int = 10, wait_seconds: int = 0) -> list[QueueMessage]:
+    def receive(self, kind: str, max_messages: int = 10, wait_seconds: int = 0,
+                visibility_seconds: int | None = None) -> list[QueueMessage]:
         self._check()
         received = []
         with self.lock:
@@ -257,6 +258,18 @@ class MemoryQueues(_Store):
             for messages in self.messages.values():
                 for message in messages:
                     message[3] = False
+
+    def set_visibility(self, messages: list[QueueMessage], seconds: int) -> None:
+        """A message made visible at once (0) can be received again; a later time is left
+        to ``redeliver()``, as time does not pass here."""
+        if seconds:
+            return
+        handles = {message.receipt_handle for message in messages}
+        with self.lock:
+            for queued in self.messages.values():
+                for message in queued:
+                    if message[1] in handles:
+                        message[3] = False
 
     def delete(self, message: QueueMessage) -> None:
         self.delete_many([message])
