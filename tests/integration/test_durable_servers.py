@@ -99,11 +99,11 @@ def check_objects(settings: Settings, crashes: dict[str, dict[str, bytes]], symb
     storage = s3.CrashStorage(settings)
     for crash_id, dumps in crashes.items():
         assert storage.load_raw_crash(crash_id)["uuid"] == crash_id
-        loaded = storage.load_dumps(crash_id)
+        loaded = {name: storage.load_dump(crash_id, name) for name in storage.load_dump_names(crash_id)}
         assert {name: hashlib.sha256(data).hexdigest() for name, data in loaded.items()} == {
             name: hashlib.sha256(data).hexdigest() for name, data in dumps.items()
         }
-    stored = s3.S3Objects(settings, settings.symbols_bucket).get("app.pdb/ABC/app.sym")
+    stored = s3.SymbolStorage(settings).get("app.pdb/ABC/app.sym")
     assert stored is not None and hashlib.sha256(stored).digest() == hashlib.sha256(symbols).digest()
     assert storage.raw_crash_ids(date_from_crash_id(next(iter(crashes)))) == sorted(crashes)
 
