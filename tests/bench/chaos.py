@@ -86,7 +86,7 @@ class Stack:
     """A `make up` stack under ``state``, on ports of its own."""
 
     PORTS = ("PG", "HBASE_THRIFT", "HBASE_ZK", "HBASE_MASTER", "HBASE_RS", "COLLECT", "PROCESS", "AGGREGATE",
-             "QUERY", "S3", "SEAWEEDFS_MASTER", "SEAWEEDFS_VOLUME", "SEAWEEDFS_FILER", "SQS")
+             "QUERY", "S3", "SEAWEEDFS_MASTER", "SEAWEEDFS_VOLUME", "SEAWEEDFS_FILER", "SQS", "RELAY_METRICS")
 
     def __init__(self, state: Path):
         self.state = state
