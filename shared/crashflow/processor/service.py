@@ -1,16 +1,21 @@
 """Processing one crash id: load it (the crash repository), run a rule set, store the
 result in Postgres and HBase.
 
-Every write is keyed by the crash id, so processing a crash again (a redelivered message,
-a reprocessing request) replaces its report row and processed record; the earlier runs
-are kept in ``processor_history``. Store failures propagate (the symbols bucket's too):
+Every write is keyed by the crash id, so processing a crash again (a reprocessing request)
+replaces its report row and processed record; the earlier runs are kept in
+``processor_history``. A crash id delivered again once its crash is processed is dropped;
+one delivered again while its crash is being processed waits for that run and is dropped
+then (``CrashLocks``). Store failures propagate (the symbols bucket's too):
 the caller answers non-2xx and the queue redelivers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from crashflow.fields import FieldDefinitions
@@ -59,6 +64,34 @@ def history_line(run: dict) -> str:
     return line + (f"; {run['processor_notes']}" if run.get("processor_notes") else "")
 
 
+class CrashLocks:
+    """A lock per crash id while some thread of this process handles it. The same crash id
+    can be delivered twice at once (a publish the collector retried after an answer it
+    never got puts two messages in the queue, and the relay may hand both to process
+    together): the second delivery waits here for the first one's end, and then finds the
+    crash processed, instead of walking and writing it a second time beside it."""
+
+    def __init__(self):
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}  # crash id -> lock, holders and waiters
+
+    @contextlib.contextmanager
+    def holding(self, crash_id: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(crash_id) or (threading.Lock(), 0)
+            self._locks[crash_id] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                users = self._locks[crash_id][1] - 1
+                if users:
+                    self._locks[crash_id] = (lock, users)
+                else:
+                    del self._locks[crash_id]
+
+
 class Processor:
     """Processes crashes; one per process, shared by request threads."""
 
@@ -87,6 +120,7 @@ class Processor:
             "default": Pipeline(default_rules(self.stackwalker, FieldDefinitions.from_settings(settings).raw_crash)),
             "regenerate_signature": Pipeline(regenerate_signature_rules()),
         }
+        self.locks = CrashLocks()
 
     def process(self, crash_id: str, ruleset: str = "default", fresh_symbols: bool = False) -> Outcome:
         """Process one crash. ``fresh_symbols``: ask the bucket even for symbols it lacked
@@ -95,7 +129,12 @@ class Processor:
         A crash id that comes again from the standard or priority queue once its crash is
         processed (a redelivery after a fault, a queue publish retried after an answer that
         was lost, `crashflow recover` racing the queue) is not processed a second time:
-        only reprocessing (the reprocessing queue, on-demand processing) does that."""
+        only reprocessing (the reprocessing queue, on-demand processing) does that. Runs
+        for one crash id in this process take turns (``CrashLocks``)."""
+        with self.locks.holding(crash_id):
+            return self._process(crash_id, ruleset, fresh_symbols)
+
+    def _process(self, crash_id: str, ruleset: str, fresh_symbols: bool) -> Outcome:
         try:
             stored = self.crashes.stored_crash(crash_id)
             if not fresh_symbols and ruleset == "default" and stored.history:
