@@ -41,6 +41,7 @@ import json
 import os
 import queue
 import random
+import re
 import shutil
 import signal
 import socket
@@ -335,6 +336,8 @@ class Faults:
         self.stop_seconds = stop_seconds
         self.ran: list[dict] = []
         self.last_fault_end = 0.0
+        # (when the part went down, when its `make up` ended), wall clock
+        self.outages: list[tuple[float, float]] = []
 
     def wait_until(self, condition, seconds: float = 10) -> bool:
         deadline = time.monotonic() + seconds
@@ -373,6 +376,7 @@ class Faults:
         killed = time.time()
         restart = self.stack.make("up")
         self.last_fault_end = time.time()
+        self.outages.append((killed, self.last_fault_end))
         self.ran.append({"at": round(killed - self.t0, 1), "fault": f"SIGKILL {kind}", "pid": pid,
                          "moment": moment, "make_up_s": restart})
 
@@ -383,6 +387,7 @@ class Faults:
         time.sleep(self.stop_seconds)
         restart = self.stack.make("up")
         self.last_fault_end = time.time()
+        self.outages.append((started, self.last_fault_end))
         self.ran.append({"at": round(started - self.t0, 1), "fault": f"S3 server stopped {self.stop_seconds:.0f} s",
                          "make_up_s": restart})
 
@@ -455,13 +460,51 @@ def wait_drained(stack: Stack, expected: int, timeout: float) -> bool:
     return False
 
 
-def check(stack: Stack, uploads: list[Upload], fault_times: list[float]) -> dict:
+# What the stack's logs (plain text, appended to across restarts) say of each crash id.
+LOG_TIME = "%Y-%m-%d %H:%M:%S,%f"
+PROCESSED_LINE = re.compile(r"^(\S+ \S+) INFO crashflow\.processor\.service: processed ([0-9a-f-]{36}) \(")
+FAILED_DELIVERY_LINE = re.compile(
+    r"^(\S+ \S+) WARNING crashflow\.relay: process (?:answered \d+|unreachable) for ([0-9a-f-]{36})\b")
+
+
+def log_times(path: Path, pattern: re.Pattern) -> dict[str, list[float]]:
+    """Crash id -> the times of the lines of ``path`` that ``pattern`` matches (its groups:
+    the line's time, the crash id)."""
+    found: dict[str, list[float]] = collections.defaultdict(list)
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        if match := pattern.match(line):
+            found[match[2]].append(dt.datetime.strptime(match[1], LOG_TIME).timestamp())
+    return found
+
+
+def waits_after_return(failed: dict[str, list[float]], processed: dict[str, list[float]],
+                       outages: list[tuple[float, float]]) -> list[float]:
+    """For each crash whose delivery to process failed: seconds from the return of the part
+    that was down (the end of the `make up` after the fault under way at its last failed
+    delivery; with none under way, that delivery itself) to its processing."""
+    waits = []
+    for crash_id, failures in failed.items():
+        last = max(failures)
+        back = max([end for start, end in outages if start - 1 <= last <= end], default=last)
+        done = [when for when in processed.get(crash_id, []) if when >= min(failures)]
+        if done:
+            waits.append(max(0.0, min(done) - back))
+    return sorted(waits)
+
+
+def check(stack: Stack, uploads: list[Upload], fault_times: list[float],
+          outages: list[tuple[float, float]] = ()) -> dict:
     from crashflow.stores.hbase import CrashTable
     from crashflow.stores.postgres import connect
     from crashflow.stores.s3 import CrashNotFound, CrashStorage
     from crashflow.stores.sqs import DEAD_LETTER, CrashQueues
 
     accepted = [upload for upload in uploads if upload.crash_id]
+    accepted_ids = {upload.crash_id for upload in accepted}
     storage, table = CrashStorage(stack.settings), CrashTable(stack.settings)
     problems: dict[str, list[str]] = collections.defaultdict(list)
 
@@ -485,7 +528,7 @@ def check(stack: Stack, uploads: list[Upload], fault_times: list[float]) -> dict
                 break
             offset += 1000
 
-    latencies, retried = [], 0
+    latencies, retried = [], set()
     for upload in accepted:
         crash_id = upload.crash_id
         try:
@@ -507,7 +550,7 @@ def check(stack: Stack, uploads: list[Upload], fault_times: list[float]) -> dict
             # A second processing is a redelivery after a fault when some fault came while the
             # crash was on its way (between submit and its last processing).
             if any(upload.sent_at - 5 <= when <= last + 5 for when in fault_times):
-                retried += 1
+                retried.add(crash_id)
             else:
                 problems["processed_twice"].append(crash_id)
             if last - first < 0:
@@ -517,6 +560,16 @@ def check(stack: Stack, uploads: list[Upload], fault_times: list[float]) -> dict
             latencies.append(done - upload.sent_at)
         if crash_id not in searchable:
             problems["not_searchable"].append(crash_id)
+
+    # Every processing logs one line: a crash processed twice at once (two deliveries side
+    # by side, both finding it unprocessed) leaves one record, but two lines.
+    processings = log_times(stack.state / "logs" / "process.log", PROCESSED_LINE)
+    for upload in accepted:
+        twice = len(processings.get(upload.crash_id, [])) > 1
+        if twice and upload.crash_id not in retried and upload.crash_id not in problems.get("processed_twice", []):
+            problems["processed_twice"].append(upload.crash_id)
+    failed = log_times(stack.state / "logs" / "relay.log", FAILED_DELIVERY_LINE)
+    waits = waits_after_return({i: t for i, t in failed.items() if i in accepted_ids}, processings, list(outages))
 
     ids = [upload.crash_id for upload in accepted]
     if len(set(ids)) != len(ids):
@@ -530,7 +583,7 @@ def check(stack: Stack, uploads: list[Upload], fault_times: list[float]) -> dict
     return {
         "lost": len(lost) + sum(1 for upload in uploads if upload.failure),
         "processed_twice": len(problems.get("processed_twice", [])) + len(problems.get("reports_rows_not_1", [])),
-        "reprocessed_after_fault": retried,
+        "reprocessed_after_fault": len(retried),
         "left_in_dead_letter_queue": dead,
         "stored_twice_after_lost_answer": orphans,
         "problems": {name: {"count": len(ids), "first": ids[:5]} for name, ids in problems.items()},
@@ -538,6 +591,14 @@ def check(stack: Stack, uploads: list[Upload], fault_times: list[float]) -> dict
             "p50": round(bench.percentile(latencies, 0.5), 1) if latencies else None,
             "p90": round(bench.percentile(latencies, 0.9), 1) if latencies else None,
             "max": round(latencies[-1], 1) if latencies else None,
+        },
+        # The issue's "processed within 30 s once the part is back".
+        "failed_delivery_to_processed_after_return_s": {
+            "crashes": len(waits),
+            "p50": round(bench.percentile(waits, 0.5), 1) if waits else None,
+            "p90": round(bench.percentile(waits, 0.9), 1) if waits else None,
+            "max": round(waits[-1], 1) if waits else None,
+            "over_30_s": sum(1 for wait in waits if wait > 30),
         },
     }
 
@@ -588,7 +649,7 @@ def main() -> int:
         drained_at = time.time()
 
         fault_times = [faults.t0 + item["at"] for item in faults.ran]
-        result = check(stack, uploads, fault_times)
+        result = check(stack, uploads, fault_times, faults.outages)
         answers = collections.Counter(str(status) for upload in uploads for status in upload.answers)
         report.update({
             "sent": len(uploads),
