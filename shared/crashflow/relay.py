@@ -18,9 +18,12 @@ Recovery after faults takes seconds, not the queue's visibility timeout:
   it to the dead-letter queue after ``queue_max_receives`` receives.
 - A failure that looks like an outage (process unreachable, or answering 503) stops
   receiving until process's ``/__heartbeat__`` (which checks its stores) answers 200
-  again: an outage does not use up the tries of the crashes waiting meanwhile, and they
-  are delivered as soon as the part is back. A crash that fails while process is healthy
-  is retried and, in the end, dead-lettered as before.
+  again: an outage does not use up the tries of the crashes waiting meanwhile. The
+  messages whose delivery failed so are held meanwhile (their leases extended) and
+  delivered first once process is healthy: the crashes that failed during an outage are
+  processed as soon as the part is back, not behind every crash queued while it was down.
+  A crash that fails while process is healthy is retried after the backoff and, in the
+  end, dead-lettered as before.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from crashflow import metrics
 from crashflow.aggregation import schedules
 from crashflow.messages import InvalidMessage, ProcessingRequest
 from crashflow.settings import Settings
+from crashflow.stores.errors import StoreUnavailable
 from crashflow.stores.factory import Stores
 from crashflow.stores.interfaces import DEAD_LETTER, QUEUE_KINDS, QueueMessage
 
@@ -87,6 +91,14 @@ def retry_delay(receive_count: int, first: float, most: float) -> int:
     return round(min(most, first * 2 ** max(0, receive_count - 1)))
 
 
+def by_queue(messages: list[QueueMessage]) -> list[list[QueueMessage]]:
+    """``messages`` in groups of one queue each (a queue call takes one queue's messages)."""
+    groups: dict[str, list[QueueMessage]] = {}
+    for message in messages:
+        groups.setdefault(message.kind, []).append(message)
+    return list(groups.values())
+
+
 class Relay:
     def __init__(self, settings: Settings, workers: int = 2):
         self.settings = settings
@@ -94,6 +106,10 @@ class Relay:
         self.lease = settings.relay_lease_seconds
         # Set when a delivery failed as an outage would: no receiving until process is healthy.
         self.outage = False
+        # The messages whose delivery failed in that outage: kept (leases extended) and
+        # delivered before anything else once process is healthy again.
+        self.held: list[QueueMessage] = []
+        self._held_renewed = 0.0
         # A batch is as large as the pool (SQS gives ten at most): every message of it is in
         # flight at once, and none waits for a second round behind the others.
         self.batch_size = max(1, min(10, workers))
@@ -128,10 +144,6 @@ class Relay:
 
     def _failed(self, message: QueueMessage, outcome: Delivery) -> Delivery:
         metrics.RELAY_MESSAGES.labels(message.kind, "failed").inc()
-        if message.receive_count >= self.settings.queue_max_receives:
-            # The queue's redrive policy moves it to the dead-letter queue now.
-            metrics.RELAY_DEAD_LETTERS.labels(message.kind).inc()
-            log.error("%s failed its last allowed delivery: dead-lettered", message.body)
         return outcome
 
     def process_is_healthy(self) -> bool:
@@ -161,9 +173,14 @@ class Relay:
         received until process is healthy again (0 delivered)."""
         if self.outage:
             if not self.process_is_healthy():
+                self._renew_held()
                 return 0
-            log.info("process is healthy again; delivering")
+            log.info("process is healthy again; delivering (first the %d held)", len(self.held))
             self.outage = False
+        if self.held:
+            batch, self.held = self.held[: self.batch_size], self.held[self.batch_size :]
+            self._renew_held()  # those that wait for a later batch
+            return self._deliver_all(batch)
         for kind in QUEUE_KINDS:
             messages = self.queues.receive(kind, max_messages=self.batch_size, visibility_seconds=self.lease)
             if messages:
@@ -184,18 +201,44 @@ class Relay:
         while running:
             _, running = wait(running, timeout=self.lease / 3)
             if running:  # still being processed: keep them from other receivers
-                self.queues.set_visibility([futures[future] for future in running], self.lease)
+                for group in by_queue([futures[future] for future in running]):
+                    self.queues.set_visibility(group, self.lease)
         outcomes = {futures[future].receipt_handle: future.result() for future in futures}
         delivered = [message for message in messages if outcomes[message.receipt_handle] is Delivery.DONE]
         failed = [message for message in messages if outcomes[message.receipt_handle] is not Delivery.DONE]
-        if delivered:
-            self.queues.delete_many(delivered)
+        for group in by_queue(delivered):
+            self.queues.delete_many(group)
+        if any(outcome is Delivery.OUTAGE for outcome in outcomes.values()):
+            self.outage = not self.process_is_healthy()
+        if self.outage:
+            # Held, not retried after the backoff: delivered first once process is back.
+            held = [message for message in failed if outcomes[message.receipt_handle] is Delivery.OUTAGE]
+            failed = [message for message in failed if message not in held]
+            self.held += held
+            self._renew_held(now=True)
         for message in failed:
             self.queues.set_visibility([message], retry_delay(
                 message.receive_count, self.settings.relay_retry_seconds, self.settings.relay_retry_max_seconds))
-        if any(outcome is Delivery.OUTAGE for outcome in outcomes.values()):
-            self.outage = not self.process_is_healthy()
+            if message.receive_count >= self.settings.queue_max_receives:
+                # The queue's redrive policy moves it to the dead-letter queue now.
+                metrics.RELAY_DEAD_LETTERS.labels(message.kind).inc()
+                log.error("%s failed its last allowed delivery: dead-lettered", message.body)
         return len(delivered)
+
+    def _renew_held(self, now: bool = False) -> None:
+        """Extend the leases of the held messages (every third of a lease, or ``now``).
+        Those whose lease could not be extended (run out, or the queue is down) are let go:
+        they come back from the queue after their lease, as any message does."""
+        if not self.held or not (now or time.monotonic() - self._held_renewed >= self.lease / 3):
+            return
+        self._held_renewed = time.monotonic()
+        try:
+            lost = [message for group in by_queue(self.held) for message in self.queues.set_visibility(group, self.lease)]
+        except StoreUnavailable as error:
+            log.warning("could not extend the leases of %d held message(s): %s", len(self.held), error)
+            lost = list(self.held)
+        if lost:
+            self.held = [message for message in self.held if message not in lost]
 
     def fire_schedules(self, now: dt.datetime | None = None) -> list[str]:
         """Send the due jobs to aggregate (in the background); returns their names."""
@@ -236,3 +279,10 @@ class Relay:
         to aggregate in flight is not waited for: aggregate records the run either way)."""
         self.pool.shutdown(wait=True)
         self.scheduler.shutdown(wait=False, cancel_futures=True)
+        if self.held:  # to the next relay at once, not after their lease
+            try:
+                for group in by_queue(self.held):
+                    self.queues.set_visibility(group, 0)
+            except StoreUnavailable:
+                pass
+            self.held = []

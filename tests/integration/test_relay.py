@@ -1,7 +1,7 @@
 """The relay's delivery contract on real SQS (moto): delete on 2xx only; failed messages
 come back after a short backoff and land in the dead-letter queue after N tries; during an
-outage nothing is received (no tries used up) and all is delivered once process is back;
-a message held by a killed relay comes back after the lease."""
+outage nothing is received (no tries used up), and once process is back what failed in the
+outage goes first; a message held by a killed relay comes back after the lease."""
 
 import threading
 import time
@@ -159,6 +159,58 @@ def test_an_outage_uses_up_no_tries_and_ends_in_prompt_delivery(relay_settings):
             relay.close()
         assert sorted(set(peer.received)) == ["a", "b", "c"]
         assert queues.count(DEAD_LETTER) == 0
+    finally:
+        peer.close()
+
+
+def test_crashes_that_failed_in_an_outage_go_first_once_process_is_back(relay_settings):
+    peer = Peer(503, health=503)
+    try:
+        # The backoff and the queue's visibility timeout long, the lease short: only holding
+        # the failed messages (leases extended) brings them back at once, and first.
+        settings = relay_settings.model_copy(update={
+            "process_url": peer.url, "relay_lease_seconds": 3, "relay_retry_seconds": 60, "relay_retry_max_seconds": 60,
+        })
+        queues = CrashQueues(settings)
+        queues.sqs.set_queue_attributes(QueueUrl=queues.url("standard"), Attributes={"VisibilityTimeout": "120"})
+        for body in ("failed-1", "failed-2"):
+            queues.publish("standard", body)
+        relay = Relay(settings)
+        try:
+            relay.drain_once()
+            assert relay.outage and sorted(peer.received) == ["failed-1", "failed-2"]
+            for body in ("later-1", "later-2", "later-3"):  # queued while process is down
+                queues.publish("standard", body)
+            for _ in range(10):  # 5 s, longer than the lease: the held messages stay in flight
+                assert relay.drain_once() == 0
+                time.sleep(0.5)
+            assert queues.counts("standard") == (3, 2)
+            peer.status = peer.health = 200
+            assert relay.drain_once() == 2
+            assert sorted(peer.received[2:]) == ["failed-1", "failed-2"]
+            while relay.drain_once():
+                pass
+        finally:
+            relay.close()
+        assert sorted(peer.received[4:]) == ["later-1", "later-2", "later-3"]
+        assert queues.count("standard") == 0 and queues.count(DEAD_LETTER) == 0
+    finally:
+        peer.close()
+
+
+def test_a_relay_stopped_in_an_outage_hands_its_held_messages_back_at_once(relay_settings):
+    peer = Peer(503, health=503)
+    try:
+        settings = relay_settings.model_copy(update={"process_url": peer.url, "relay_lease_seconds": 30})
+        queues = CrashQueues(settings)
+        queues.publish("standard", "held")
+        relay = Relay(settings)
+        try:
+            relay.drain_once()
+            assert [message.body for message in relay.held] == ["held"]
+        finally:
+            relay.close()
+        assert [message.body for message in queues.receive("standard", wait_seconds=1)] == ["held"]
     finally:
         peer.close()
 

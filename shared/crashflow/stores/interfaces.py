@@ -118,8 +118,9 @@ class CrashQueue(Protocol):
         """Messages hidden from other receivers for ``visibility_seconds`` (default: the
         queue's visibility timeout)."""
 
-    def set_visibility(self, messages: list[QueueMessage], seconds: int) -> None:
-        """Make received messages of one queue visible again in ``seconds``."""
+    def set_visibility(self, messages: list[QueueMessage], seconds: int) -> list[QueueMessage]:
+        """Make received messages of one queue visible again in ``seconds``; the messages
+        that could not be changed (deleted, or no longer in flight)."""
 
     def delete(self, message: QueueMessage) -> None: ...
 

@@ -259,17 +259,21 @@ class MemoryQueues(_Store):
                 for message in messages:
                     message[3] = False
 
-    def set_visibility(self, messages: list[QueueMessage], seconds: int) -> None:
+    def set_visibility(self, messages: list[QueueMessage], seconds: int) -> list[QueueMessage]:
         """A message made visible at once (0) can be received again; a later time is left
-        to ``redeliver()``, as time does not pass here."""
-        if seconds:
-            return
+        to ``redeliver()``, as time does not pass here. Messages not in flight (deleted, or
+        visible again) are returned."""
+        self._check()
         handles = {message.receipt_handle for message in messages}
+        in_flight = set()
         with self.lock:
             for queued in self.messages.values():
                 for message in queued:
-                    if message[1] in handles:
-                        message[3] = False
+                    if message[1] in handles and message[3]:
+                        in_flight.add(message[1])
+                        if not seconds:
+                            message[3] = False
+        return [message for message in messages if message.receipt_handle not in in_flight]
 
     def delete(self, message: QueueMessage) -> None:
         self.delete_many([message])

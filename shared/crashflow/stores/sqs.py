@@ -167,10 +167,12 @@ class CrashQueues:
                 # which processing makes harmless.
                 log.warning("could not delete %d delivered message(s): %s", len(answer["Failed"]), answer["Failed"])
 
-    def set_visibility(self, messages: list[QueueMessage], seconds: int) -> None:
+    def set_visibility(self, messages: list[QueueMessage], seconds: int) -> list[QueueMessage]:
         """Make messages of one queue visible again in ``seconds`` (0: at once), ten per
         request: a lease extended, or a failed delivery retried sooner than the queue's
-        visibility timeout. A message deleted meanwhile is no error."""
+        visibility timeout. A message deleted meanwhile (or visible again) is no error: the
+        messages not changed are returned."""
+        unchanged = []
         for start in range(0, len(messages), 10):
             batch = messages[start : start + 10]
             with unavailable_as("sqs"):
@@ -181,6 +183,8 @@ class CrashQueues:
                 )
             if answer.get("Failed"):
                 log.info("visibility of %d message(s) not changed: %s", len(answer["Failed"]), answer["Failed"])
+                unchanged += [batch[int(failure["Id"])] for failure in answer["Failed"]]
+        return unchanged
 
     def count(self, kind: str) -> int:
         """Messages visible plus in flight: an estimate, as SQS gives it."""
