@@ -48,7 +48,7 @@ start() {
   if status; then return 0; fi
   install
   pid_owned elasticmq "$MARK" && die "ElasticMQ (pid $(cat "$RUN/elasticmq.pid")) runs but does not answer on $PORT"
-  port_open "$PORT" && die "port $PORT is taken by something that is not this stack's ElasticMQ"
+  port_freed "$PORT" || die "port $PORT is taken by something that is not this stack's ElasticMQ"
   mkdir -p "$CONF" "$HOME_DIR/data"
   sed -e "s#@HOST@#$HOST#g" -e "s#@PORT@#$PORT#g" -e "s#@DATA_DIR@#$HOME_DIR/data#g" \
       -e "s#@REGION@#${CRASHFLOW_AWS_REGION:-us-east-1}#g" "$INFRA/elasticmq.conf" > "$CONF/elasticmq.conf"

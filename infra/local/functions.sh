@@ -17,7 +17,7 @@ start() {
   local name
   for name in "${NAMES[@]}"; do
     pid_owned "$name" "--port ${PORTS[$name]} " && continue
-    port_open "${PORTS[$name]}" && die "port ${PORTS[$name]} for $name is already taken"
+    port_freed "${PORTS[$name]}" || die "port ${PORTS[$name]} for $name is already taken"
     # Each gunicorn its own control socket and metrics directory, under the state folder.
     start_bg "$name" "$VENV/bin/crashflow" serve --source "$REPO/functions/$name/main.py" \
       --target "$name" --host 127.0.0.1 --port "${PORTS[$name]}" \

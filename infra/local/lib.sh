@@ -52,6 +52,12 @@ stop_bg() {
 # port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# port_freed PORT: nothing listens on PORT, or stops within 30 s. A server killed a moment
+# ago (say, `kill -9` then `make up`) keeps its ports until all its threads have exited,
+# which on a loaded machine takes a while after its main thread is gone.
+port_closed() { ! port_open "$1"; }
+port_freed() { wait_for 30 "port $1" port_closed "$1"; }
+
 # wait_for SECONDS DESCRIPTION CMD...: retry CMD until it succeeds or time runs out.
 wait_for() {
   local seconds=$1 what=$2 i; shift 2

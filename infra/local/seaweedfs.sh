@@ -64,8 +64,8 @@ start() {
   pid_owned seaweedfs "-dir=$DATA" && die "SeaweedFS (pid $(cat "$RUN/seaweedfs.pid")) runs but S3 does not answer on $S3_PORT"
   local port
   for port in "$S3_PORT" "$MASTER_PORT" "$VOLUME_PORT" "$FILER_PORT"; do
-    port_open "$port" && die "port $port is taken by something that is not this stack's SeaweedFS"
-    port_open $((port + 10000)) && die "port $((port + 10000)) (gRPC) is taken"
+    port_freed "$port" || die "port $port is taken by something that is not this stack's SeaweedFS"
+    port_freed $((port + 10000)) || die "port $((port + 10000)) (gRPC) is taken"
   done
   mkdir -p "$DATA"
   # The S3 gateway's one identity is the stack's key pair (SeaweedFS reads it from AWS_*):
