@@ -99,6 +99,10 @@ def test_regression_and_explosive_signatures_appear_on_the_product_home(tab, his
     for listing in ("new-list", "explosive-list", "regression-list"):
         assert history.signatures["steady"] not in page.locator(f"table.{listing}").inner_text()
     assert page.locator("p.as-of").inner_text().startswith("Numbers as of")
+    for width in (1024, 1400, 1920):  # every list fits: the page never scrolls sideways
+        page.set_viewport_size({"width": width, "height": 900})
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0, width
+    page.set_viewport_size(VIEWPORT)
 
 
 def test_top_crashers_shares_add_up_and_match_supersearch(tab, history, ui):
