@@ -211,11 +211,34 @@ def percentile(values: list[float], fraction: float) -> float:
     return values[min(len(values) - 1, int(round(fraction * (len(values) - 1))))]
 
 
+def stack_parts() -> dict[str, int]:
+    """The local stack's store servers this benchmark stores into, by name (their pid
+    files under CRASHFLOW_STATE, or ./.local): whose CPU a crash costs besides collect's."""
+    state = Path(os.environ.get("CRASHFLOW_STATE") or REPO / ".local")
+    files = {"s3_seaweedfs": state / "run" / "seaweedfs.pid", "sqs_elasticmq": state / "run" / "elasticmq.pid",
+             "s3_sqs_moto": state / "run" / "moto.pid", "hbase_thrift": state / "hbase" / "run" / "thrift.pid",
+             "hbase_master": state / "hbase" / "run" / "master.pid"}
+    parts = {}
+    for name, path in files.items():
+        try:
+            pid = int(path.read_text().split()[0])
+            Path(f"/proc/{pid}/stat").read_text()
+        except (OSError, ValueError, IndexError):
+            continue
+        parts[name] = pid
+    return parts
+
+
 def measure(url: str, pid: int, uploads, crashes: int, clients: int) -> dict:
     pids = process_tree(pid)
+    parts = {name: process_tree(part) for name, part in stack_parts().items()}
     cpu_before = cpu_seconds(pids)
+    parts_before = {name: cpu_seconds(tree) for name, tree in parts.items()}
+    client_before = sum(os.times()[:2])
     crash_ids, latencies, wall, failures = run_load(url, uploads, crashes, clients)
     cpu = cpu_seconds(pids) - cpu_before
+    client_cpu = sum(os.times()[:2]) - client_before
+    per_crash = 1000 / max(1, len(crash_ids))
     return {
         "crashes": len(crash_ids),
         "failures": failures[:5],
@@ -226,6 +249,10 @@ def measure(url: str, pid: int, uploads, crashes: int, clients: int) -> dict:
         "latency_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
         "collector_cpu_ms_per_crash": round(cpu * 1000 / max(1, len(crash_ids)), 2),
         "collector_processes": len(pids),
+        # The rest of a crash's CPU: this load generator, and each store server it reaches.
+        "client_cpu_ms_per_crash": round(client_cpu * per_crash, 2),
+        "stores_cpu_ms_per_crash": {name: round((cpu_seconds(tree) - parts_before[name]) * per_crash, 2)
+                                    for name, tree in parts.items()},
         "_crash_ids": crash_ids,
     }
 

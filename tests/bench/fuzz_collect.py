@@ -5,10 +5,11 @@ Content-Length, slow senders), with a correct crash every --every requests.
 
 The function runs as deployed (functions-framework's gunicorn, as infra/local/functions.sh
 starts it) in a namespace of its own, on the S3/SQS endpoints of the environment. Talks only
-to 127.0.0.1; bounded by --requests and each request's --timeout. Slow senders and bodies
-shorter than their Content-Length wait for the collector's read timeout
-(CRASHFLOW_COLLECTOR_READ_TIMEOUT, 30 s by default: the runs here set a few seconds), four
-at a time beside the rest.
+to 127.0.0.1; bounded by --requests and each request's --timeout. --jobs processes send at
+once (fuzzing.py), each a cut of the run. Slow senders and bodies shorter than their
+Content-Length wait for the collector's read timeout (CRASHFLOW_COLLECTOR_READ_TIMEOUT, 30 s
+by default; --read-timeout sets it for the run), --slow-senders at a time beside the rest:
+the worker has 8 threads, and they hold one each.
 
 Prints JSON: requests, answers by status, worst latency, the collect worker's peak memory
 (VmHWM, and the bound it must stay under), 500s, hangs (no answer within the timeout), and
@@ -22,8 +23,8 @@ when a 500, a hang or a lost correct crash happened, or memory went over the bou
 from __future__ import annotations
 
 import argparse
-import collections
 import concurrent.futures
+import functools
 import gzip
 import json
 import os
@@ -34,10 +35,11 @@ import time
 import zlib
 from pathlib import Path
 
-from hypothesis import HealthCheck, Phase, given, settings as hypothesis_settings, strategies as st
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import collect as bench  # noqa: E402
+import fuzzing  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 BOUNDARY = "fuzzBoundary7MA4YWxkTrZu0gW"
@@ -71,6 +73,7 @@ def gzip_bomb(decompressed_mb: int) -> bytes:
 
 
 BOMB = gzip_bomb(300)  # over the 200 MiB decompressed limit
+VALID_GZIPPED = gzip.compress(valid_crash())
 
 names = st.one_of(st.sampled_from([b"ProductName", b"Version", b"upload_file_minidump", b"extra",
                                    b"upload_file_minidump_browser", b"Email"]),
@@ -82,17 +85,28 @@ parts = st.builds(part, names, values, st.one_of(st.none(), st.binary(max_size=3
                   st.one_of(st.none(), st.sampled_from([b"application/json", b"application/octet-stream", b"x/y"])))
 
 
-# How often each kind is drawn: a gzip bomb costs the collector a second of CPU to refuse,
-# and a slow sender holds a connection for the read timeout (they are sent concurrently).
-KINDS = (["multipart"] * 100 + ["garbage"] * 100 + ["headers"] * 100 + ["truncated_gzip"] * 100
-         + ["mixed"] * 100 + ["many_parts"] * 50 + ["length_short"] * 30 + ["length_long"] * 10
-         + ["slow"] * 10 + ["bomb"] * 2)
+# How many of each kind in every 1000 requests: a gzip bomb costs the collector a second of
+# CPU to refuse, and a slow sender or a body longer than its data holds a worker thread for
+# the read timeout (they are sent a few at a time beside the rest): about 300 of each, and
+# 100 bombs, in 100,000. Each kind is its own hypothesis run over a chunk (hypothesis's own
+# choice among kinds is skewed towards the first of a list); those that wait go first, so
+# that they wait while the rest is sent.
+MIX = {"slow": 3, "length_long": 3, "multipart": 170, "garbage": 170, "headers": 170, "truncated_gzip": 170,
+       "mixed": 170, "many_parts": 87, "length_short": 50, "bomb": 1}
+
+
+def kind_counts(examples: int) -> dict[str, int]:
+    """How many requests of each kind a chunk of ``examples`` sends: MIX's shares, and at
+    least one of each kind in a chunk of 100 or more."""
+    total = sum(MIX.values())
+    counts = {kind: max(examples * share // total, 1 if examples >= 100 else 0) for kind, share in MIX.items()}
+    counts["multipart"] += examples - sum(counts.values())
+    return counts
 
 
 @st.composite
-def uploads(draw):
-    """(headers, body, how it is sent) of one hostile upload."""
-    kind = draw(st.sampled_from(KINDS))
+def uploads(draw, kind: str):
+    """(headers, body, how it is sent) of one hostile upload of ``kind``."""
     content_type = f"multipart/form-data; boundary={BOUNDARY}"
     headers = {"Content-Type": content_type}
     send = "normal"
@@ -112,8 +126,7 @@ def uploads(draw):
     elif kind == "bomb":
         body, headers["Content-Encoding"] = BOMB, "gzip"
     elif kind == "truncated_gzip":
-        whole = gzip.compress(valid_crash())
-        body, headers["Content-Encoding"] = whole[: draw(st.integers(0, len(whole) - 1))], "gzip"
+        body, headers["Content-Encoding"] = VALID_GZIPPED[: draw(st.integers(0, len(VALID_GZIPPED) - 1))], "gzip"
     elif kind == "many_parts":
         body = form([part(f"a{i}".encode(), b"x") for i in range(draw(st.integers(65, 5000)))])
     elif kind in ("length_short", "length_long", "slow"):
@@ -123,7 +136,7 @@ def uploads(draw):
         body = form([part(b"ProductName", b"FuzzApp"), part(b"Version", b"1.0"),
                      *draw(st.lists(parts, max_size=3)),
                      part(b"upload_file_minidump", MINIDUMP, b"test.dmp", b"application/octet-stream")])
-    return kind, headers, body, send
+    return headers, body, send
 
 
 def raw_request(port: int, headers: dict, body: bytes, send: str, timeout: float) -> tuple[str, bytes]:
@@ -169,11 +182,58 @@ def peak_memory_kb(pid: int) -> int:
     return peak
 
 
+def shard(args: argparse.Namespace, port: int, work: list[tuple[int, int]]) -> dict:
+    """One process's cut of the run: each (seed, examples) chunk through hypothesis, a
+    correct crash every --every requests; its tally (correct crash ids in extra["correct"],
+    None for one that was not accepted)."""
+    tally = fuzzing.Tally()
+    lock = threading.Lock()
+    count = [0]
+    senders = concurrent.futures.ThreadPoolExecutor(max(1, args.slow_senders // args.jobs), thread_name_prefix="slow")
+    slow: list[concurrent.futures.Future] = []
+
+    def timed(kind, headers, body, send):
+        begun = time.monotonic()
+        status, answer = raw_request(port, headers, body, send, args.timeout)
+        return kind, send, status, answer, time.monotonic() - begun
+
+    def record(kind, send, status, answer, elapsed):
+        bad = status in ("500", "hang", "garbled")
+        with lock:
+            tally.record(kind, status, elapsed, f"{kind}/{send}",
+                         f"{kind}/{send}: {status} {answer[:200]!r}" if bad else None)
+
+    def test(kind, upload):
+        count[0] += 1
+        if count[0] % args.every == 0:
+            status, body = raw_request(port, {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+                                       valid_crash(), "normal", args.timeout)
+            tally.extra["correct"].append(body.decode().strip().removeprefix("CrashID=bp-") if status == "200" else None)
+        headers, body, send = upload
+        if send in ("slow", "length_long"):  # they wait for the read timeout: side by side
+            slow.append(senders.submit(timed, kind, headers, body, send))
+        else:
+            record(*timed(kind, headers, body, send))
+
+    for seed, examples in work:
+        for number, (kind, requests) in enumerate(kind_counts(examples).items()):
+            if requests:
+                fuzzing.run_examples(uploads(kind), requests, seed * 100 + number, functools.partial(test, kind))
+    for future in slow:
+        record(*future.result())
+    senders.shutdown()
+    return tally.to_plain()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=100_000)
+    parser.add_argument("--jobs", type=int, default=2, help="processes sending at once")
+    parser.add_argument("--seed", type=int, default=0, help="the same seed generates the same requests")
     parser.add_argument("--every", type=int, default=100, help="a correct crash every N requests")
     parser.add_argument("--timeout", type=float, default=90, help="seconds without an answer that count as a hang")
+    parser.add_argument("--read-timeout", type=float, help="the collector's read timeout for this run (seconds)")
+    parser.add_argument("--slow-senders", type=int, default=4, help="slow senders at a time, in all")
     parser.add_argument("--memory-bound-mb", type=int, default=600)
     parser.add_argument("--namespace", default="cffuzzcollect")
     args = parser.parse_args()
@@ -182,63 +242,26 @@ def main() -> int:
     from crashflow.settings import Settings
     from crashflow.stores.s3 import CrashStorage
 
+    if args.read_timeout is not None:
+        os.environ["CRASHFLOW_COLLECTOR_READ_TIMEOUT"] = str(args.read_timeout)
     settings = Settings(namespace=args.namespace)
     provision(settings)
     port = bench.free_port()
     (REPO / ".local" / "logs").mkdir(parents=True, exist_ok=True)
     server = bench.start_collect(args.namespace, port, REPO / ".local" / "logs" / "fuzz-collect.log")
-    statuses: collections.Counter = collections.Counter()
-    kinds: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-    worst = [0.0, ""]
-    errors: list[str] = []
-    correct: list[str | None] = []
-    count = [0]
     started = time.monotonic()
-
-    @hypothesis_settings(max_examples=args.requests, deadline=None, database=None, phases=[Phase.generate],
-                         suppress_health_check=list(HealthCheck))
-    @given(uploads())
-    def fuzz(upload):
-        count[0] += 1
-        if count[0] % args.every == 0:
-            status, body = raw_request(port, {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
-                                       valid_crash(), "normal", args.timeout)
-            correct.append(body.decode().strip().removeprefix("CrashID=bp-") if status == "200" else None)
-        kind, headers, body, send = upload
-        if send in ("slow", "length_long"):  # they wait for the read timeout: side by side
-            slow.append(senders.submit(timed, kind, headers, body, send))
-        else:
-            record(*timed(kind, headers, body, send))
-
-    def timed(kind, headers, body, send):
-        begun = time.monotonic()
-        status, answer = raw_request(port, headers, body, send, args.timeout)
-        return kind, send, status, answer, time.monotonic() - begun
-
-    lock = threading.Lock()
-
-    def record(kind, send, status, answer, elapsed):
-        with lock:
-            statuses[status] += 1
-            kinds[kind][status] += 1
-            if elapsed > worst[0]:
-                worst[:] = [elapsed, kind]
-            if status in ("500", "hang", "garbled") and len(errors) < 10:
-                errors.append(f"{kind}/{send}: {status} {answer[:200]!r}")
-
-    slow: list = []
-    senders = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="slow")
     try:
-        fuzz()
-        for future in slow:
-            record(*future.result())
-        senders.shutdown()
+        pids = bench.process_tree(server.pid)
+        cpu_before = bench.cpu_seconds(pids)
+        tally = fuzzing.run_sharded(functools.partial(shard, args, port), args.requests, args.jobs, args.seed)
+        server_cpu = bench.cpu_seconds(pids) - cpu_before
         memory_kb = peak_memory_kb(server.pid)
     finally:
         server.terminate()
         server.wait(30)
 
     storage = CrashStorage(settings)
+    correct = tally.extra.get("correct", [])
     stored = 0
     for crash_id in correct:
         if crash_id:
@@ -247,22 +270,27 @@ def main() -> int:
                 stored += 1
             except Exception:
                 pass
+    requests = sum(tally.statuses.values())
     report = {
-        "requests": sum(statuses.values()),
+        "requests": requests,
+        "jobs": args.jobs,
         "seconds": round(time.monotonic() - started, 1),
-        "answers_by_status": dict(statuses.most_common()),
-        "answers_by_kind": {kind: dict(counter) for kind, counter in sorted(kinds.items())},
-        "worst_latency_s": round(worst[0], 2),
-        "worst_latency_kind": worst[1],
+        "read_timeout_s": settings.collector_read_timeout,
+        "answers_by_status": dict(tally.statuses.most_common()),
+        "answers_by_kind": {kind: dict(counter) for kind, counter in sorted(tally.groups.items())},
+        "worst_latency_s": round(tally.worst_seconds, 2),
+        "worst_latency_kind": tally.worst_what,
+        "server_cpu_ms_per_request": round(server_cpu * 1000 / max(1, requests + len(correct)), 2),
         "peak_memory_mb": round(memory_kb / 1024, 1),
         "memory_bound_mb": args.memory_bound_mb,
-        "errors": errors,
+        "errors": tally.errors,
         "correct_crashes_sent": len(correct),
         "correct_crashes_accepted": sum(1 for crash_id in correct if crash_id),
         "correct_crashes_stored": stored,
+        "load_average": [round(value, 1) for value in os.getloadavg()],
     }
     print(json.dumps(report, indent=2))
-    bad = statuses["500"] + statuses["hang"] + statuses["garbled"]
+    bad = tally.statuses["500"] + tally.statuses["hang"] + tally.statuses["garbled"]
     return 1 if bad or stored != len(correct) or memory_kb / 1024 > args.memory_bound_mb else 0
 
 

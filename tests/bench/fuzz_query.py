@@ -5,7 +5,8 @@ malformed dates and ids, every SuperSearch operator; wrong methods; bad tokens).
 
 The function runs as deployed (functions-framework's gunicorn) in a namespace of its own,
 with its per-client rate limit off (else nearly every request would be a 429). Talks only to
-127.0.0.1; bounded by --requests and each request's --timeout.
+127.0.0.1; bounded by --requests and each request's --timeout; --jobs processes send at
+once (fuzzing.py), each a cut of the run.
 
 Prints JSON: requests, answers by status (and by endpoint), worst latency, the query
 worker's peak memory against --memory-bound-mb, and the first 500s or hangs. Exit status 1
@@ -18,18 +19,20 @@ on any 500 or hang, or memory over the bound.
 from __future__ import annotations
 
 import argparse
-import collections
+import functools
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 import requests
-from hypothesis import HealthCheck, Phase, given, settings as hypothesis_settings, strategies as st
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import collect as bench  # noqa: E402
 import fuzz_collect  # noqa: E402
+import fuzzing  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 ENDPOINTS = [
@@ -72,9 +75,40 @@ def calls(draw):
     return endpoint, method, draw(params), headers
 
 
+def shard(args: argparse.Namespace, base: str, work: list[tuple[int, int]]) -> dict:
+    """One process's cut of the run: each (seed, examples) chunk through hypothesis, one
+    request at a time over one kept-alive connection; its tally."""
+    tally = fuzzing.Tally()
+    session = requests.Session()
+
+    def test(call):
+        nonlocal session
+        endpoint, method, query, headers = call
+        begun = time.monotonic()
+        try:
+            answer = session.request(method, base + endpoint, params=query, headers=headers, timeout=args.timeout)
+            status = str(answer.status_code)
+            text = answer.text[:200]
+        except requests.Timeout:
+            status, text = "hang", ""
+            session = requests.Session()
+        except requests.ConnectionError as error:
+            status, text = "connection", str(error)[:200]
+            session = requests.Session()
+        bad = status in ("500", "hang", "connection")
+        tally.record(endpoint.split("/report/index/")[0] or "/report/index/", status, time.monotonic() - begun,
+                     f"{method} {endpoint[:60]}", f"{method} {endpoint[:60]} {query!r:.300}: {status} {text}" if bad else None)
+
+    for seed, examples in work:
+        fuzzing.run_examples(calls(), examples, seed, test)
+    return tally.to_plain()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=100_000)
+    parser.add_argument("--jobs", type=int, default=2, help="processes sending at once")
+    parser.add_argument("--seed", type=int, default=0, help="the same seed generates the same requests")
     parser.add_argument("--timeout", type=float, default=60, help="seconds without an answer that count as a hang")
     parser.add_argument("--memory-bound-mb", type=int, default=600)
     parser.add_argument("--namespace", default="cffuzzquery")
@@ -91,58 +125,34 @@ def main() -> int:
         "query", args.namespace, port, REPO / ".local" / "logs" / "fuzz-query.log",
         CRASHFLOW_API_RATE_LIMIT_PER_MINUTE="0", CRASHFLOW_API_TOKEN_RATE_LIMIT_PER_MINUTE="0",
         CRASHFLOW_PRIORITY_WAIT_SECONDS="2")
-    base = f"http://127.0.0.1:{port}"
-    session = requests.Session()
-    statuses: collections.Counter = collections.Counter()
-    by_endpoint: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-    worst = [0.0, ""]
-    errors: list[str] = []
     started = time.monotonic()
-
-    @hypothesis_settings(max_examples=args.requests, deadline=None, database=None, phases=[Phase.generate],
-                         suppress_health_check=list(HealthCheck))
-    @given(calls())
-    def fuzz(call):
-        nonlocal session
-        endpoint, method, query, headers = call
-        begun = time.monotonic()
-        try:
-            answer = session.request(method, base + endpoint, params=query, headers=headers, timeout=args.timeout)
-            status = str(answer.status_code)
-            text = answer.text[:200]
-        except requests.Timeout:
-            status, text = "hang", ""
-            session = requests.Session()
-        except requests.ConnectionError as error:
-            status, text = "connection", str(error)[:200]
-            session = requests.Session()
-        elapsed = time.monotonic() - begun
-        statuses[status] += 1
-        by_endpoint[endpoint.split("/report/index/")[0] or "/report/index/"][status] += 1
-        if elapsed > worst[0]:
-            worst[:] = [elapsed, f"{method} {endpoint[:60]}"]
-        if status in ("500", "hang", "connection") and len(errors) < 10:
-            errors.append(f"{method} {endpoint[:60]} {query!r:.300}: {status} {text}")
-
     try:
-        fuzz()
+        pids = bench.process_tree(server.pid)
+        cpu_before = bench.cpu_seconds(pids)
+        tally = fuzzing.run_sharded(functools.partial(shard, args, f"http://127.0.0.1:{port}"),
+                                    args.requests, args.jobs, args.seed)
+        server_cpu = bench.cpu_seconds(pids) - cpu_before
         memory_kb = fuzz_collect.peak_memory_kb(server.pid)
     finally:
         server.terminate()
         server.wait(30)
+    requests_sent = sum(tally.statuses.values())
     report = {
-        "requests": sum(statuses.values()),
+        "requests": requests_sent,
+        "jobs": args.jobs,
         "seconds": round(time.monotonic() - started, 1),
-        "answers_by_status": dict(statuses.most_common()),
-        "answers_by_endpoint": {name: dict(counter) for name, counter in sorted(by_endpoint.items())},
-        "worst_latency_s": round(worst[0], 2),
-        "worst_latency_request": worst[1],
+        "answers_by_status": dict(tally.statuses.most_common()),
+        "answers_by_endpoint": {name: dict(counter) for name, counter in sorted(tally.groups.items())},
+        "worst_latency_s": round(tally.worst_seconds, 2),
+        "worst_latency_request": tally.worst_what,
+        "server_cpu_ms_per_request": round(server_cpu * 1000 / max(1, requests_sent), 2),
         "peak_memory_mb": round(memory_kb / 1024, 1),
         "memory_bound_mb": args.memory_bound_mb,
-        "errors": errors,
+        "errors": tally.errors,
+        "load_average": [round(value, 1) for value in os.getloadavg()],
     }
     print(json.dumps(report, indent=2))
-    bad = statuses["500"] + statuses["hang"] + statuses["connection"]
+    bad = tally.statuses["500"] + tally.statuses["hang"] + tally.statuses["connection"]
     return 1 if bad or memory_kb / 1024 > args.memory_bound_mb else 0
 
 
