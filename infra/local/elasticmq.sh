@@ -56,7 +56,12 @@ start() {
   local queues offset
   queues=$(persisted_queues)
   offset=$(stat -c %s "$LOGS/elasticmq.log" 2>/dev/null || echo 0)
-  start_bg elasticmq "${JAVA:-java}" -Xmx"${CRASHFLOW_SQS_HEAP:-256m}" -XX:+ExitOnOutOfMemoryError "$MARK" \
+  # C1 only and the serial collector: on a small machine shared with everything else, the
+  # C2 compiler's and G1's threads cost more CPU than they save a queue server (measured:
+  # 2-3 ms of CPU per SendMessage after its first thousand requests, 6-11 ms with the
+  # defaults, which were still compiling).
+  start_bg elasticmq "${JAVA:-java}" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+    -Xmx"${CRASHFLOW_SQS_HEAP:-256m}" -XX:+ExitOnOutOfMemoryError "$MARK" \
     -Dconfig.file="$CONF/elasticmq.conf" -Dlogback.configurationFile="$CONF/logback.xml" \
     -Djava.io.tmpdir="$HOME_DIR/data" \
     -cp "$(<"$CP_FILE")" org.elasticmq.server.Main

@@ -73,3 +73,23 @@ def test_pending_rows_are_bounded_while_hbase_hangs(caplog):
     rows.gate.set()
     assert indexer.flush(10)
     assert rows.batches == [["writing"], ["a"], ["b"]]
+
+
+def test_with_a_linger_rows_added_soon_after_the_first_go_in_its_batch():
+    rows = Rows()
+    # A linger far longer than the test: the batch is written once it is full.
+    indexer = BackgroundIndexer(rows, max_batch=3, linger=60)
+    indexer.add("a", {})
+    indexer.add("b", {})
+    assert not rows.writing.wait(0.3)  # "a" waits for company
+    indexer.add("c", {})
+    assert indexer.flush(10)
+    assert rows.batches == [["a", "b", "c"]]
+
+
+def test_a_lingering_batch_is_written_when_the_linger_ends():
+    rows = Rows()
+    indexer = BackgroundIndexer(rows, max_batch=100, linger=0.05)
+    indexer.add("alone", {})
+    assert indexer.flush(10)
+    assert rows.batches == [["alone"]]

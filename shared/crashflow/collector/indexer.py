@@ -3,10 +3,16 @@
 The row (raw annotations and the submitted-time index) lets a crash be found by id at once,
 but it is a convenience: S3 holds the crash, and process writes the row again if it is
 missing. So the client's answer does not wait for it. Requests hand their rows to one
-background thread, which writes whatever has gathered meanwhile in one batch per table:
-under load that is several crashes per Thrift call instead of two calls per crash, and
-with HBase slow or down an upload is no longer held for the HBase timeout. Rows that
-cannot be written are dropped with a warning; process writes them.
+background thread, which writes whatever has gathered in one batch per table: under load
+that is several crashes per Thrift call instead of two calls per crash, and with HBase slow
+or down an upload is no longer held for the HBase timeout. Rows that cannot be written are
+dropped with a warning; process writes them.
+
+The thread lingers a moment (``linger`` seconds) after a row comes, for more to join its
+batch: measured on the local stack, a batch of one row costs HBase (Thrift server and
+region server) 6-9 ms of CPU per row, a batch of ten 1-2 ms per row, as much as the rest of
+a crash's storing. A row waits that long before it is found by id in HBase; process does not
+need it (it reads the raw crash from S3 when the row is not there yet).
 """
 
 from __future__ import annotations
@@ -29,10 +35,12 @@ class BackgroundIndexer:
         write_rows: Callable[[list[tuple[str, dict]]], None],
         max_batch: int = 100,
         max_pending: int = 10_000,
+        linger: float = 0.0,
     ):
         self.write_rows = write_rows
         self.max_batch = max_batch
         self.max_pending = max_pending
+        self.linger = linger
         self._pending: list[tuple[str, dict]] = []
         self._writing = False
         self._changed = threading.Condition()
@@ -69,6 +77,8 @@ class BackgroundIndexer:
             with self._changed:
                 while not self._pending:
                     self._changed.wait()
+                if self.linger:
+                    self._changed.wait_for(lambda: len(self._pending) >= self.max_batch, self.linger)
                 batch = self._pending[: self.max_batch]
                 del self._pending[: self.max_batch]
                 self._writing = True

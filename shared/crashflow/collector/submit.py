@@ -69,7 +69,7 @@ class Collector:
         # The queue's own retries (stores.sqs: transient failures only) are the only ones.
         self.publisher = BatchPublisher(self._send_batch)
         self.republisher = Republisher(self._send_batch)
-        self.indexer = BackgroundIndexer(self._write_rows)
+        self.indexer = BackgroundIndexer(self._write_rows, linger=settings.collector_index_linger_seconds)
         self.throttler = throttler or Throttler.from_file(settings.throttle_rules)
         self.limits = Limits(
             max_request_bytes=settings.max_request_bytes,
