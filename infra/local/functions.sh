@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The four functions (functions-framework, gunicorn) and the trigger relay.
 #   infra/local/functions.sh start|stop|status
-# Env: CRASHFLOW_{COLLECT,PROCESS,AGGREGATE,QUERY}_PORT (8001..8004).
+# Env: CRASHFLOW_{COLLECT,PROCESS,AGGREGATE,QUERY}_PORT (8001..8004), CRASHFLOW_RELAY_WORKERS
+#      (4: crashes the relay delivers to process at once).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -28,7 +29,9 @@ start() {
       || { tail -20 "$LOGS/$name.log" >&2; die "$name did not start"; }
   done
   pid_owned relay "crashflow relay" && return 0
-  CRASHFLOW_RELAY_METRICS_HOST=127.0.0.1 start_bg relay "$VENV/bin/crashflow" relay
+  # Four deliveries at once: process (one worker, eight threads) overlaps one crash's
+  # stackwalk with the others' storage round trips; with two, process idled between them.
+  CRASHFLOW_RELAY_METRICS_HOST=127.0.0.1 start_bg relay "$VENV/bin/crashflow" relay --workers "${CRASHFLOW_RELAY_WORKERS:-4}"
   sleep 0.5
   pid_alive relay || { tail -20 "$LOGS/relay.log" >&2; die "the relay did not start"; }
 }

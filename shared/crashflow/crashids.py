@@ -33,6 +33,10 @@ def normalize_crash_id(value: str) -> str:
         value = value[len(BP_PREFIX) :]
     if not CRASH_ID_RE.match(value):
         raise InvalidCrashId(f"not a crash id: {value[:60]!r}")
+    try:
+        date_from_crash_id(value)  # every key of the crash is filed under this date
+    except ValueError:
+        raise InvalidCrashId(f"not a crash id (no date in its last six digits): {value[:60]!r}") from None
     return value
 
 

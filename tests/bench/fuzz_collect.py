@@ -219,9 +219,14 @@ def shard(args: argparse.Namespace, port: int, work: list[tuple[int, int]]) -> d
         for number, (kind, requests) in enumerate(kind_counts(examples).items()):
             if requests:
                 fuzzing.run_examples(uploads(kind), requests, seed * 100 + number, functools.partial(test, kind))
+        for future in [future for future in slow if future.done()]:
+            slow.remove(future)
+            record(*future.result())
+        fuzzing.save_progress(args.progress, f"shard-{work[0][0]}", tally)
     for future in slow:
         record(*future.result())
     senders.shutdown()
+    fuzzing.save_progress(args.progress, f"shard-{work[0][0]}", tally)
     return tally.to_plain()
 
 
@@ -235,6 +240,7 @@ def main() -> int:
     parser.add_argument("--read-timeout", type=float, help="the collector's read timeout for this run (seconds)")
     parser.add_argument("--slow-senders", type=int, default=4, help="slow senders at a time, in all")
     parser.add_argument("--memory-bound-mb", type=int, default=600)
+    parser.add_argument("--progress", help="a directory for what each process has seen so far (fuzzing.py)")
     parser.add_argument("--namespace", default="cffuzzcollect")
     args = parser.parse_args()
 

@@ -101,6 +101,7 @@ def shard(args: argparse.Namespace, base: str, work: list[tuple[int, int]]) -> d
 
     for seed, examples in work:
         fuzzing.run_examples(calls(), examples, seed, test)
+        fuzzing.save_progress(args.progress, f"shard-{work[0][0]}", tally)
     return tally.to_plain()
 
 
@@ -111,6 +112,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0, help="the same seed generates the same requests")
     parser.add_argument("--timeout", type=float, default=60, help="seconds without an answer that count as a hang")
     parser.add_argument("--memory-bound-mb", type=int, default=600)
+    parser.add_argument("--progress", help="a directory for what each process has seen so far (fuzzing.py)")
     parser.add_argument("--namespace", default="cffuzzquery")
     args = parser.parse_args()
 

@@ -6,19 +6,25 @@ example costs 5-7 ms of CPU, hypothesis's record of the examples it has tried gr
 the run, and one client waits for each answer before it sends the next request. So a run is
 cut into chunks of at most ``CHUNK`` examples, each its own hypothesis run with its own
 seed (different examples, and the same ones again for the same --seed), spread over
-``--jobs`` processes that send at once.
+``--jobs`` processes that send at once. With --progress DIR each process writes what it has
+seen so far to DIR after each chunk: ``python tests/bench/fuzzing.py DIR`` adds those up
+while the run goes on, or after it was stopped.
 """
 
 from __future__ import annotations
 
 import collections
 import concurrent.futures
+import json
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, given, seed as hypothesis_seed, settings as hypothesis_settings
 
-CHUNK = 5000
+CHUNK = 1000
 MAX_ERRORS = 10
 
 
@@ -70,6 +76,24 @@ class Tally:
         return tally
 
 
+def save_progress(directory: str | None, name: str, tally: Tally) -> None:
+    """Write ``tally`` as ``directory``/``name``.json (replacing the last one, atomically)."""
+    if not directory:
+        return
+    path = Path(directory) / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".tmp").write_text(json.dumps(tally.to_plain()))
+    os.replace(path.with_suffix(".tmp"), path)
+
+
+def load_progress(directory: str) -> Tally:
+    """The tallies a run's processes saved in ``directory``, added up."""
+    total = Tally()
+    for path in sorted(Path(directory).glob("*.json")):
+        total.merge(Tally.from_plain(json.loads(path.read_text())))
+    return total
+
+
 def chunks(requests: int, jobs: int, base_seed: int) -> list[tuple[int, int]]:
     """(seed, examples) of each hypothesis run that together make ``requests`` examples:
     at most CHUNK each, and at least one for each of ``jobs`` processes."""
@@ -103,3 +127,15 @@ def run_sharded(shard: Callable[[list[tuple[int, int]]], dict], requests: int, j
         for plain in pool.map(shard, [share for share in shares if share]):
             total.merge(Tally.from_plain(plain))
     return total
+
+
+if __name__ == "__main__":
+    progress = load_progress(sys.argv[1])
+    print(json.dumps({
+        "requests": sum(progress.statuses.values()),
+        "answers_by_status": dict(progress.statuses.most_common()),
+        "worst_latency_s": round(progress.worst_seconds, 2),
+        "worst_latency_of": progress.worst_what,
+        "errors": progress.errors,
+        "extra": {name: len(values) for name, values in progress.extra.items()},
+    }, indent=2))

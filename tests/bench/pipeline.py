@@ -70,16 +70,20 @@ def main() -> int:
     parser.add_argument("--crashes", type=int, default=500)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--moto-port", type=int, help="S3 and SQS on a moto server on this port (the old stack)")
+    parser.add_argument("--relay-workers", type=int, help="the relay's deliveries at once (default: the stack's)")
     args = parser.parse_args()
 
     state = Path(tempfile.mkdtemp(prefix="crashflow-pipeline-", dir="/var/tmp"))
     state.chmod(0o755)
     stack = chaos.Stack(state)
+    if args.relay_workers:
+        stack.env["CRASHFLOW_RELAY_WORKERS"] = str(args.relay_workers)
     if args.moto_port:
         endpoint = f"http://127.0.0.1:{args.moto_port}"
         stack.env.update(CRASHFLOW_AWS_ENDPOINT_URL=endpoint, CRASHFLOW_MOTO_PORT=str(args.moto_port))
         stack.settings = stack.settings.model_copy(update={"aws_endpoint_url": endpoint})
     report: dict = {"crashes": args.crashes, "clients": args.clients,
+                    "relay_workers": args.relay_workers or "the stack default",
                     "s3_sqs": "moto" if args.moto_port else "SeaweedFS + ElasticMQ"}
     try:
         if args.moto_port:

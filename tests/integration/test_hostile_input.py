@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -30,14 +29,13 @@ def collect_with_short_read_timeout(stack):
 def test_a_stalled_upload_is_answered_within_the_read_timeout(collect_with_short_read_timeout):
     head = (b"POST /submit HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n"
             b"Content-Type: multipart/form-data; boundary=b\r\n\r\n--b\r\n")
-    started = time.monotonic()
+    # Without the read timeout the worker would wait for the body for ever: this socket's
+    # own timeout (far above the collector's 1 s, plus its drain) turns that into a failure.
     with socket.create_connection(("127.0.0.1", collect_with_short_read_timeout.port), timeout=20) as sock:
         sock.sendall(head)  # ... and nothing more
         answer = sock.recv(65536)
     assert answer.startswith(b"HTTP/1.1 400 "), answer
     assert answer.endswith(b"Discarded=malformed_timeout")
-    # One read timeout for the body, one more for the drain before answering.
-    assert time.monotonic() - started < 10
 
 
 @pytest.mark.parametrize("script", ["fuzz_collect.py", "fuzz_query.py"])

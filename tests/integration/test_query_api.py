@@ -154,6 +154,8 @@ def test_raw_dump_download_needs_view_rawdump(api, crashes, tokens, name):
     ("/api/ProcessedCrash/", {}, 400),
     ("/api/ProcessedCrash/", {"crash_id": "00000000-0000-4000-8000-000000261126"}, 404),
     ("/api/ProcessedCrash/", {"crash_id": "00000000-0000-4000-8000-000000261126", "bogus": "1"}, 400),
+    # A crash id whose last six digits are no date (the fuzz run's 500): not a crash id.
+    ("/api/ProcessedCrash/", {"crash_id": "f841b766-ba9b-2696-98ec-f3fb78045527"}, 400),
     ("/api/RawCrash/", {"crash_id": "bp-zz"}, 400),
     ("/api/RawCrash/", {"crash_id": "00000000-0000-4000-8000-000000261126"}, 404),
     ("/api/RawCrash/", {"crash_id": "00000000-0000-4000-8000-000000261126", "format": "xml"}, 400),

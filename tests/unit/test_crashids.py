@@ -30,6 +30,13 @@ def test_invalid_crash_ids(value):
         normalize_crash_id(value)
 
 
+# Found by tests/bench/fuzz_query.py: /report/index/ with such an id answered 500.
+@pytest.mark.parametrize("tail", ["045527", "161300", "160931", "170229"])
+def test_a_crash_id_whose_last_six_digits_are_no_date_is_invalid(tail):
+    with pytest.raises(InvalidCrashId, match="no date"):
+        normalize_crash_id("bp-f841b766-ba9b-2696-98ec-f3fb78" + tail)
+
+
 def test_throttle_result_must_be_a_digit():
     with pytest.raises(ValueError):
         create_crash_id(throttle_result=10)
