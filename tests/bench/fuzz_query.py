@@ -77,7 +77,7 @@ def calls(draw):
 
 def shard(args: argparse.Namespace, base: str, work: list[tuple[int, int]]) -> dict:
     """One process's cut of the run: each (seed, examples) chunk through hypothesis, one
-    request at a time over one kept-alive connection; its tally."""
+    request at a time; its tally."""
     tally = fuzzing.Tally()
     session = requests.Session()
 
@@ -86,7 +86,10 @@ def shard(args: argparse.Namespace, base: str, work: list[tuple[int, int]]) -> d
         endpoint, method, query, headers = call
         begun = time.monotonic()
         try:
-            answer = session.request(method, base + endpoint, params=query, headers=headers, timeout=args.timeout)
+            # A connection a request: a kept-alive one that gunicorn closes after its 2 s idle
+            # (a shard stalls that long between chunks) resets the next request sent on it.
+            answer = session.request(method, base + endpoint, params=query, timeout=args.timeout,
+                                     headers={**headers, "Connection": "close"})
             status = str(answer.status_code)
             text = answer.text[:200]
         except requests.Timeout:
