@@ -106,9 +106,12 @@ def kind_counts(examples: int) -> dict[str, int]:
 
 @st.composite
 def uploads(draw, kind: str):
-    """(headers, body, how it is sent) of one hostile upload of ``kind``."""
+    """(headers, body, how it is sent) of one hostile upload of ``kind``. Each draws its
+    User-Agent: kinds whose body is fixed (bombs, slow senders, lying lengths) would
+    otherwise be one example, which hypothesis generates once and then stops."""
     content_type = f"multipart/form-data; boundary={BOUNDARY}"
     headers = {"Content-Type": content_type}
+    user_agent = draw(st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=60))
     send = "normal"
     if kind == "multipart":
         body = form(draw(st.lists(parts, max_size=8)), closed=draw(st.booleans()))
@@ -136,7 +139,7 @@ def uploads(draw, kind: str):
         body = form([part(b"ProductName", b"FuzzApp"), part(b"Version", b"1.0"),
                      *draw(st.lists(parts, max_size=3)),
                      part(b"upload_file_minidump", MINIDUMP, b"test.dmp", b"application/octet-stream")])
-    return headers, body, send
+    return {**headers, "User-Agent": user_agent}, body, send
 
 
 def raw_request(port: int, headers: dict, body: bytes, send: str, timeout: float) -> tuple[str, bytes]:
