@@ -25,6 +25,9 @@ and the data dictionary.
 
     .venv/bin/python tests/bench/ui.py [--reports 1000000 --crashes 10000 --clients 4]
 
+``--keep`` leaves the namespace's data, and ``--reuse`` measures again over what a kept run
+left (the same data set, without the minutes of loading).
+
 Prints JSON.
 """
 
@@ -41,17 +44,20 @@ import sys
 import time
 from pathlib import Path
 
+import pg8000.native
 import requests
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from conftest import FunctionServer, free_port  # noqa: E402
-from query import drop_namespace, load_crashes, percentiles, run_clients  # noqa: E402
+from query import drop_namespace, load_crashes, run_clients  # noqa: E402
 from reportgen import PRODUCTS, load_reports  # noqa: E402
 
 from crashflow.provision import provision  # noqa: E402
 from crashflow.settings import Settings  # noqa: E402
+from crashflow.stores import layout  # noqa: E402
+from crashflow.stores.hbase import CRASH_REPORTS, CrashTable  # noqa: E402
 from crashflow.stores.postgres import Database  # noqa: E402
 from crashflow.tokens import TokenStore  # noqa: E402
 
@@ -89,6 +95,47 @@ def signatures_by_size(database: Database, product: str, since: dt.date) -> dict
     }
 
 
+def kept_crash_ids(settings: Settings, count: int) -> list[str]:
+    """The ids of the processed crashes a kept run loaded into HBase."""
+    with CrashTable(settings).pool.connection() as connection:
+        rows = connection.table(CRASH_REPORTS).scan(columns=[b"ids:ooid"], limit=count)
+        return [layout.crash_id_of_row_key(key) for key, _ in rows]
+
+
+def vacuum(settings: Settings) -> None:
+    """What autovacuum does after a bulk load, on a connection without the stores' 30 s
+    socket timeout (a million rows take longer on a busy machine)."""
+    connection = pg8000.native.Connection(user=settings.pg_user, password=settings.pg_password,
+                                          host=settings.pg_host, port=settings.pg_port,
+                                          database=settings.database, timeout=None)
+    try:
+        connection.run("VACUUM ANALYZE reports")
+    finally:
+        connection.close()
+
+
+def load(settings: Settings, args, env: dict, today: dt.date, report: dict) -> list[str]:
+    """query.py's data set in the namespace: report rows, the overview's jobs, processed crashes."""
+    drop_namespace(settings)  # what an interrupted run left
+    provision(settings)
+    database = Database(settings)
+    started = time.perf_counter()
+    load_reports(database, args.reports, 30, today, seed=1)
+    vacuum(settings)
+    report["load_reports_s"] = round(time.perf_counter() - started, 1)
+    report["jobs_s"] = {}
+    for job in OVERVIEW_JOBS:
+        started = time.perf_counter()
+        subprocess.run([str(REPO / ".venv" / "bin" / "crashflow"), "aggregate", "run", job,
+                        "--from", str(today - dt.timedelta(days=29)), "--to", str(today)],
+                       env=env, check=True, capture_output=True)
+        report["jobs_s"][job] = round(time.perf_counter() - started, 1)
+    started = time.perf_counter()
+    crash_ids = load_crashes(settings, args.crashes)
+    report["load_crashes_s"] = round(time.perf_counter() - started, 1)
+    return crash_ids
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--namespace", default="cfuibench")
@@ -97,6 +144,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--requests", type=int, default=100, help="per client and page")
     parser.add_argument("--keep", action="store_true", help="keep the namespace's data afterwards")
+    parser.add_argument("--reuse", action="store_true", help="measure over the data a --keep run left")
+    parser.add_argument("--pages", default="", help="measure only these pages (comma-separated names)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -107,25 +156,13 @@ def main() -> None:
                     "clients": args.clients, "requests_per_client": args.requests}
     servers = []
     try:
-        drop_namespace(settings)  # what an interrupted run left
-        provision(settings)
-        database = Database(settings)
         today = dt.datetime.now(dt.timezone.utc).date()
-        started = time.perf_counter()
-        load_reports(database, args.reports, 30, today, seed=1)
-        with database.connection() as connection:
-            connection.run("VACUUM ANALYZE reports")  # what autovacuum does after a bulk load
-        report["load_reports_s"] = round(time.perf_counter() - started, 1)
-        report["jobs_s"] = {}
-        for job in OVERVIEW_JOBS:
-            started = time.perf_counter()
-            subprocess.run([str(REPO / ".venv" / "bin" / "crashflow"), "aggregate", "run", job,
-                            "--from", str(today - dt.timedelta(days=29)), "--to", str(today)],
-                           env=env, check=True, capture_output=True)
-            report["jobs_s"][job] = round(time.perf_counter() - started, 1)
-        started = time.perf_counter()
-        crash_ids = load_crashes(settings, args.crashes)
-        report["load_crashes_s"] = round(time.perf_counter() - started, 1)
+        database = Database(settings)
+        if args.reuse:
+            crash_ids = kept_crash_ids(settings, args.crashes)
+            report["reused"] = True
+        else:
+            crash_ids = load(settings, args, env, today, report)
 
         query = FunctionServer("query", free_port(), env)
         servers.append(query)
@@ -179,7 +216,9 @@ def main() -> None:
             examples[f"{name}_uncached"] = examples[name]
         report["load_before"] = os.getloadavg()
         report["pages"] = {}
-        for name, make_request in pages.items():
+        chosen = [name for name in args.pages.split(",") if name] or list(pages)
+        for name in chosen:
+            make_request = pages[name]
             report["pages"][name] = run_clients(args.clients, args.requests, make_request)
             report["pages"][name]["weight"] = page_weight(base, examples[name])
         report["load_after_pages"] = os.getloadavg()

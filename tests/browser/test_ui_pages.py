@@ -4,14 +4,19 @@ function names) stays inert text."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
+import urllib.parse
 
 import pytest
 import requests
 
 from browsing import chromium, processed_crashes, tab, ui  # noqa: F401  (fixtures)
+from crashflow.aggregation.runner import run_job
+from crashflow.crashids import create_crash_id
 from crashflow.reports import report_row
+from crashflow.stores.factory import Stores
 from crashflow.stores.hbase import CrashTable
 from crashflow.stores.postgres import Database
 
@@ -126,3 +131,46 @@ def test_markup_in_crash_data_stays_text(tab, evil):
     assert page.locator("h1").inner_text() == PAYLOADS["signature"]
     tab.go(f"/report/index/{evil}?tab=raw")
     assert PAYLOADS["annotation"] in page.locator("table.values").first.inner_text()
+
+
+@pytest.fixture(scope="module")
+def correlated(stack):
+    """Product P on Windows today: 10 crashes of "evil" carrying evil.dll, 10 of "plain"
+    carrying ntdll.dll instead (both carry xul.dll), written as the processor writes them
+    (a report row, a processed crash with its module list); then the correlations job."""
+    product = f"UiCorr{int(time.time())}"
+    now = dt.datetime.now(dt.timezone.utc)
+    table, database = CrashTable(stack), Database(stack)
+    for signature, module in (("evil | Run", "evil.dll"), ("plain | Run", "ntdll.dll")):
+        for n in range(10):
+            crash_id = create_crash_id(now)
+            processed = {"uuid": crash_id, "signature": signature, "product": product, "version": "1.0",
+                         "os_name": "Windows NT", "date_processed": (now - dt.timedelta(seconds=n)).isoformat(),
+                         "json_dump": {"modules": [{"filename": "xul.dll"}, {"filename": module}]}}
+            table.put_processed_crash(crash_id, {"submitted_timestamp": now.isoformat()}, processed)
+            database.upsert_report(report_row(processed))
+    run = run_job(Stores.from_settings(stack, "jobs"), "correlations", now.date())
+    assert (run.status, run.error) == ("ok", None)
+    return product
+
+
+def correlation_rows(page) -> list[list[str]]:
+    return [row.locator("td").all_inner_texts() for row in page.locator("table.correlations tbody tr").all()]
+
+
+def test_the_correlations_tab_shows_the_jobs_rows(tab, correlated):
+    product = correlated
+    page = tab.page
+    for signature, name in (("plain | Run", "ntdll.dll"), ("evil | Run", "evil.dll")):
+        query = urllib.parse.urlencode({"signature": signature, "product": product, "tab": "correlations"})
+        tab.go(f"/signature/?{query}")
+        # All 10 crashes of the signature carry it, 10 of the product's 20 Windows crashes do;
+        # xul.dll, which all carry, is no correlation.
+        assert correlation_rows(page) == [[product, "Windows NT", "module", name, "100.0% (10)", "50.0% (10)"]]
+        assert str(dt.datetime.now(dt.timezone.utc).date()) in page.locator(".tab-panel p").first.inner_text()
+    # Another product's page of the same signature has none.
+    tab.go("/signature/?" + urllib.parse.urlencode({"signature": "evil | Run", "product": product + "Other",
+                                                     "tab": "correlations"}))
+    assert not correlation_rows(page)
+    assert "No correlations for this signature" in page.locator(".tab-panel").inner_text()
+    tab.go(f"/signature/?{query}")  # the screenshot: the rows

@@ -223,8 +223,32 @@ def test_facets_and_facets_size(api, reports):
     assert answer["facets"]["signature"] == _top(Counter(r["signature"] for r in window), 3)
     assert answer["facets"]["platform"] == _top(Counter(r["os_name"] for r in window), 3)
     assert answer["facets"]["version"] == _top(Counter(r["version"] for r in window), 3)
+    assert answer["total"] == len(window)
     default = search(api, product, ("signature", "!__null__"))
     assert default["facets"]["signature"] == _top(Counter(r["signature"] for r in window), 50)
+
+
+def test_facets_of_every_kind_at_once(api, reports):
+    """Text, number and true/false facets (one scan for all), the same field twice, next to
+    a nested aggregation, a histogram and a cardinality; and a search nothing matches."""
+    product, rows = reports
+    window = recent(rows)
+    answer = search(api, product, ("_facets", "uptime,success,os_name,platform,_cardinality.install_time"),
+                    ("_aggs.version", "process_type"), ("_histogram.install_age", ""),
+                    ("_histogram_interval.install_age", "50000"), ("_facets_size", "4"))
+    assert answer["total"] == len(window)
+    facets = answer["facets"]
+    assert facets["uptime"] == _top(Counter(r["uptime"] for r in window), 4)
+    assert facets["success"] == _top(Counter(r["success"] for r in window), 4)
+    assert facets["os_name"] == facets["platform"] == _top(Counter(r["os_name"] for r in window), 4)
+    assert facets["cardinality_install_time"] == {
+        "value": len({r["install_time"] for r in window if r["install_time"] is not None})}
+    assert [{"term": b["term"], "count": b["count"]} for b in facets["version"]] == \
+        _top(Counter(r["version"] for r in window), 4)
+    assert [(b["term"], b["count"]) for b in facets["histogram_install_age"]] == \
+        sorted(Counter(r["install_age"] // 50000 * 50000 for r in window).items())
+    none = search(api, product, ("signature", "no such signature"), ("_facets", "signature,platform"))
+    assert none == {**none, "total": 0, "hits": [], "facets": {"signature": [], "platform": []}}
 
 
 def test_nested_aggregations(api, reports):

@@ -327,6 +327,14 @@ def test_signature_page_honours_the_product(api, crashes, functions):
     for tab in SIGNATURE_TABS:
         answer = page(api, "/signature/", signature="test_app.exe", product=product, tab=tab)
         assert re.search(r"<strong>1</strong> crash\s+of " + product, answer.text), tab
+    # Last seen: the newest crash of this product's (not the other product's, processed since).
+    newest = requests.get(f"{api}/api/SuperSearch/", timeout=30, params={
+        "signature": "test_app.exe", "product": product, "_columns": "date", "_sort": "-date",
+        "_results_number": 1}).json()["hits"][0]["date"]
+    summary = page(api, "/signature/", signature="test_app.exe", product=product).text
+    assert re.search(rf'Last seen in this range</dt><dd><time datetime="{re.escape(newest)}"', summary)
+    empty = page(api, "/signature/", signature="test_app.exe", product=product, date="<2000-01-01").text
+    assert "no crash in this range" in empty
     every = page(api, "/signature/", signature="test_app.exe", tab="reports").text
     assert f"/report/index/{ids['test.dmp']}" in every
     page(api, "/signature/", signature="test_app.exe", product=product, tab="nope", status=400)

@@ -25,6 +25,8 @@ OPERATOR_SQL = {
     "@": "{c} ~ ('^(?:' || :{p} || ')$')",
 }
 INVALID_REGULAR_EXPRESSION = "2201B"
+# Postgres's GROUPING() takes at most 31 arguments.
+MAX_GROUPING_COLUMNS = 31
 QUERY_CANCELED = "57014"
 
 
@@ -112,19 +114,54 @@ class Search:
         return result
 
     def _answer(self) -> dict:
-        total = None
+        """Plain terms facets and the total come from one scan of the matching reports
+        (grouping sets); histograms, cardinalities and facets with nested ones each take
+        their own query, the hits one more."""
+        plain = [facet for facet in self.query.facets if facet.kind == "terms" and not facet.nested]
+        grouped, total = self.grouped_buckets(plain)
         facets = {}
         for facet in self.query.facets:
-            if facet.kind == "cardinality":
+            if facet in plain:
+                facets[facet.key] = grouped[facet.column]
+            elif facet.kind == "cardinality":
                 facets[facet.key] = {"value": self.cardinality(facet.column)}
-                continue
-            buckets, group_total = self.buckets(facet)
-            if total is None and buckets:
-                total = group_total
-            facets[facet.key] = buckets
-        if total is None:
-            total = self.run(f"SELECT count(*) FROM reports WHERE {self.where}")[0][0]
+            else:
+                facets[facet.key] = self.buckets(facet)
         return {"hits": self.hits() if total else [], "total": total, "facets": facets, "errors": []}
+
+    def grouped_buckets(self, facets: list[Facet]) -> tuple[dict[str, list[dict]], int]:
+        """The buckets of each column of ``facets`` (terms facets without nested ones) and
+        the number of matching reports, in one statement: ``GROUPING SETS`` groups the scan
+        by each column and by nothing (the total); each column's top ``facets_size`` terms,
+        a missing value never among them (as in ``buckets``)."""
+        columns = list(dict.fromkeys(facet.column for facet in facets))
+        if len(columns) > MAX_GROUPING_COLUMNS:
+            raise BadRequest(f"at most {MAX_GROUPING_COLUMNS} different fields can be faceted at once")
+        if not columns:
+            return {}, self.run(f"SELECT count(*) FROM reports WHERE {self.where}")[0][0]
+        listed = ", ".join(columns)
+        everything = (1 << len(columns)) - 1  # GROUPING(...) of the empty set: no column grouped
+        sets = ", ".join(f"({column})" for column in columns)
+        rows = self.run(
+            f"WITH g AS (SELECT GROUPING({listed}) AS set_id, {listed}, count(*) AS n FROM reports "
+            f"WHERE {self.where} GROUP BY GROUPING SETS ({sets}, ())), "
+            f"ranked AS (SELECT *, row_number() OVER (PARTITION BY set_id ORDER BY n DESC, {listed}) AS r "
+            f"FROM g WHERE set_id = :everything OR num_nonnulls({listed}) > 0) "
+            f"SELECT * FROM ranked WHERE r <= :size OR set_id = :everything ORDER BY set_id, r",
+            everything=everything, size=self.query.facets_size,
+        )
+        # Set i (grouped by columns[i] alone) has every GROUPING bit set but column i's;
+        # the first argument is the highest bit.
+        by_set = {everything ^ (1 << (len(columns) - 1 - i)): i for i in range(len(columns))}
+        buckets: dict[str, list[dict]] = {column: [] for column in columns}
+        total = 0
+        for set_id, *values, count, _ in rows:
+            if set_id == everything:
+                total = count
+            else:
+                index = by_set[set_id]
+                buckets[columns[index]].append({"term": as_json_value(values[index]), "count": count})
+        return buckets, total
 
     def hits(self) -> list[dict]:
         query = self.query
@@ -144,8 +181,8 @@ class Search:
     def cardinality(self, column: str) -> int:
         return self.run(f"SELECT count(DISTINCT {column}) FROM reports WHERE {self.where}")[0][0]
 
-    def buckets(self, facet: Facet) -> tuple[list[dict], int]:
-        """The facet's buckets, and the number of matching reports (one scan for both)."""
+    def buckets(self, facet: Facet) -> list[dict]:
+        """The buckets of a histogram or of a terms facet with nested ones."""
         term = bucket_sql(facet)
         extra = {"interval": facet.interval} if isinstance(facet.interval, int) else {}
         if facet.kind == "histogram":
@@ -154,14 +191,13 @@ class Search:
             order, limit = "n DESC, term", "LIMIT :size"
             extra["size"] = self.query.facets_size
         rows = self.run(
-            f"WITH g AS (SELECT {term} AS term, count(*) AS n FROM reports WHERE {self.where} GROUP BY 1) "
-            f"SELECT term, n, (SELECT sum(n) FROM g) FROM g WHERE term IS NOT NULL ORDER BY {order} {limit}",
+            f"SELECT {term} AS term, count(*) AS n FROM reports WHERE {self.where} AND {term} IS NOT NULL "
+            f"GROUP BY 1 ORDER BY {order} {limit}",
             **extra,
         )
-        buckets = [{"term": as_json_value(value), "count": count} for value, count, _ in rows]
-        if facet.nested or facet.kind == "histogram":
-            self.add_nested(facet, [value for value, _, _ in rows], buckets)
-        return buckets, int(rows[0][2]) if rows else 0
+        buckets = [{"term": as_json_value(value), "count": count} for value, count in rows]
+        self.add_nested(facet, [value for value, _ in rows], buckets)
+        return buckets
 
     def add_nested(self, parent: Facet, terms: list, buckets: list[dict]) -> None:
         """Each bucket's ``facets``: the nested facets over that bucket's reports."""

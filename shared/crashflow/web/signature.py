@@ -124,17 +124,13 @@ def signature_page(page: Page) -> Reply:
                   start=start, end=end,
                   search_url=page.link("/search/", carry=False, params=query.filters))
     if tab == "summary":
+        # One SuperSearch round: the six splits and the total from one scan, the newest
+        # crash of the range (last seen) from one more; first seen is the signatures job's.
         result = query.ask(page, ("_facets", ",".join(SUMMARY_FACETS)), ("_facets_size", SUMMARY_FACETS_SIZE),
-                           ("_results_number", 0))
+                           ("_columns", "date"), ("_sort", "-date"), ("_results_number", 1))
         first = page.ask(signatures.signature_first_date, signatures=query.signature).body["hits"]
-        first_date = first[0]["first_date"] if first else None
-        # The newest crash of the signature, any product or version, since it first appeared.
-        since = first_date or "1970-01-01"
-        latest = page.ask(search.super_search, [
-            ("signature", join_value(False, "=", query.signature)), ("date", f">={since}"),
-            ("_columns", "date"), ("_sort", "-date"), ("_results_number", 1), ("_facets", "")]).body["hits"]
         values.update(result=result, facets=SUMMARY_FACETS, first=first[0] if first else None,
-                      last_date=latest[0]["date"] if latest else None)
+                      last_date=result["hits"][0]["date"] if result["hits"] else None)
     elif tab == "graph":
         result = query.ask(page, ("_facets", "version"), ("_facets_size", GRAPH_FACETS_SIZE),
                            ("_histogram.date", "version"), ("_results_number", 0))
