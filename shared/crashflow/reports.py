@@ -51,6 +51,8 @@ REPORT_COLUMNS: dict[str, str] = {
     "started_datetime": "timestamp",
     "completed_datetime": "timestamp",
 }
+# The primary key's columns (0001): never NULL.
+KEY_COLUMNS = ("uuid", "date_processed")
 
 
 def _timestamp(value) -> dt.datetime | None:
