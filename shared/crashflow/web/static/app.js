@@ -111,8 +111,10 @@ function drawChart(element) {
   const days = bodyRows.map((row) => Date.parse(row.cells[0].dataset.day + "T00:00:00Z") / 1000);
   const data = [days, ...seriesColumns.map(([, index]) => bodyRows.map((row) => Number(row.cells[index].dataset.value)))];
   const day = (seconds) => new Date(seconds * 1000).toISOString().slice(0, 10);
-  const series = [{ label: "Day", value: (plot, value) => (value == null ? "--" : day(value)) }, ...seriesColumns.map(([cell], n) => ({
+  // The legend shows the values under the cursor, and nothing (not uPlot's "--") elsewhere.
+  const series = [{ label: "Day", value: (plot, value) => (value == null ? "" : day(value)) }, ...seriesColumns.map(([cell], n) => ({
     label: cell.textContent.trim(),
+    value: (plot, value) => (value == null ? "" : value.toLocaleString("en-US")),
     stroke: PALETTE[n % PALETTE.length],
     width: 2,
     points: { show: days.length <= 31 },
