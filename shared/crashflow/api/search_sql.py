@@ -26,7 +26,7 @@ OPERATOR_SQL = {
     "@": "{c} ~ ('^(?:' || :{p} || ')$')",
 }
 INVALID_REGULAR_EXPRESSION = "2201B"
-# Postgres's GROUPING() takes at most 31 arguments.
+# Postgres's GROUPING() takes at most 31 arguments: more facets take more scans.
 MAX_GROUPING_COLUMNS = 31
 QUERY_CANCELED = "57014"
 
@@ -141,14 +141,20 @@ class Search:
 
     def grouped_buckets(self, facets: list[Facet]) -> tuple[dict[str, list[dict]], int]:
         """The buckets of each column of ``facets`` (terms facets without nested ones) and
-        the number of matching reports, from one scan: for several columns ``GROUPING
-        SETS`` groups it by each column and by nothing (the total). Each column's top
-        ``facets_size`` terms; a missing value is never one of them (as in ``buckets``)."""
+        the number of matching reports. Each column's top ``facets_size`` terms; a missing
+        value is never one of them (as in ``buckets``)."""
         columns = list(dict.fromkeys(facet.column for facet in facets))
-        if len(columns) > MAX_GROUPING_COLUMNS:
-            raise BadRequest(f"at most {MAX_GROUPING_COLUMNS} different fields can be faceted at once")
         if not columns:
             return {}, self.run(f"SELECT count(*) FROM reports WHERE {self.where}")[0][0]
+        buckets: dict[str, list[dict]] = {}
+        for start in range(0, len(columns), MAX_GROUPING_COLUMNS):
+            some, total = self.grouped_scan(columns[start:start + MAX_GROUPING_COLUMNS])
+            buckets.update(some)
+        return buckets, total
+
+    def grouped_scan(self, columns: list[str]) -> tuple[dict[str, list[dict]], int]:
+        """``grouped_buckets`` for a few columns, from one scan: for several ``GROUPING
+        SETS`` groups it by each column and by nothing (the total)."""
         if len(columns) == 1:  # a plain GROUP BY, which Postgres runs in parallel (GROUPING SETS it does not)
             rows = self.run(
                 f"WITH g AS (SELECT {columns[0]} AS term, count(*) AS n FROM reports WHERE {self.where} GROUP BY 1) "
