@@ -159,6 +159,7 @@ def main() -> None:
         today = dt.datetime.now(dt.timezone.utc).date()
         database = Database(settings)
         if args.reuse:
+            provision(settings)  # the schema of this version (migrations since the kept run)
             crash_ids = kept_crash_ids(settings, args.crashes)
             report["reused"] = True
         else:
