@@ -6,14 +6,16 @@ without ``view_pii``, and with ``view_pii``.
 - Every field of both schemas: an anonymous request sees it exactly when it is public.
 - Random unknown annotation names and values (hypothesis) never appear in any answer an
   anonymous request (or a token without view_pii) gets: every endpoint, every SuperSearch
-  parameter, every page; nor in the functions' logs at INFO. (The UI has no CSV export yet.)
+  parameter, every page, the search page's CSV export; nor in the functions' logs at INFO.
 - With ``view_pii`` everything appears.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import html
+import io
 import json
 import time
 import urllib.parse
@@ -239,6 +241,8 @@ def anonymous_bodies(api, crash_id: str, product: str, token: str | None, others
         "search page": get(api, "/search/", token, product=product),
         "signature page": get(api, "/signature/", token, signature=signature),
         "top crashers page": get(api, "/topcrashers/", token, product=product),
+        # The CSV export, asked for every column there is (protected ones are not offered).
+        "search CSV": get(api, "/search/results.csv", token, uuid=crash_id, _columns=",".join(["uuid", *SEARCH_FIELDS])),
         "heartbeat": get(api, "/__heartbeat__", token),
         "no such endpoint": get(api, "/api/NoSuchEndpoint/", token),
     }
@@ -269,6 +273,8 @@ def anonymous_bodies(api, crash_id: str, product: str, token: str | None, others
                 where in ("RawCrash raw", "Reprocessing") and not others)  # their own permissions
         expected = (403, 404) if refused else (200, 404) if where == "RawCrash raw" else (200,)  # 404: no dump
         assert answer.status_code in expected, (where, answer.status_code, answer.text[:300])
+    csv_rows = list(csv.reader(io.StringIO(asked["search CSV"].text)))
+    assert not set(csv_rows[0]) & set(PROTECTED_SEARCH_FIELDS) and csv_rows[1][csv_rows[0].index("uuid")] == crash_id
     everything = asked["SuperSearch, every public field"].json()
     assert everything["total"] == 1 and set(everything["_withheld"]["fields"]) == set(PROTECTED_SEARCH_FIELDS)
     return {where: answer.text for where, answer in asked.items()}
