@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import werkzeug.exceptions
 from werkzeug.datastructures import Headers
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Map, RequestRedirect, Rule
 
 from crashflow.api import (
     aggregates, alerts, correlations, crashes, fields, overview, reprocessing, search, signatures, symbols,
@@ -281,9 +281,12 @@ def endpoint_label(path: str) -> str | None:
     (``/report/index/<crash_id>``, ``/assets/``), whatever the method; None for no route."""
     adapter = URL_MAP.bind("localhost")
     try:
-        endpoint, _ = adapter.match(path)
-    except werkzeug.exceptions.MethodNotAllowed as error:
-        endpoint, _ = adapter.match(path, method=sorted(error.valid_methods)[0])
-    except werkzeug.exceptions.NotFound:
+        try:
+            endpoint, _ = adapter.match(path)
+        except werkzeug.exceptions.MethodNotAllowed as error:
+            endpoint, _ = adapter.match(path, method=sorted(error.valid_methods)[0])
+    except (werkzeug.exceptions.NotFound, RequestRedirect):
+        # A path the map answers with a redirect (say, "//" in it, merged) is labelled as
+        # no route: raising here, after the answer, would turn it into a 500.
         return None
     return ASSETS if endpoint == "static" else endpoint.path
