@@ -50,9 +50,16 @@ def crashes(stack, functions):
         # stores it with the raw crash, as here.
         raw = storage.load_raw_crash(crash_id)
         assert "Email" not in raw
+        # The collector writes its HBase row in the background (batched); overwrite it
+        # only once it is there, or the collector's row would land after ours.
+        table = CrashTable(stack)
+        deadline = time.monotonic() + 30
+        while table.get_raw_crash(crash_id) is None:
+            assert time.monotonic() < deadline, "the collector never wrote its HBase row"
+            time.sleep(0.1)
         dumps = {name: storage.load_dump(crash_id, name) for name in storage.load_dump_names(crash_id)}
         storage.save_raw_crash(crash_id, {**raw, "Email": PII["Email"]}, dumps)
-        CrashTable(stack).put_raw_crashes([(crash_id, {**raw, "Email": PII["Email"]})])
+        table.put_raw_crashes([(crash_id, {**raw, "Email": PII["Email"]})])
         answer = requests.post(f"{functions['process'].url}/process", params={"crash_id": crash_id}, timeout=120)
         assert answer.status_code == 200, answer.text
         ids[dump] = crash_id
