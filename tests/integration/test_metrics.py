@@ -142,7 +142,7 @@ def test_each_gunicorn_has_its_own_control_socket_or_none(stack, tmp_path):
             servers.append((subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
                             port))
         for process, port in servers:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 120  # as FunctionServer.wait_ready: three starting at once on a busy machine
             while True:
                 try:
                     requests.get(f"http://127.0.0.1:{port}/__lbheartbeat__", timeout=1)
