@@ -150,7 +150,12 @@ def test_each_gunicorn_has_its_own_control_socket_or_none(stack, tmp_path):
                 except requests.ConnectionError:
                     assert process.poll() is None and time.monotonic() < deadline
                     time.sleep(0.2)
-        assert (tmp_path / "run" / "collect.ctl").is_socket() and (tmp_path / "run" / "query.ctl").is_socket()
+        # gunicorn's arbiter opens its control socket beside the workers, not before them.
+        sockets = [tmp_path / "run" / "collect.ctl", tmp_path / "run" / "query.ctl"]
+        deadline = time.monotonic() + 30
+        while not all(socket.is_socket() for socket in sockets) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert all(socket.is_socket() for socket in sockets)
         assert not (home / ".gunicorn").exists()  # the default path nobody asked for
     finally:
         for process, _ in servers:
