@@ -3,7 +3,8 @@ names the job: ``{"job": "top_crashers", "date": "2026-11-25"}`` (``date``, or `
 ``to``, optional; ``"job": "all"`` runs every job). Event data that can never run (no job,
 an unknown job, a bad date, not JSON) answers 400, which the event source does not retry.
 A failed job answers 500 with its error, which ``job_runs`` keeps too; a job already
-running elsewhere, or not configured, is skipped (2xx)."""
+running elsewhere, or not configured, is skipped (2xx). ``GET /__heartbeat__``,
+``/__lbheartbeat__`` and ``/__version__`` answer as on the other functions."""
 
 import datetime as dt
 import functools
@@ -32,6 +33,12 @@ ALERTS = alerts.configured(SETTINGS.alert_rules)
 def stores() -> Stores:
     setup_logging()
     return Stores.from_settings(SETTINGS, "jobs")
+
+
+def heartbeat() -> dict[str, bool]:
+    """Whether the stores the jobs use answer (``crashflow serve`` answers ``/__heartbeat__``
+    with it: this function's own handler takes only CloudEvents)."""
+    return stores().health("postgres", "hbase", "s3")
 
 
 def _data(event: CloudEvent) -> dict:

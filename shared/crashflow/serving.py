@@ -6,6 +6,9 @@ app (``functions_framework.create_app``) and server, and adds what operating it 
 - ``/metrics`` on every function, and request counts and latencies per endpoint, with
   prometheus_client in its multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, emptied at start:
   files left by an earlier run would be added to this one's);
+- Dockerflow's ``/__lbheartbeat__``, ``/__heartbeat__`` and ``/__version__`` on a function
+  whose own handler only takes POSTed CloudEvents (aggregate), when its module defines
+  ``heartbeat()``: the others answer them in their handlers;
 - gunicorn's control socket where it is asked for (locally, one per function under the
   state folder), and none otherwise: by default every gunicorn on a machine takes the same
   ``~/.gunicorn/gunicorn.ctl`` and the last one started wins it.
@@ -18,6 +21,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -58,6 +62,29 @@ def gunicorn_options(control_socket: str | None) -> dict:
     return options
 
 
+def add_health_routes(app, heartbeat: Callable[[], dict[str, bool]]) -> None:
+    """Answer Dockerflow's endpoints on ``app``: alive, each store's state (503 when one is
+    down), and the deployed version."""
+    import flask
+
+    from crashflow.settings import get_settings
+    from crashflow.version import version_info
+
+    def lbheartbeat():
+        return flask.jsonify({})
+
+    def heartbeat_page():
+        checks = heartbeat()
+        return flask.jsonify(checks), 200 if all(checks.values()) else 503
+
+    def version():
+        return flask.jsonify(version_info(get_settings().version_file))
+
+    for path, view in (("/__lbheartbeat__", lbheartbeat), ("/__heartbeat__", heartbeat_page),
+                       ("/__version__", version)):
+        app.add_url_rule(path, f"crashflow{path}", view, methods=["GET"])
+
+
 def serve(target: str, source: str, host: str, port: int, control_socket: str | None, metrics_dir: str | None) -> None:
     prepare_metrics_dir(metrics_dir, target)
 
@@ -69,4 +96,6 @@ def serve(target: str, source: str, host: str, port: int, control_socket: str | 
     app = functions_framework.create_app(target, source)
     module = sys.modules.get(Path(source).stem)
     metrics.instrument_app(app, target, getattr(module, "request_endpoint", None))
+    if hasattr(module, "heartbeat"):
+        add_health_routes(app, module.heartbeat)
     create_server(app, False, **gunicorn_options(control_socket)).run(host, port)

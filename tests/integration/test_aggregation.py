@@ -610,3 +610,26 @@ def test_the_relay_fires_schedules_without_waiting_for_the_runs(stack):
     finally:
         release.set()
         server.shutdown()
+
+
+def test_aggregate_answers_dockerflow_endpoints(functions):
+    url = functions["aggregate"].url
+    assert requests.get(f"{url}/__lbheartbeat__", timeout=30).status_code == 200
+    health = requests.get(f"{url}/__heartbeat__", timeout=60)
+    assert (health.status_code, health.json()) == (200, {"postgres": True, "hbase": True, "s3": True})
+    version = requests.get(f"{url}/__version__", timeout=30)
+    assert version.status_code == 200 and "version" in version.json()
+    # The CloudEvent trigger is unchanged beside them.
+    assert requests.post(f"{url}/", json={}, timeout=30).status_code == 400
+
+
+def test_aggregate_heartbeat_is_503_while_a_store_is_down(stack):
+    port = free_port()
+    server = FunctionServer("aggregate", port, dict(os.environ, CRASHFLOW_HBASE_THRIFT_PORT=str(free_port())))
+    try:
+        server.wait_ready()
+        health = requests.get(f"{server.url}/__heartbeat__", timeout=120)
+        assert health.status_code == 503 and health.json()["hbase"] is False
+        assert health.json()["postgres"] is True
+    finally:
+        server.stop()
