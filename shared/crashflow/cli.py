@@ -207,16 +207,18 @@ def relay(workers: int) -> None:
     """Run the relay: the crash queues -> process (the queue trigger, locally and on Knative),
     and, unless CRASHFLOW_SCHEDULES is {}, the aggregation schedules -> aggregate; its metrics
     on relay_metrics_host:relay_metrics_port (/metrics)."""
-    from prometheus_client import start_http_server
+    from prometheus_client import REGISTRY, start_http_server
 
     from crashflow.logs import setup_logging
+    from crashflow.metrics import OwnMetrics
     from crashflow.relay import Relay
 
     setup_logging()
     settings = get_settings()
     if settings.relay_metrics_port:
         try:
-            start_http_server(settings.relay_metrics_port, addr=settings.relay_metrics_host)
+            start_http_server(settings.relay_metrics_port, addr=settings.relay_metrics_host,
+                              registry=OwnMetrics(REGISTRY, "relay"))
         except OSError as error:  # relaying matters more than its metrics
             logging.getLogger("crashflow.relay").error(
                 "no metrics: cannot listen on %s:%s (%s)", settings.relay_metrics_host, settings.relay_metrics_port, error)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -107,14 +108,40 @@ QUEUE_OLDEST_AGE = Gauge(
     "from a queue that still holds messages (0 when empty).", ["queue"], multiprocess_mode="max")
 
 
-def exposition() -> tuple[bytes, str]:
-    """The metrics page (body, content type): every worker's values under gunicorn, this
-    process's otherwise."""
+# A metric's name says which function records it (crashflow_<owner>_...); any other name
+# (crashflow_http_..., crashflow_queue_...) is shared.
+OWNERS = ("collect", "process", "aggregate", "query", "relay")
+
+
+class OwnMetrics:
+    """A registry less the families another function records. prometheus_client creates an
+    unlabelled metric's series, at zero, in every process that defines it: without this,
+    collect's page would list process's stackwalker histogram."""
+
+    def __init__(self, registry, function: str):
+        self.registry = registry
+        self.function = function
+
+    def collect(self):
+        for family in self.registry.collect():
+            owner = family.name.split("_")[1] if family.name.startswith("crashflow_") else None
+            if owner not in OWNERS or owner == self.function:
+                yield family
+
+    def restricted_registry(self, names):
+        """As the registry's own (prometheus_client's server calls it for ``?name[]=``)."""
+        return OwnMetrics(self.registry.restricted_registry(names), self.function)
+
+
+def exposition(function: str) -> tuple[bytes, str]:
+    """A function's metrics page (body, content type): every worker's values under gunicorn,
+    this process's otherwise."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(), CONTENT_TYPE_LATEST
+    else:
+        registry = REGISTRY
+    return generate_latest(OwnMetrics(registry, function)), CONTENT_TYPE_LATEST
 
 
 HEALTH_PATHS = ("/", "/__heartbeat__", "/__lbheartbeat__", "/__version__")
@@ -134,7 +161,7 @@ def instrument_app(app, function: str, endpoint_of: Callable[[object], str] | No
     endpoint_of = endpoint_of or (lambda request: standard_endpoint(request.path))
 
     def metrics_page():
-        body, content_type = exposition()
+        body, content_type = exposition(function)
         return flask.Response(body, mimetype=None, content_type=content_type)
 
     app.add_url_rule("/metrics", "crashflow_metrics", metrics_page, methods=["GET"])

@@ -79,6 +79,13 @@ def test_metrics_move_as_crashes_flow(functions):
     assert moved("query", "crashflow_http_requests_total", function="query", endpoint="other",
                  method="GET", status="404") == 1
 
+    # Each page lists its own function's metrics and the shared ones, not the others' (an
+    # unlabelled metric exists, at zero, in every process that defines it).
+    owners = {"collect", "process", "aggregate", "query"}
+    for server, samples in after.items():
+        foreign = {name for name, _ in samples if name.split("_")[1] in owners - {server}}
+        assert not foreign, (server, sorted(foreign))
+
 
 def test_priority_processing_outcomes_are_counted(functions, stack):
     from process_support import store_crash
