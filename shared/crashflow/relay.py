@@ -22,8 +22,9 @@ Recovery after faults takes seconds, not the queue's visibility timeout:
   messages whose delivery failed so are held meanwhile (their leases extended) and
   delivered first once process is healthy: the crashes that failed during an outage are
   processed as soon as the part is back, not behind every crash queued while it was down.
-  A crash that fails while process is healthy is retried after the backoff and, in the
-  end, dead-lettered as before.
+  A delivery that got no answer while process is healthy again at once (a worker killed
+  and replaced) is retried at once, first, once. A crash that fails while process is healthy
+  is retried after the backoff and, in the end, dead-lettered as before.
 """
 
 from __future__ import annotations
@@ -83,7 +84,11 @@ class Schedule:
 class Delivery(enum.Enum):
     DONE = "done"  # a 2xx: delete the message
     FAILED = "failed"  # process refused this message: retry it after a backoff
-    OUTAGE = "outage"  # process unreachable or a store down (503): wait until it is healthy
+    OUTAGE = "outage"  # a store down (503): wait until process is healthy
+    UNREACHABLE = "unreachable"  # no answer: the same, and if process is healthy at once, retry once at once
+
+
+OUTAGES = (Delivery.OUTAGE, Delivery.UNREACHABLE)
 
 
 def retry_delay(receive_count: int, first: float, most: float) -> int:
@@ -110,6 +115,8 @@ class Relay:
         # delivered before anything else once process is healthy again.
         self.held: list[QueueMessage] = []
         self._held_renewed = 0.0
+        # Receipt handles of held messages that failed while process looked healthy.
+        self._retried_at_once: set[str] = set()
         # A batch is as large as the pool (SQS gives ten at most): every message of it is in
         # flight at once, and none waits for a second round behind the others.
         self.batch_size = max(1, min(10, workers))
@@ -135,7 +142,7 @@ class Relay:
             )
         except requests.RequestException as error:
             log.warning("process unreachable for %s: %s", message.body, error)
-            return self._failed(message, Delivery.OUTAGE)
+            return self._failed(message, Delivery.UNREACHABLE)
         if 200 <= answer.status_code < 300:
             metrics.RELAY_MESSAGES.labels(message.kind, "delivered").inc()
             return Delivery.DONE
@@ -208,14 +215,23 @@ class Relay:
         failed = [message for message in messages if outcomes[message.receipt_handle] is not Delivery.DONE]
         for group in by_queue(delivered):
             self.queues.delete_many(group)
-        if any(outcome is Delivery.OUTAGE for outcome in outcomes.values()):
+        if any(outcome in OUTAGES for outcome in outcomes.values()):
             self.outage = not self.process_is_healthy()
         if self.outage:
             # Held, not retried after the backoff: delivered first once process is back.
-            held = [message for message in failed if outcomes[message.receipt_handle] is Delivery.OUTAGE]
+            held = [message for message in failed if outcomes[message.receipt_handle] in OUTAGES]
+        else:
+            # No answer, yet process answers its heartbeat at once (say, a worker killed
+            # mid-delivery that gunicorn replaced): a message's first such failure is
+            # delivered again at once, first in line; a second one takes the backoff's way.
+            held = [message for message in failed if outcomes[message.receipt_handle] is Delivery.UNREACHABLE
+                    and message.receipt_handle not in self._retried_at_once]
+            self._retried_at_once.update(message.receipt_handle for message in held)
+        if held:
             failed = [message for message in failed if message not in held]
             self.held += held
             self._renew_held(now=True)
+        self._retried_at_once.difference_update(message.receipt_handle for message in (*delivered, *failed))
         for message in failed:
             self.queues.set_visibility([message], retry_delay(
                 message.receive_count, self.settings.relay_retry_seconds, self.settings.relay_retry_max_seconds))

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.integration
 
 class Peer:
     """A stand-in process endpoint that answers every POST with ``status`` (after ``delay``
-    seconds) and records bodies; its ``/__heartbeat__`` answers ``health``."""
+    seconds; None: closes the connection without an answer) and records bodies; its
+    ``/__heartbeat__`` answers ``health``."""
 
     def __init__(self, status: int, health: int = 200, delay: float = 0):
         received = self.received = []
@@ -32,6 +33,10 @@ class Peer:
             def do_POST(self):  # noqa: N802
                 received.append(self.rfile.read(int(self.headers["Content-Length"])).decode())
                 time.sleep(delay)
+                if peer.status is None:  # no answer: the connection is closed
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
                 self.send_response(peer.status)
                 self.end_headers()
 
@@ -194,6 +199,51 @@ def test_crashes_that_failed_in_an_outage_go_first_once_process_is_back(relay_se
             relay.close()
         assert sorted(peer.received[4:]) == ["later-1", "later-2", "later-3"]
         assert queues.count("standard") == 0 and queues.count(DEAD_LETTER) == 0
+    finally:
+        peer.close()
+
+
+def blip_settings(relay_settings, peer):
+    """A long backoff and visibility timeout: only a retry at once brings a message back soon."""
+    settings = relay_settings.model_copy(update={
+        "process_url": peer.url, "relay_retry_seconds": 60, "relay_retry_max_seconds": 60,
+    })
+    queues = CrashQueues(settings)
+    queues.sqs.set_queue_attributes(QueueUrl=queues.url("standard"), Attributes={"VisibilityTimeout": "120"})
+    return settings, queues
+
+
+def test_a_blip_while_process_stays_healthy_is_retried_at_once_and_first(relay_settings):
+    peer = Peer(None)  # no answer while the heartbeat answers 200: say, a worker killed and replaced
+    try:
+        settings, queues = blip_settings(relay_settings, peer)
+        for body in ("blip", "later"):
+            queues.publish("standard", body)
+        relay = Relay(settings, workers=1)
+        try:
+            assert relay.drain_once() == 0 and not relay.outage
+            peer.status = 200
+            assert relay.drain_once() == 1 and peer.received == ["blip", "blip"]
+            assert relay.drain_once() == 1 and peer.received[2] == "later"
+        finally:
+            relay.close()
+    finally:
+        peer.close()
+
+
+def test_a_blip_is_retried_at_once_only_once(relay_settings):
+    peer = Peer(None)
+    try:
+        settings, queues = blip_settings(relay_settings, peer)
+        queues.publish("standard", "poison")
+        relay = Relay(settings, workers=1)
+        try:
+            assert relay.drain_once() == 0 and relay.drain_once() == 0
+            assert peer.received == ["poison", "poison"] and relay.held == []
+            assert relay.drain_once() == 0 and len(peer.received) == 2  # now after the backoff
+        finally:
+            relay.close()
+            queues.sqs.purge_queue(QueueUrl=queues.url("standard"))  # not 60 s in flight for the next test
     finally:
         peer.close()
 
