@@ -31,9 +31,17 @@ pid_owned() {
 }
 
 # start_bg NAME CMD...: run CMD in the background, in its own session, logging to $LOGS/NAME.log.
+# It gets none of this shell's other open files: a server outlives the command that started
+# it, and an inherited descriptor would keep, say, a caller's flock(1) lock held for as long.
 start_bg() {
   local name=$1; shift
-  setsid "$@" >>"$LOGS/$name.log" 2>&1 < /dev/null &
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
+    done
+    exec setsid "$@" >>"$LOGS/$name.log" 2>&1 < /dev/null
+  ) &
   echo $! > "$RUN/$name.pid"
 }
 
