@@ -369,6 +369,12 @@ class Faults:
     def kill(self, kind: str) -> None:
         started = time.time()
         pid, moment = self.target(kind)
+        # A part can be between processes for a moment (a gunicorn worker being replaced
+        # after an earlier fault, a pid file being rewritten): looked for again meanwhile.
+        deadline = time.monotonic() + 30
+        while pid is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+            pid, moment = self.target(kind)
         if pid is None:
             self.ran.append({"at": round(started - self.t0, 1), "fault": kind, "error": "no process found"})
             return

@@ -28,5 +28,6 @@ def test_small_chaos_run_loses_nothing():
     assert report["accepted"] == report["sent"] == 300, report
     # Every kind of fault ran, each followed by `make up`.
     faults = {item["fault"] for item in report["fault_schedule"]}
-    assert len(faults) == 9 and not any("error" in item for item in report["fault_schedule"]), report
+    assert len(faults) == 9 and not any("error" in item for item in report["fault_schedule"]), \
+        json.dumps(report["fault_schedule"])
     assert done.returncode == 0, report
