@@ -81,6 +81,7 @@ def test_report_page_tabs(api, crashes):
     assert "EXCEPTION_ACCESS_VIOLATION_WRITE" in details and "wrote to memory" in details
     crashing = page(api, f"/report/index/{crash_id}", tab="crashing").text
     assert "no symbols for test_app.exe" in crashing
+    assert "<td>—</td>" in crashing  # the Source cell of a frame without a source file
     modules = page(api, f"/report/index/{crash_id}", tab="modules").text
     assert "kernel32.pdb" in modules and "missing" in modules
 

@@ -23,3 +23,28 @@ def test_the_page_reads_the_lines_the_processor_writes():
 
 def test_no_history():
     assert history_runs(None) == [] and history_runs([]) == []
+
+
+def source_cells(frames) -> list[str]:
+    """The Source column's cells of the frames table the report page renders."""
+    import re
+
+    from crashflow.web.page import TEMPLATES
+
+    html = TEMPLATES.from_string('{% from "macros.html" import frames_table %}{{ frames_table(frames) }}').render(
+        frames=frames)
+    body = html.split("<tbody>")[1]
+    rows = re.findall(r"<tr(?: class=\"inline-frame\")?>(.*?)</tr>", body, re.S)
+    return [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)[3] for row in rows]
+
+
+def test_a_frame_without_a_source_file_shows_a_dash():
+    from crashflow.web.report import frame_view
+
+    frames = [frame_view({"frame": 0, "module": "app.exe", "function": "crash()", "file": "/src/app/main.cpp",
+                          "line": 12, "inlines": [{"function": "inner()"}, {"function": "deeper()",
+                                                                              "file": "/src/app/util.h"}]}),
+              frame_view({"frame": 1, "module": "app.exe", "module_offset": "0x10"}),
+              frame_view({"frame": 2, "module": "ntdll.dll", "function": "RtlUserThreadStart", "line": 7})]
+    # Inline frames come before their frame, innermost first.
+    assert source_cells(frames) == ["—", "app/util.h", "app/main.cpp:12", "—", "—"]
