@@ -171,6 +171,12 @@ class Settings(BaseSettings):
     api_aggregates_cache_seconds: float = 60
     # Longest a SuperSearch SQL statement may run before the search is refused (0: no limit).
     api_search_timeout_ms: int = 30_000
+    # Postgres's parallel workers for one SuperSearch statement (max_parallel_workers_per_gather).
+    # 0: each search runs in one process. Workers make a lone search of a few hundred thousand
+    # reports a little faster but cost more CPU in all (on the UI bench's 2 cores, a week of a
+    # product faceted by signature: 72 ms of CPU in one process, about 165 ms over three), so
+    # under concurrent searches every one is slower. Raise it where the database has idle cores.
+    api_search_parallel_workers: int = Field(default=0, ge=0)
 
     # Web UI. The key that signs session cookies; unset, the query function's instances
     # share one random key kept in Postgres (web_secrets). Set it to sign with your own.

@@ -5,7 +5,9 @@ report rows over 30 days (reportgen's COPY loader), the signatures job's first d
 ``--crashes`` synthetic processed crashes in HBase. Then, with ``--clients`` clients at once
 against a query function served as deployed, measures each page (goal: p95 <= 300 ms):
 
-- report: ``/report/index/<id>`` (the details tab: one HBase read, the signature's bugs)
+- report: ``/report/index/<id>``, the details tab (one HBase read, the signature's bugs),
+  and each tab a triager opens next, each a page of its own: ``report_crashing_thread``,
+  ``report_threads``, ``report_modules``, ``report_raw`` (the raw annotations: a second read)
 - signature, 7 days: ``/signature/?signature=S&product=P`` (the summary tab: six splits,
   first and last seen), for signatures drawn by their crash counts
 - search with 3 filters and a facet: product, version, platform, the last 7 days, signatures
@@ -26,7 +28,7 @@ and the data dictionary.
     .venv/bin/python tests/bench/ui.py [--reports 1000000 --crashes 10000 --clients 4]
 
 ``--keep`` leaves the namespace's data, and ``--reuse`` measures again over what a kept run
-left (the same data set, without the minutes of loading).
+left (the same data set, without the minutes of loading; it keeps the data too).
 
 Prints JSON.
 """
@@ -68,6 +70,8 @@ GOAL_MS = 300
 GOALS_MS = {"home": 150, "product_home": 150, "top_crashers": 100,
             "home_uncached": 150, "product_home_uncached": 150, "top_crashers_uncached": 100}
 GOAL_BYTES = 300 * 1024
+# The report page's tabs measured besides its details tab (page name: tab).
+REPORT_TABS = {"crashing_thread": "crashing", "threads": "threads", "modules": "modules", "raw": "raw"}
 OVERVIEW_JOBS = ("crashes_per_day", "top_crashers", "signatures", "explosiveness")
 
 
@@ -182,6 +186,9 @@ def main() -> None:
 
         pages = {
             "report": lambda rng: ("GET", f"{base}/report/index/{rng.choice(crash_ids)}", None),
+            **{f"report_{name}": lambda rng, tab=tab: ("GET", f"{base}/report/index/{rng.choice(crash_ids)}",
+                                                       {"tab": tab})
+               for name, tab in REPORT_TABS.items()},
             "signature_7_days": lambda rng: ("GET", f"{base}/signature/",
                                              {"signature": rng.choice(drawn), "product": "Firefox"}),
             "search_3_filters_facet": lambda rng: ("GET", f"{base}/search/", [
@@ -203,6 +210,7 @@ def main() -> None:
             })
         examples = {
             "report": f"/report/index/{crash_ids[0]}",
+            **{f"report_{name}": f"/report/index/{crash_ids[0]}?tab={tab}" for name, tab in REPORT_TABS.items()},
             "signature_7_days": "/signature/?" + requests.compat.urlencode({"signature": sizes["top"][0],
                                                                             "product": "Firefox"}),
             "search_3_filters_facet": "/search/?" + requests.compat.urlencode([
@@ -246,7 +254,7 @@ def main() -> None:
     finally:
         for server in servers:
             server.stop()
-        if not args.keep:
+        if not (args.keep or args.reuse):
             report["cleanup_problems"] = drop_namespace(settings)
     print(json.dumps(report, indent=2))
 

@@ -82,6 +82,20 @@ def test_the_search_time_limit_is_refused_cleanly_and_does_not_outlive_the_searc
         assert connection.run("SHOW statement_timeout")[0][0] == default
 
 
+def test_the_search_parallel_workers_hold_for_the_search_only(stack):
+    database = Database(stack, size=1)
+    with database.connection() as connection:
+        default = connection.run("SHOW max_parallel_workers_per_gather")[0][0]
+        for workers in (0, 3):
+            search = Search(connection, parse_query(MultiDict([("product", "x")])), parallel_workers=workers)
+            search.begin()
+            assert connection.run("SHOW max_parallel_workers_per_gather")[0][0] == str(workers)
+            connection.run("ROLLBACK")
+            assert connection.run("SHOW max_parallel_workers_per_gather")[0][0] == default
+        Search(connection, parse_query(MultiDict([("product", "x")])), parallel_workers=1).answer()
+        assert connection.run("SHOW max_parallel_workers_per_gather")[0][0] == default
+
+
 def test_signature_page_takes_the_signature_literally(api, crashes):
     _, ids = crashes
     for signature in ("<unknown in libxul.so>", "@0x0 | foo", "!test_app.exe", "~test", "^t", "$e", "__null__"):

@@ -16,5 +16,6 @@ def super_search(services, call: Call) -> Reply:
         allow_protected=call.may(PII_PERMISSION),
     )
     with services.database.connection() as connection:
-        answer = Search(connection, query, services.settings.api_search_timeout_ms).answer()
+        settings = services.settings
+        answer = Search(connection, query, settings.api_search_timeout_ms, settings.api_search_parallel_workers).answer()
     return Reply(200, with_withheld(call, answer, Withheld(fields=set(query.withheld_columns))))

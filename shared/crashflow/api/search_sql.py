@@ -91,19 +91,22 @@ def order_by(column: str, descending: bool) -> str:
 class Search:
     """Runs one parsed query on one connection."""
 
-    def __init__(self, connection, query: SearchQuery, timeout_ms: int = 0):
+    def __init__(self, connection, query: SearchQuery, timeout_ms: int = 0, parallel_workers: int = 0):
         self.connection = connection
         self.query = query
         self.timeout_ms = timeout_ms
+        self.parallel_workers = parallel_workers
         self.where, self.values = where_clause(query.filters)
 
     def begin(self) -> None:
         """Start the search's read-only transaction, with its time limit for each statement
-        (0: none). ``SET LOCAL`` (``set_config(..., true)``) ends with the transaction, so
-        the limit never stays on the pooled connection for another request; the pool rolls
-        back a transaction an error left open."""
+        (0: none) and its parallel workers. ``SET LOCAL`` (``set_config(..., true)``) ends
+        with the transaction, so neither stays on the pooled connection for another request;
+        the pool rolls back a transaction an error left open."""
         self.connection.run("BEGIN READ ONLY")
-        self.connection.run("SELECT set_config('statement_timeout', :ms, true)", ms=str(self.timeout_ms))
+        self.connection.run("SELECT set_config('statement_timeout', :ms, true), "
+                            "set_config('max_parallel_workers_per_gather', :workers, true)",
+                            ms=str(self.timeout_ms), workers=str(self.parallel_workers))
 
     def run(self, sql: str, **extra):
         try:
@@ -155,7 +158,7 @@ class Search:
     def grouped_scan(self, columns: list[str]) -> tuple[dict[str, list[dict]], int]:
         """``grouped_buckets`` for a few columns, from one scan: for several ``GROUPING
         SETS`` groups it by each column and by nothing (the total)."""
-        if len(columns) == 1:  # a plain GROUP BY, which Postgres runs in parallel (GROUPING SETS it does not)
+        if len(columns) == 1:  # a plain GROUP BY: the cheapest plan for one column (and parallel, where allowed)
             rows = self.run(
                 f"WITH g AS (SELECT {columns[0]} AS term, count(*) AS n FROM reports WHERE {self.where} GROUP BY 1) "
                 f"SELECT term, n, (SELECT sum(n) FROM g) FROM g WHERE term IS NOT NULL ORDER BY n DESC, term "
