@@ -49,6 +49,10 @@ SECURITY_HEADERS = {
 }
 # Pages depend on who asks: never kept by a shared cache.
 PAGE_CACHING = {"Cache-Control": "private, no-cache", "Vary": "Cookie"}
+# The longest address a redirect goes to. A redirect repeats the request's query, and a
+# longer Location header is past what proxies (8 KiB header buffers) and clients (Python's
+# http.client: 64 KiB a header line) read: the client would get no answer it can use.
+MAX_REDIRECT_LENGTH = 8192
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,10 @@ class QueryApp:
     def respond(self, request) -> Reply:
         """The answer to ``request`` (a flask/werkzeug request), security headers included."""
         reply = self.dispatch(request)
+        location = Headers(reply.headers).get("Location", "")
+        if len(location) > MAX_REDIRECT_LENGTH:
+            reply = self.refuse(request, 414, f"this address is too long to redirect to ({len(location)} characters; "
+                                              f"at most {MAX_REDIRECT_LENGTH}): shorten its query")
         headers = Headers(reply.headers)
         for name, value in SECURITY_HEADERS.items():
             headers.setdefault(name, value)
@@ -192,6 +200,8 @@ class QueryApp:
             return self.refuse(request, 405, f"{request.path[:200]} takes {allowed}", {"Allow": allowed})
         except werkzeug.exceptions.NotFound:
             return self.refuse(request, 404, f"no such page or endpoint: {request.path[:200]}")
+        except RequestRedirect as redirect:  # a path with "//" in it, merged
+            return Reply(redirect.code, "", {"Location": redirect.new_url})
         if endpoint == "static":
             return self.static_file(request, values["name"])
         if endpoint.page:
