@@ -12,8 +12,11 @@ total in one grouped scan):
 - a middling one (974 reports): 25 ms, 4.6 ms with it;
 - a small one (30 reports): 15 ms, 0.8 ms with it.
 
-Every processed crash pays for every index on ``reports``: what this one costs a write is
-measured by ``tests/bench/report_writes.py`` (figures in the README).
+Every processed crash pays for every index on ``reports``. ``tests/bench/report_writes.py``
+(300,000 rows, then 5,000 written one at a time through the processor's upsert, load 1.5):
+100 bytes a row (the other indexes: 399), and a write's server CPU 310 us without it, 318
+and 338 us with it (two passes), wall time p50 0.62 ms without, 0.64-0.67 ms with, WAL
+980 B a row without, 955-1,030 with: within the machine's noise.
 
 Revision ID: 0010
 """
