@@ -469,13 +469,17 @@ def wait_drained(stack: Stack, expected: int, timeout: float) -> bool:
 # What the stack's logs (plain text, appended to across restarts) say of each crash id.
 LOG_TIME = "%Y-%m-%d %H:%M:%S,%f"
 PROCESSED_LINE = re.compile(r"^(\S+ \S+) INFO crashflow\.processor\.service: processed ([0-9a-f-]{36}) \(")
+# A crash is settled when processed, or when a redelivery finds it processed already (a try
+# whose answer timed out after its writes had landed): the end of its wait either way.
+SETTLED_LINE = re.compile(
+    r"^(\S+ \S+) INFO crashflow\.processor\.service: (?:processed ([0-9a-f-]{36}) \(|([0-9a-f-]{36}) is processed already)")
 FAILED_DELIVERY_LINE = re.compile(
     r"^(\S+ \S+) WARNING crashflow\.relay: process (?:answered \d+|unreachable) for ([0-9a-f-]{36})\b")
 
 
 def log_times(path: Path, pattern: re.Pattern) -> dict[str, list[float]]:
     """Crash id -> the times of the lines of ``path`` that ``pattern`` matches (its groups:
-    the line's time, the crash id)."""
+    the line's time, then the crash id in whichever later group matched)."""
     found: dict[str, list[float]] = collections.defaultdict(list)
     try:
         lines = path.read_text(errors="replace").splitlines()
@@ -483,7 +487,8 @@ def log_times(path: Path, pattern: re.Pattern) -> dict[str, list[float]]:
         return found
     for line in lines:
         if match := pattern.match(line):
-            found[match[2]].append(dt.datetime.strptime(match[1], LOG_TIME).timestamp())
+            crash_id = next(group for group in match.groups()[1:] if group)
+            found[crash_id].append(dt.datetime.strptime(match[1], LOG_TIME).timestamp())
     return found
 
 
@@ -575,7 +580,8 @@ def check(stack: Stack, uploads: list[Upload], fault_times: list[float],
         if twice and upload.crash_id not in retried and upload.crash_id not in problems.get("processed_twice", []):
             problems["processed_twice"].append(upload.crash_id)
     failed = log_times(stack.state / "logs" / "relay.log", FAILED_DELIVERY_LINE)
-    waits = waits_after_return({i: t for i, t in failed.items() if i in accepted_ids}, processings, list(outages))
+    settled = log_times(stack.state / "logs" / "process.log", SETTLED_LINE)
+    waits = waits_after_return({i: t for i, t in failed.items() if i in accepted_ids}, settled, list(outages))
 
     ids = [upload.crash_id for upload in accepted]
     if len(set(ids)) != len(ids):
