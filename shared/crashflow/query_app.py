@@ -21,6 +21,7 @@ from werkzeug.routing import Map, RequestRedirect, Rule
 from crashflow.api import (
     aggregates, alerts, correlations, crashes, fields, overview, reprocessing, search, signatures, symbols,
 )
+from crashflow.api.answers import one_look_at_the_runs
 from crashflow.api.app import Services
 from crashflow.api.auth import TOKEN_HEADER, Gatekeeper
 from crashflow.api.calls import Call, Reply, refuse_nul_bytes
@@ -254,7 +255,8 @@ class QueryApp:
                 reply = ui.error(403, "This form has expired or came from another site. Reload the page and try again.")
             else:
                 refuse_nul_bytes(request.args, request.form)
-                reply = route.handler(ui, **values)
+                with one_look_at_the_runs():  # every list of the page from the same runs
+                    reply = route.handler(ui, **values)
         except Exception as error:
             status, message, headers = error_answer(error, request)
             try:

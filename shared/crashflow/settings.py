@@ -166,9 +166,13 @@ class Settings(BaseSettings):
     api_trust_forwarded_for: bool = False
     # How long ProcessedCrash waits for priority processing before answering "pending".
     priority_wait_seconds: float = 10
-    # How long TopCrashers / CrashesPerDay answers are reused (the jobs rebuild the tables
-    # every few minutes); 0 turns the cache off.
+    # How long a process keeps the overview endpoints' answers (TopCrashers, CrashesPerDay,
+    # Products, NewSignatures, ...) in memory; each is also named by the job runs it comes
+    # from, so a new run is seen at once. 0 turns this memory off.
     api_aggregates_cache_seconds: float = 60
+    # Read the answers the aggregate function computed after the latest job runs
+    # (overview_answers) instead of computing them again; false computes every one.
+    api_precomputed_answers: bool = True
     # Longest a SuperSearch SQL statement may run before the search is refused (0: no limit).
     api_search_timeout_ms: int = 30_000
     # Postgres's parallel workers for one SuperSearch statement (max_parallel_workers_per_gather).

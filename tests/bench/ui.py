@@ -17,9 +17,14 @@ against a query function served as deployed, measures each page (goal: p95 <= 30
 - top crashers ``/topcrashers/?product=P&days=1|3|7|14|28`` (goal: p95 <= 100 ms)
 
 The overview pages read the aggregation jobs' tables (crashes_per_day, top_crashers,
-signatures and explosiveness are run over the 30 days first) through the API's aggregates
-cache (``CRASHFLOW_API_AGGREGATES_CACHE_SECONDS``, 60 s): they are measured as deployed and
-again with that cache off (``*_uncached``), every request computed afresh.
+signatures and explosiveness are run over the 30 days first; each run precomputes the
+pages' answers, ``crashflow.api.answers``, and the bench precomputes them once more, timed,
+as the aggregate function does after a run). They are measured three ways: as deployed
+(each process keeps answers in memory, ``CRASHFLOW_API_AGGREGATES_CACHE_SECONDS``, 60 s,
+over the precomputed ones); ``*_uncached``, that memory off: every request reads the
+precomputed answers from Postgres; and ``*_computed``, the precomputed answers not read
+either (``CRASHFLOW_API_PRECOMPUTED_ANSWERS=false``): every request computes every answer
+afresh, as a page asking what no run precomputed (a filtered ranking) does.
 
 Then the bytes of each page's HTML + CSS + JS as a browser fetches them, uncompressed (goal
 <= 300 KB), for those pages and the tokens page, the API documentation, an endpoint's page
@@ -62,13 +67,14 @@ from crashflow.stores import layout  # noqa: E402
 from crashflow.stores.hbase import CRASH_REPORTS, CrashTable  # noqa: E402
 from crashflow.stores.postgres import Database  # noqa: E402
 from crashflow.tokens import TokenStore  # noqa: E402
+from crashflow.web.precompute import precompute  # noqa: E402
 
 REPO = HERE.parents[1]
 ASSET = re.compile(r'<(?:link rel="stylesheet" href|script src)="([^"]+)"')
 GOAL_MS = 300
 # The overview pages' own goals (issue #13); the others keep GOAL_MS.
-GOALS_MS = {"home": 150, "product_home": 150, "top_crashers": 100,
-            "home_uncached": 150, "product_home_uncached": 150, "top_crashers_uncached": 100}
+GOALS_MS = {f"{page}{way}": goal for page, goal in (("home", 150), ("product_home", 150), ("top_crashers", 100))
+            for way in ("", "_uncached", "_computed")}
 GOAL_BYTES = 300 * 1024
 # The report page's tabs measured besides its details tab (page name: tab).
 REPORT_TABS = {"crashing_thread": "crashing", "threads": "threads", "modules": "modules", "raw": "raw"}
@@ -162,21 +168,29 @@ def main() -> None:
     try:
         today = dt.datetime.now(dt.timezone.utc).date()
         database = Database(settings)
+        chosen = [name for name in args.pages.split(",") if name]
         if args.reuse:
             provision(settings)  # the schema of this version (migrations since the kept run)
-            crash_ids = kept_crash_ids(settings, args.crashes)
+            # (a copy of a kept namespace's database alone has no HBase table to read)
+            crash_ids = kept_crash_ids(settings, args.crashes) if not chosen or any(name.startswith("report") for name in chosen) else []
             report["reused"] = True
         else:
             crash_ids = load(settings, args, env, today, report)
+        # What the aggregate function does after a run (a kept run of an older version
+        # has no precomputed answers: the first time, each is computed).
+        report["precompute"] = precompute(settings, database)
 
         query = FunctionServer("query", free_port(), env)
         servers.append(query)
         uncached = FunctionServer("query", free_port(), dict(env, CRASHFLOW_API_AGGREGATES_CACHE_SECONDS="0"))
         servers.append(uncached)
-        query.wait_ready()
-        uncached.wait_ready()
+        computed = FunctionServer("query", free_port(), dict(env, CRASHFLOW_API_AGGREGATES_CACHE_SECONDS="0",
+                                                             CRASHFLOW_API_PRECOMPUTED_ANSWERS="false"))
+        servers.append(computed)
+        for server in servers:
+            server.wait_ready()
         base = query.url
-        for server in (query, uncached):
+        for server in servers:
             requests.get(f"{server.url}/__heartbeat__", timeout=60)  # builds the application before timing
         week = (today - dt.timedelta(days=6)).isoformat()
         sizes = signatures_by_size(database, "Firefox", today - dt.timedelta(days=6))
@@ -198,7 +212,7 @@ def main() -> None:
                 ("product", rng.choice(["Firefox", "Thunderbird"])), ("date", f">={week}"), ("page", "10")]),
         }
         products = list(PRODUCTS)
-        for suffix, server in (("", query), ("_uncached", uncached)):
+        for suffix, server in (("", query), ("_uncached", uncached), ("_computed", computed)):
             url = server.url
             pages.update({
                 f"home{suffix}": lambda rng, url=url: ("GET", f"{url}/", None),
@@ -209,8 +223,9 @@ def main() -> None:
                                                    "days": rng.choice([1, 3, 7, 14, 28])}),
             })
         examples = {
-            "report": f"/report/index/{crash_ids[0]}",
-            **{f"report_{name}": f"/report/index/{crash_ids[0]}?tab={tab}" for name, tab in REPORT_TABS.items()},
+            "report": f"/report/index/{crash_ids[0]}" if crash_ids else None,
+            **{f"report_{name}": f"/report/index/{crash_ids[0]}?tab={tab}" if crash_ids else None
+               for name, tab in REPORT_TABS.items()},
             "signature_7_days": "/signature/?" + requests.compat.urlencode({"signature": sizes["top"][0],
                                                                             "product": "Firefox"}),
             "search_3_filters_facet": "/search/?" + requests.compat.urlencode([
@@ -222,11 +237,10 @@ def main() -> None:
             "top_crashers": "/topcrashers/?product=Firefox&days=28",
         }
         for name in ("home", "product_home", "top_crashers"):
-            examples[f"{name}_uncached"] = examples[name]
+            examples[f"{name}_uncached"] = examples[f"{name}_computed"] = examples[name]
         report["load_before"] = os.getloadavg()
         report["pages"] = {}
-        chosen = [name for name in args.pages.split(",") if name] or list(pages)
-        for name in chosen:
+        for name in chosen or list(pages):
             make_request = pages[name]
             report["pages"][name] = run_clients(args.clients, args.requests, make_request)
             report["pages"][name]["weight"] = page_weight(base, examples[name])

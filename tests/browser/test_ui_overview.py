@@ -68,6 +68,16 @@ def test_home_to_product_home_to_chart_to_new_signature(tab, history):
     assert shown == fourteen
     # The chart's lines: the top versions, as many points as days.
     assert page.locator(".chart .u-legend .u-series").count() >= 2
+    # Nothing hovered, the legend shows the latest day's values: the table's last row.
+    page.mouse.move(0, 0)
+    legend = {item.locator(".u-label").inner_text(): item.locator(".u-value").inner_text()
+              for item in page.locator(".chart .u-legend .u-series").all()}
+    headers = page.locator("#per-day-table thead th").all_inner_texts()
+    latest = rows.last.locator("th, td").all_inner_texts()
+    assert legend["Day"] == history.today.isoformat() == latest[0]
+    series = {label: value for label, value in zip(headers[1:-1], latest[1:-1])}  # the lines (not the total)
+    assert {label: value for label, value in legend.items() if label != "Day"} == series
+    assert int(series["2.0"]) == len(history.sent) + 40  # today: the 40 fresh crashes and the 3 sent
 
     new_list = page.locator("table.new-list")
     listed = new_list.locator("tbody tr td:first-child").all_inner_texts()
@@ -133,6 +143,11 @@ def test_top_crashers_shares_add_up_and_match_supersearch(tab, history, ui):
     assert fresh.locator("td").nth(8).inner_text() == history.today.isoformat()
     assert fresh.locator("td").nth(6).inner_text() == "startup 10"
     assert fresh.locator("td").nth(5).inner_text() == "Win 0 · Mac 0 · Lin 40"
+    # Installs: the steady signature's one installation on each of 7 days; none known of the
+    # fresh signature's crashes (they carry no install time): a dash, not 0.
+    steady = rows.filter(has=page.get_by_role("link", name=history.signatures["steady"]))
+    assert steady.locator("td").nth(7).inner_text() == "7"
+    assert fresh.locator("td").nth(7).inner_text() == "—"
     # Sorting by Crashes, ascending then descending.
     page.get_by_role("button", name="Crashes").click()
     counts = [int(text.replace(",", "")) for text in page.locator("table.ranking tbody tr td:nth-child(4)").all_inner_texts()]
@@ -192,6 +207,54 @@ def test_admin_makes_a_token_another_browser_uses_it_and_revocation_signs_it_out
         other.close()
     assert not problems, problems
     page.goto(f"{ui.url}/tokens/")  # the screenshot: the list and its changes
+
+
+def test_an_admin_cannot_revoke_the_token_they_are_signed_in_with(tab, stack, ui):
+    store = TokenStore(Database(stack))
+    admin_token = store.create(["manage_tokens"], note="lone admin")
+    my_id = store.info(admin_token).id
+    page = tab.page
+    sign_in(page, ui.url, admin_token)
+    mine = page.locator(f'table.tokens tbody tr[data-token-id="{my_id}"]')
+    assert not mine.get_by_role("button", name="Revoke").count()
+    assert "signed in with it" in mine.inner_text()
+    # Asked all the same (a form of another tab, a crafted request): refused, and said why.
+    csrf = page.locator('input[name="csrf_token"]').first.input_value()
+    answer = page.request.post(f"{ui.url}/tokens/revoke/{my_id}", form={"csrf_token": csrf}, max_redirects=0)
+    assert answer.status == 303
+    page.goto(f"{ui.url}/tokens/")
+    notice = page.locator(".notice").inner_text()
+    assert f"Token #{my_id} is the one you are signed in with" in notice and "would lock you out" in notice
+    assert store.info(admin_token).live
+    assert page.get_by_role("button", name="Make token").is_visible()  # still signed in, still an admin
+
+
+@pytest.fixture
+def empty_install(functions):
+    """A query function over a namespace of its own where nothing was ever sent."""
+    from conftest import TEST_NAMESPACE, provision_fresh, start_query_server
+
+    from crashflow.settings import Settings
+
+    settings = provision_fresh(Settings(namespace=f"{TEST_NAMESPACE}empty"))
+    server = start_query_server(settings, functions)
+    yield settings, server
+    server.stop()
+
+
+def test_an_empty_install_says_how_to_send_the_first_crash(tab, empty_install):
+    settings, server = empty_install
+    page = tab.page
+    answer = page.goto(f"{server.url}/")
+    assert answer.status == 200
+    assert page.locator("h2").filter(has_text="No crashes in the last 7 days").is_visible()
+    assert not page.locator("table.products").count()
+    line = page.locator(".empty-install pre").inner_text()
+    # The README's curl line, aimed at this machine's collect function.
+    assert line.startswith("curl -F ProductName=MyApp -F Version=1.0"), line
+    assert "-F upload_file_minidump=@tests/data/minidumps/test.dmp" in line
+    assert line.rstrip().endswith(f"http://127.0.0.1:{settings.collect_port}/submit"), line
+    assert "crashflow submit tests/data/minidumps/test.dmp" in page.locator(".empty-install").inner_text()
 
 
 def test_the_documentation_form_runs_a_supersearch(tab, history):

@@ -107,6 +107,10 @@ def test_the_graph_is_drawn(tab, plain):
     assert totals[:-1] == ["0"] * 6 and totals[-1] == "2"
     legend = page.locator(".u-legend").inner_text()
     assert "2.0" in legend and "--" not in legend  # no placeholder values while nothing is hovered
+    # ... but the latest day's: today's 2 crashes of version 2.0.
+    values = {item.locator(".u-label").inner_text(): item.locator(".u-value").inner_text()
+              for item in page.locator(".u-legend .u-series").all()}
+    assert values == {"Day": days.last.locator("th").inner_text(), "2.0": "2"}, values
 
 
 def test_markup_in_crash_data_stays_text(tab, evil):

@@ -17,7 +17,7 @@ from crashflow import query_app
 from crashflow.stores.postgres import Database
 from crashflow.tokens import TokenStore
 from crashflow.web import documentation
-from overview_history import build_history
+from overview_history import build_history, record_run
 
 pytestmark = pytest.mark.integration
 
@@ -83,6 +83,7 @@ def test_top_crashers_carry_daily_counts_first_dates_and_bugs(server, history, s
         connection.run("INSERT INTO bugs (id, status) VALUES (990001, 'NEW') ON CONFLICT DO NOTHING")
         connection.run("INSERT INTO bug_associations (bug_id, signature) VALUES (990001, :signature) "
                        "ON CONFLICT DO NOTHING", signature=history.signatures["steady"])
+        record_run(connection, "bug_associations")
     body = get(server, "/api/TopCrashers/", product=history.product, days=7, end_date=history.today.isoformat()).json()
     crashes = {crash["signature"]: crash for crash in body["crashes"]}
     steady, fresh = crashes[history.signatures["steady"]], crashes[history.signatures["fresh"]]
@@ -91,14 +92,32 @@ def test_top_crashers_carry_daily_counts_first_dates_and_bugs(server, history, s
     assert fresh["first_date"].startswith(history.today.isoformat())
     assert sum(crash["count"] for crash in body["crashes"]) == body["total"]
     assert fresh["startup_count"] == 10 and steady["startup_count"] == 0
+    assert steady["install_count"] == 7 and fresh["install_count"] == 0
 
     by_type = {kind: get(server, "/api/TopCrashers/", product=history.product, days=7, report_type=kind).json()
                for kind in ("hang", "crash")}
     assert [(c["signature"], c["count"]) for c in by_type["hang"]["crashes"]] == [(history.signatures["back"], 2)]
     assert history.signatures["back"] not in {c["signature"] for c in by_type["crash"]["crashes"]}
     assert by_type["crash"]["total"] + by_type["hang"]["total"] == body["total"]
-    refused = get(server, "/api/TopCrashers/", status=400, product=history.product, report_type="hang", platform="win")
-    assert "not both" in refused.json()["error"]
+
+
+def test_top_crashers_of_one_report_type_on_one_platform(server, history):
+    """The steady crashes and the back signature's hangs are on Windows, the fresh crashes on Linux."""
+    def ranking(**filters):
+        body = get(server, "/api/TopCrashers/", product=history.product, days=7, **filters).json()
+        return [(crash["signature"], crash["count"], crash["daily"]) for crash in body["crashes"]], body["total"]
+
+    steady, fresh, back = (history.signatures[name] for name in ("steady", "fresh", "back"))
+    assert ranking(platform="win", report_type="hang") == ([(back, 2, [0] * 5 + [2, 0])], 2)
+    assert ranking(platform="win", report_type="crash") == ([(steady, 14, [2] * 7)], 14)
+    assert ranking(platform="lin", report_type="crash") == ([(fresh, 40, [0] * 6 + [40])], 40)
+    assert ranking(platform="lin", report_type="hang") == ([], 0)
+    assert ranking(platform="win")[1] == 16 and ranking(report_type="any", platform="win") == ranking(platform="win")
+
+    page = get(server, "/topcrashers/", headers=BROWSER, product=history.product, days=7, platform="win",
+               report_type="hang").text
+    assert "2 crashes from" in page and "counted on one platform, hang reports only" in page
+    assert back in page and steady not in page
 
 
 def test_home_lists_the_product_with_its_trend_and_newest_version(server, history):

@@ -15,8 +15,10 @@ from crashflow import metrics
 from crashflow.aggregation import JOB_NAMES, JOBS
 from crashflow.aggregation.jobs import Job, JobContext, JobSkipped
 from crashflow.alerts import evaluate_after
+from crashflow.api.answers import OVERVIEW_DEPENDENCIES
 from crashflow.stores.errors import StoreUnavailable
 from crashflow.stores.factory import Stores
+from crashflow.web.precompute import precompute
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +77,10 @@ def run_job(
     start: dt.date | None = None,
     end: dt.date | None = None,
     now: dt.datetime | None = None,
+    precompute: bool = True,
 ) -> JobRun:
-    """Run job ``name`` for every day in [start, end] (inclusive), or its default window."""
+    """Run job ``name`` for every day in [start, end] (inclusive), or its default window;
+    then (``precompute``), if the overview pages read what it wrote, their answers."""
     if name not in BY_NAME:
         raise UnknownJob(f"unknown job {name!r}; jobs: {', '.join(JOB_NAMES)}, or all")
     job, settings, database = BY_NAME[name], stores.settings, stores.reports
@@ -126,6 +130,8 @@ def run_job(
                     _evaluate_alerts(connection, settings, name, end, now)
             finally:
                 connection.run("SELECT pg_advisory_unlock(:key)", key=_lock_key(name))
+        if precompute:
+            precompute_overview(stores, [run])
     except StoreUnavailable as error:
         if error.store != "postgres":
             raise
@@ -153,6 +159,18 @@ def _evaluate_alerts(connection, settings, job: str, day: dt.date, now: dt.datet
         evaluate_after(job, connection, settings, day, now)
     except Exception:
         log.exception("alert rules after %s failed", job)
+
+
+def precompute_overview(stores: Stores, runs: list[JobRun]) -> None:
+    """The overview pages' answers (``crashflow.web.precompute``), if one of ``runs`` may
+    have changed what they read (it finished, and wrote a table they read). A failure is
+    logged: the runs stand, and the pages compute what they need themselves."""
+    if not any(run.job in OVERVIEW_DEPENDENCIES and run.status in ("ok", "error") for run in runs):
+        return
+    try:
+        precompute(stores.settings, stores.reports)
+    except Exception:
+        log.exception("precomputing the overview's answers failed")
 
 
 def _record_end(connection, run: JobRun, run_id: int) -> None:
@@ -185,7 +203,7 @@ def run_jobs(stores: Stores, name: str, start=None, end=None, now=None) -> list[
     for job in names:
         started = time.monotonic()
         try:
-            runs.append(run_job(stores, job, start, end, now))
+            runs.append(run_job(stores, job, start, end, now, precompute=False))
         except Exception as error:  # Postgres down, say: recorded here, as job_runs cannot
             log.exception("job %s could not run", job)
             today = (now or dt.datetime.now(dt.timezone.utc)).date()
@@ -193,4 +211,5 @@ def run_jobs(stores: Stores, name: str, start=None, end=None, now=None) -> list[
         metrics.AGGREGATE_JOB_RUNS.labels(job, runs[-1].status).inc()
         metrics.AGGREGATE_JOB_SECONDS.labels(job).observe(time.monotonic() - started)
         metrics.AGGREGATE_ROWS_WRITTEN.labels(job).inc(runs[-1].rows_written or 0)
+    precompute_overview(stores, runs)
     return runs

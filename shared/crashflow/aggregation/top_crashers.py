@@ -31,6 +31,10 @@ SELECT product, version, process_type, signature, install_time, count(*) AS repo
        count(*) FILTER (WHERE platform = 'lin') AS lin,
        count(*) FILTER (WHERE platform = 'other') AS other,
        count(*) FILTER (WHERE report_type = 'hang') AS hangs,
+       count(*) FILTER (WHERE report_type = 'hang' AND platform = 'win') AS win_hangs,
+       count(*) FILTER (WHERE report_type = 'hang' AND platform = 'mac') AS mac_hangs,
+       count(*) FILTER (WHERE report_type = 'hang' AND platform = 'lin') AS lin_hangs,
+       count(*) FILTER (WHERE report_type = 'hang' AND platform = 'other') AS other_hangs,
        count(*) FILTER (WHERE uptime < {STARTUP_SECONDS}) AS startups
 FROM (
     SELECT coalesce(product, '') AS product, coalesce(version, '') AS version,
@@ -40,7 +44,12 @@ FROM (
 ) AS day_reports
 GROUP BY product, version, process_type, signature, install_time
 """
-COUNT_SUMS = "sum(reports), sum(win), sum(mac), sum(lin), sum(other), sum(hangs), sum(startups)"
+COUNT_SUMS = ("sum(reports), sum(win), sum(mac), sum(lin), sum(other), sum(hangs), sum(startups), "
+              "sum(win_hangs), sum(mac_hangs), sum(lin_hangs), sum(other_hangs)")
+# The count columns of the three tables, in COUNT_SUMS' order (install_count follows).
+COUNT_COLUMNS = ("report_count, win_count, mac_count, lin_count, other_count, hang_count, startup_count, "
+                 "win_hang_count, mac_hang_count, lin_hang_count, other_hang_count")
+SUMMED_COUNTS = ", ".join(f"sum({column})" for column in COUNT_COLUMNS.split(", "))
 SUM_DAYS = 7  # top_crashers_7_days
 
 
@@ -60,8 +69,7 @@ class TopCrashersJob(DayJob):
         connection.run("DELETE FROM top_crashers WHERE report_date = :day", day=day)
         connection.run(f"""
             INSERT INTO top_crashers
-                (report_date, product, version, process_type, signature, report_count,
-                 win_count, mac_count, lin_count, other_count, hang_count, startup_count, install_count)
+                (report_date, product, version, process_type, signature, {COUNT_COLUMNS}, install_count)
             SELECT :day, product, version, process_type, signature, {COUNT_SUMS}, count(install_time)
             FROM day_installs GROUP BY product, version, process_type, signature
         """, day=day)
@@ -70,13 +78,13 @@ class TopCrashersJob(DayJob):
         connection.run("DELETE FROM top_crashers_by_product WHERE report_date = :day", day=day)
         connection.run(f"""
             INSERT INTO top_crashers_by_product
-                (report_date, product, signature, report_count,
-                 win_count, mac_count, lin_count, other_count, hang_count, startup_count, install_count)
+                (report_date, product, signature, {COUNT_COLUMNS}, install_count)
             SELECT :day, product, signature, {COUNT_SUMS}, count(install_time)
             FROM (
                 SELECT product, signature, install_time, sum(reports) AS reports, sum(win) AS win,
                        sum(mac) AS mac, sum(lin) AS lin, sum(other) AS other, sum(hangs) AS hangs,
-                       sum(startups) AS startups
+                       sum(startups) AS startups, sum(win_hangs) AS win_hangs, sum(mac_hangs) AS mac_hangs,
+                       sum(lin_hangs) AS lin_hangs, sum(other_hangs) AS other_hangs
                 FROM day_installs GROUP BY product, signature, install_time
             ) AS installs
             GROUP BY product, signature
@@ -97,11 +105,8 @@ class TopCrashersJob(DayJob):
     def sum_window(self, connection, end_date: dt.date) -> int:
         connection.run("DELETE FROM top_crashers_7_days WHERE end_date = :end", end=end_date)
         connection.run(f"""
-            INSERT INTO top_crashers_7_days
-                (end_date, product, signature, report_count,
-                 win_count, mac_count, lin_count, other_count, hang_count, startup_count, install_count)
-            SELECT :end, product, signature, sum(report_count), sum(win_count), sum(mac_count),
-                   sum(lin_count), sum(other_count), sum(hang_count), sum(startup_count), sum(install_count)
+            INSERT INTO top_crashers_7_days (end_date, product, signature, {COUNT_COLUMNS}, install_count)
+            SELECT :end, product, signature, {SUMMED_COUNTS}, sum(install_count)
             FROM top_crashers_by_product
             WHERE report_date > CAST(:end AS date) - {SUM_DAYS} AND report_date <= :end
             GROUP BY product, signature

@@ -47,8 +47,7 @@ def top_crashers(services, call: Call) -> Reply:
             except ValueError as error:
                 raise BadRequest(str(error)) from None
 
-    key = ("TopCrashers", *sorted(arguments.items()))
-    return Reply(200, services.aggregates_cache.get_or_compute(key, rank))
+    return Reply(200, services.answers.get("TopCrashers", tuple(sorted(arguments.items())), rank))
 
 
 def crashes_per_day(services, call: Call) -> Reply:
@@ -69,29 +68,29 @@ def crashes_per_day(services, call: Call) -> Reply:
         if params.get(name):
             conditions.append(f"{name} = :{name}")
             values[name] = params[name]
-    def count() -> list:
+    def count() -> dict:
         with services.database.connection() as connection:
-            return connection.run(
+            rows = connection.run(
                 f"SELECT report_date, version, sum(report_count) FROM crashes_per_day "
                 f"WHERE {' AND '.join(conditions)} GROUP BY 1, 2 ORDER BY 1, 2",
                 **values,
             )
+        per_day = {from_date + dt.timedelta(days=n): 0 for n in range((to_date - from_date).days + 1)}
+        hits = []
+        for day, version, crashes in rows:
+            per_day[day] += int(crashes)
+            hits.append({"date": day.isoformat(), "version": version, "count": int(crashes)})
+        return {
+            "product": params["product"],
+            "from_date": from_date.isoformat(),
+            "to_date": to_date.isoformat(),
+            "hits": hits,
+            "days": [{"date": day.isoformat(), "count": crashes} for day, crashes in per_day.items()],
+            "total": sum(per_day.values()),
+        }
 
-    key = ("CrashesPerDay", *sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in values.items()))
-    rows = services.aggregates_cache.get_or_compute(key, count)
-    per_day = {from_date + dt.timedelta(days=n): 0 for n in range((to_date - from_date).days + 1)}
-    hits = []
-    for day, version, count in rows:
-        per_day[day] += int(count)
-        hits.append({"date": day.isoformat(), "version": version, "count": int(count)})
-    return Reply(200, {
-        "product": params["product"],
-        "from_date": from_date.isoformat(),
-        "to_date": to_date.isoformat(),
-        "hits": hits,
-        "days": [{"date": day.isoformat(), "count": count} for day, count in per_day.items()],
-        "total": sum(per_day.values()),
-    })
+    key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in values.items()))
+    return Reply(200, services.answers.get("CrashesPerDay", key, count))
 
 
 def latest_runs(database) -> list[dict]:

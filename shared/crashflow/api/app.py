@@ -4,6 +4,7 @@ Routing, the token gate and errors are ``crashflow.query_app``'s."""
 
 from __future__ import annotations
 
+from crashflow.api.answers import Answers
 from crashflow.api.priority import PriorityProcessing
 from crashflow.fields import FieldDefinitions
 from crashflow.settings import Settings
@@ -24,4 +25,5 @@ class Services:
         self.fields = FieldDefinitions.from_settings(settings)
         self.priority = PriorityProcessing(settings, self.queues)
         self.tokens = TokenCache(TokenStore(self.database), settings.api_token_cache_seconds)
-        self.aggregates_cache = TtlCache(settings.api_aggregates_cache_seconds)
+        self.answers = Answers(self.database, TtlCache(settings.api_aggregates_cache_seconds),
+                               read_stored=settings.api_precomputed_answers)

@@ -51,7 +51,8 @@ def version_key(version: str) -> tuple:
 
 
 def _cached(services, key, compute):
-    return services.aggregates_cache.get_or_compute(key, compute)
+    """The answer of endpoint ``key[0]`` for arguments ``key[1:]`` (``crashflow.api.answers``)."""
+    return services.answers.get(key[0], key[1:], compute)
 
 
 def products(services, call: Call) -> Reply:

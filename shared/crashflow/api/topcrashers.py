@@ -25,6 +25,18 @@ PLATFORM_COLUMNS = {
 # report type -> what the ranking counts (the tables keep every crash and its hangs)
 REPORT_TYPE_COUNTS = {"crash": "(report_count - hang_count)", "hang": "hang_count"}
 
+
+def count_expression(platform_column: str | None, report_type: str | None) -> str:
+    """What a ranking counts: every report, one platform's, one report type's, or one
+    report type's on one platform (hangs are also kept per platform: ``win_hang_count``)."""
+    if not platform_column:
+        return REPORT_TYPE_COUNTS[report_type] if report_type else "report_count"
+    if not report_type:
+        return platform_column
+    platform_hangs = platform_column.replace("_count", "_hang_count")
+    return platform_hangs if report_type == "hang" else f"({platform_column} - {platform_hangs})"
+
+
 # {is_current} tells the window's rows from the previous window's; {in_windows} selects both.
 RANKED_SQL = """
 WITH counts AS (
@@ -151,8 +163,7 @@ def ranked_top_crashers(
 
     Counts of a platform filter rank by that platform's crashes; hang, startup and install
     counts are then still those of every platform. A report type (``crash`` or ``hang``)
-    ranks by those reports alone (not with a platform: the tables do not split one by the
-    other). Install counts are the sum of each day's
+    ranks by those reports alone, on one platform too when both are given. Install counts are the sum of each day's
     distinct installations (an installation crashing on two days counts twice). Each
     signature comes with its crashes per day of the window (``daily``), first seen date
     and linked bugs.
@@ -163,18 +174,17 @@ def ranked_top_crashers(
         raise ValueError("product is required")
     if limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit!r}")
-    count_column = "report_count"
-    if report_type and report_type != "any":
-        if report_type not in REPORT_TYPE_COUNTS:
-            raise ValueError(f"unknown report type {report_type!r}; report types: crash, hang, any")
-        if platform:
-            raise ValueError("choose a platform or a report type, not both")
-        count_column = REPORT_TYPE_COUNTS[report_type]
-    elif platform:
+    if report_type == "any":
+        report_type = None
+    if report_type and report_type not in REPORT_TYPE_COUNTS:
+        raise ValueError(f"unknown report type {report_type!r}; report types: crash, hang, any")
+    platform_column = None
+    if platform:
         try:
-            count_column = PLATFORM_COLUMNS[platform.lower()]
+            platform_column = PLATFORM_COLUMNS[platform.lower()]
         except KeyError:
             raise ValueError(f"unknown platform {platform!r}; platforms: win, mac, lin, other") from None
+    count_column = count_expression(platform_column, report_type)
     end = end_date or dt.datetime.now(dt.timezone.utc).date()
     start = end - dt.timedelta(days=days - 1)
     previous_start = start - dt.timedelta(days=days)
@@ -232,7 +242,7 @@ def ranked_top_crashers(
         "versions": versions,
         "process_type": process_type,
         "platform": platform,
-        "report_type": report_type if report_type != "any" else None,
+        "report_type": report_type,
         "days": days,
         "start_date": start.isoformat(),
         "end_date": end.isoformat(),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from crashflow.api import aggregates, overview
-from crashflow.api.calls import Reply
+from crashflow.api.calls import Reply, today
 from crashflow.api.errors import BadRequest
 from crashflow.web.charts import top_versions, version_series
 from crashflow.web.page import Page
@@ -44,12 +44,32 @@ def job_status(page: Page) -> dict:
     return {"as_of": min(successes) if successes else None, "failed": failed, "never": never}
 
 
+def home_asks() -> dict:
+    """What the home page asks the API: (endpoint, parameters) by name."""
+    return {"products": (overview.products, {"days": HOME_DAYS})}
+
+
 def home_page(page: Page) -> Reply:
-    products = page.ask(overview.products, days=HOME_DAYS).body
+    products = page.ask(*home_asks()["products"]).body
     # For an empty install: where this machine's collect function listens (the README's line).
     host = page.request.host.rsplit(":", 1)[0] if page.request.host else "127.0.0.1"
     return page.render("home.html", nav="home", products=products, jobs=job_status(page),
                        submit_url=f"http://{host}:{page.services.settings.collect_port}/submit")
+
+
+def product_home_asks(product: str, days: int, end: dt.date) -> dict:
+    """What a product's home asks the API for the ``days`` days ending ``end``. The top
+    crashers are the top-crashers page's own ranking of that window (its first ten shown),
+    so that one answer serves both pages."""
+    window = dict(product=product, days=days)
+    return {
+        "per_day": (aggregates.crashes_per_day, dict(product=product, to_date=end.isoformat(),
+                                                     from_date=(end - dt.timedelta(days=days - 1)).isoformat())),
+        "ranking": (aggregates.top_crashers, window),
+        "new": (overview.new_signatures, window),
+        "explosive": (overview.explosive_signatures, window),
+        "regressions": (overview.regressions, window),
+    }
 
 
 def product_home_page(page: Page, product: str) -> Reply:
@@ -59,9 +79,8 @@ def product_home_page(page: Page, product: str) -> Reply:
         days = 0
     if days not in PRODUCT_DAYS:
         raise BadRequest(f"days must be one of {', '.join(map(str, PRODUCT_DAYS))}")
-    per_day = page.ask(aggregates.crashes_per_day, product=product,
-                       from_date=(_today() - dt.timedelta(days=days - 1)).isoformat(),
-                       to_date=_today().isoformat()).body
+    asks = product_home_asks(product, days, today())
+    per_day = page.ask(*asks["per_day"]).body
     start, end = dt.date.fromisoformat(per_day["from_date"]), dt.date.fromisoformat(per_day["to_date"])
     totals = {dt.date.fromisoformat(day["date"]): day["count"] for day in per_day["days"]}
     by_version: dict[dt.date, dict[str, int]] = {}
@@ -70,19 +89,11 @@ def product_home_page(page: Page, product: str) -> Reply:
         by_version.setdefault(dt.date.fromisoformat(hit["date"]), {})[hit["version"]] = hit["count"]
         version_totals[hit["version"]] = version_totals.get(hit["version"], 0) + hit["count"]
     graph = version_series(start, end, totals, by_version, top_versions(version_totals))
-    window = dict(product=product, days=days)
-    ranking = page.ask(aggregates.top_crashers, _results_number=TOP_CRASHERS, **window).body
-    lists = {
-        "new": page.ask(overview.new_signatures, **window).body,
-        "explosive": page.ask(overview.explosive_signatures, **window).body,
-        "regressions": page.ask(overview.regressions, **window).body,
-    }
+    ranking = page.ask(*asks["ranking"]).body
+    ranking = {**ranking, "crashes": ranking["crashes"][:TOP_CRASHERS]}
+    lists = {name: page.ask(*asks[name]).body for name in ("new", "explosive", "regressions")}
     return page.render(
         "product_home.html", nav="home", product=product, days=days, day_choices=PRODUCT_DAYS,
         per_day=per_day, graph=graph, ranking=ranking, lists=lists, jobs=job_status(page),
         dates=signature_dates(per_day["from_date"], per_day["to_date"]),
         newest_version=max(version_totals, key=overview.version_key) if version_totals else None)
-
-
-def _today() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()

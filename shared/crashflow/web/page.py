@@ -19,7 +19,7 @@ from crashflow.api.calls import Call, Reply
 from crashflow.api.redaction import WITHHELD_KEY
 from crashflow.api.supersearch import join_value
 from crashflow.fields import PII_PERMISSION
-from crashflow.web.format import FILTERS
+from crashflow.web.format import FILTERS, sparkline
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("crashflow.web", "templates"),
@@ -37,6 +37,7 @@ def _defined(function):
 
 
 TEMPLATES.filters.update({name: _defined(function) for name, function in FILTERS.items()})
+TEMPLATES.globals["sparkline"] = sparkline
 # Carried from page to page in every link (SuperSearch's own names), so that a product,
 # version or date range chosen once stays chosen.
 CARRIED = ("product", "version", "date")
@@ -67,6 +68,14 @@ class PageRequest:
     args: MultiDict
     form: MultiDict = field(default_factory=MultiDict)
     headers: dict = field(default_factory=dict)
+
+
+def ask(services, permissions: frozenset[str], endpoint, params=(), form=(), **named) -> Reply:
+    """``endpoint`` (an API endpoint function) called as a caller with ``permissions``, with
+    ``params`` and ``named`` as its query string (and ``form`` as its form)."""
+    pairs = list(params.items() if hasattr(params, "items") else params) + list(named.items())
+    request = PageRequest(MultiDict([(name, str(value)) for name, value in pairs]), MultiDict(form))
+    return endpoint(services, Call(request, permissions))
 
 
 def query_string(params) -> str:
@@ -124,9 +133,7 @@ class Page:
     def ask(self, endpoint, params=(), form=(), **named) -> Reply:
         """``endpoint`` (an API endpoint function) with ``params`` and ``named`` as its
         query string (and ``form`` as its form)."""
-        pairs = list(params.items() if hasattr(params, "items") else params) + list(named.items())
-        request = PageRequest(MultiDict([(name, str(value)) for name, value in pairs]), MultiDict(form))
-        return endpoint(self.services, Call(request, self.permissions))
+        return ask(self.services, self.permissions, endpoint, params, form, **named)
 
     # -- links
 
@@ -151,6 +158,13 @@ class Page:
         pairs += given
         query = query_string(pairs)
         return f"{path}?{query}" if query else path
+
+    def links(self, path: str, name: str, values, **rest) -> dict:
+        """``link(path, carry=False, name=value, **rest)`` for each of ``values``, by value:
+        the rest encoded once (a page of fifty signatures links each to its signature page)."""
+        common = query_string(rest.items())
+        return {value: f"{path}?{urlencode([(name, str(value))])}" + (f"&{common}" if common else "")
+                for value in values}
 
     def nav_link(self, item: NavItem) -> str:
         return self.link(item.path, [(n, v) for n, v in self.carried() if n in item.carries], carry=False)

@@ -1,7 +1,8 @@
 """API tokens in the browser ``/tokens/``: the signed-in user's own token (permissions,
 expiry); with ``manage_tokens``, every token (never its secret), a form that makes one (its
 permissions, expiry and a note saying whom it is for; the new token is shown once, on the
-answer to the form) and a Revoke button for each live one; and the audit trail of every
+answer to the form) and a Revoke button for each live one but the user's own (revoking it
+would lock them out); and the audit trail of every
 token made or revoked (who, when, what)."""
 
 from __future__ import annotations
@@ -86,7 +87,12 @@ def revoke_token(page: Page, token_id: int) -> Reply:
         raise Forbidden("revoking tokens needs a token with manage_tokens")
     store = _store(page)
     me = store.info(_own_token(page) or "")
-    if store.revoke_id(token_id, me.id if me else None):
+    if me and me.id == token_id:
+        # It would sign this user out for good, with no token left to sign in with.
+        page.session.flash(f"Token #{token_id} is the one you are signed in with: revoking it would lock you out, "
+                           "so it was not revoked. Sign in with another token that has manage_tokens to revoke "
+                           "it, or run `crashflow token revoke TOKEN`.")
+    elif store.revoke_id(token_id, me.id if me else None):
         page.session.flash(f"Token #{token_id} revoked: whoever signed in with it is signed out on their next page.")
     else:
         page.session.flash(f"Token #{token_id} was already revoked (or does not exist).")

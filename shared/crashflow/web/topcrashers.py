@@ -17,13 +17,22 @@ PICKER_DAYS = 28
 PARAMS = ("product", "version", "days", "process_type", "platform", "report_type")
 
 
+def top_crashers_asks(params: dict) -> dict:
+    """What the page asks the API for the form's ``params`` (those given)."""
+    asks = {"products": (overview.products, {"days": PICKER_DAYS})}
+    if params.get("product"):
+        asks["ranking"] = (aggregates.top_crashers, [(name, params[name]) for name in PARAMS if params.get(name)])
+    return asks
+
+
 def top_crashers_page(page: Page) -> Reply:
     params = {name: page.args.get(name, "") for name in PARAMS}
-    products = page.ask(overview.products, days=PICKER_DAYS).body["hits"]
+    asks = top_crashers_asks(params)
+    products = page.ask(*asks["products"]).body["hits"]
     values = dict(nav="topcrashers", params=params, window_days=WINDOW_DAYS, ranking=None, products=products)
     if not params["product"]:
         return page.render("topcrashers.html", **values)
-    ranking = page.ask(aggregates.top_crashers, [(name, value) for name, value in params.items() if value]).body
+    ranking = page.ask(*asks["ranking"]).body
     settings = page.services.settings
     bugs = {crash["signature"]: [(bug, bug_link(settings, bug)) for bug in crash["bugs"]] for crash in ranking["crashes"]}
     values.update(ranking=ranking, dates=signature_dates(ranking["start_date"], ranking["end_date"]), bugs=bugs,

@@ -109,12 +109,16 @@ function drawChart(element) {
   const seriesColumns = headers.map((cell, index) => [cell, index]).filter(([cell]) => "series" in cell.dataset);
   const bodyRows = [...table.tBodies[0].rows];
   const days = bodyRows.map((row) => Date.parse(row.cells[0].dataset.day + "T00:00:00Z") / 1000);
+  if (!days.length) return;
   const data = [days, ...seriesColumns.map(([, index]) => bodyRows.map((row) => Number(row.cells[index].dataset.value)))];
   const day = (seconds) => new Date(seconds * 1000).toISOString().slice(0, 10);
-  // The legend shows the values under the cursor, and nothing (not uPlot's "--") elsewhere.
-  const series = [{ label: "Day", value: (plot, value) => (value == null ? "" : day(value)) }, ...seriesColumns.map(([cell], n) => ({
+  // The legend shows the values of the day under the cursor, and the latest day's while
+  // the cursor is elsewhere (uPlot would show "--").
+  const last = days.length - 1;
+  const shown = (sidx, value, idx) => (idx == null ? data[sidx][last] : value);
+  const series = [{ label: "Day", value: (plot, value, sidx, idx) => day(shown(0, value, idx)) }, ...seriesColumns.map(([cell], n) => ({
     label: cell.textContent.trim(),
-    value: (plot, value) => (value == null ? "" : value.toLocaleString("en-US")),
+    value: (plot, value, sidx, idx) => shown(sidx, value, idx).toLocaleString("en-US"),
     stroke: PALETTE[n % PALETTE.length],
     width: 2,
     points: { show: days.length <= 31 },
