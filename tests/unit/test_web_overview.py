@@ -78,3 +78,25 @@ def test_an_empty_install_says_how_to_send_the_first_crash():
     assert "-F upload_file_minidump=@tests/data/minidumps/test.dmp" in html
     assert "http://crash.example:8001/submit" in html
     assert "the aggregation jobs have not run yet" in html
+
+
+def test_what_a_ranking_counts():
+    from crashflow.api.topcrashers import count_expression
+
+    assert count_expression(None, None) == "report_count"
+    assert count_expression(None, "hang") == "hang_count"
+    assert count_expression(None, "crash") == "(report_count - hang_count)"
+    assert count_expression("win_count", None) == "win_count"
+    assert count_expression("lin_count", "hang") == "lin_hang_count"
+    assert count_expression("mac_count", "crash") == "(mac_count - mac_hang_count)"
+
+
+def test_a_sparkline_names_its_counts_and_marks_the_last_day():
+    from crashflow.web.format import sparkline
+
+    svg = str(sparkline([0, 5, 10], "2026-11-28", what="Crashes <of> X"))
+    assert 'data-counts="0,5,10"' in svg
+    assert 'aria-label="Crashes &lt;of&gt; X per day from 2026-11-28: 0, 5, 10"' in svg
+    assert '<polyline points="0,23 60,12 120,1" class="spark-line"/>' in svg
+    assert svg.endswith('<circle cx="120" cy="1" r="2" class="spark-dot"/></svg>')
+    assert "polyline" not in str(sparkline([4], "2026-11-30"))  # one day: a dot, no line

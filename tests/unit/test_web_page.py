@@ -37,3 +37,23 @@ def test_split_withheld():
     assert Caller().split_withheld(odd) == (odd, None)
     # With view_pii there is no note: a crash's own annotation of that name stays.
     assert Caller("view_pii").split_withheld(answer) == (answer, None)
+
+
+class Linker:
+    """What ``Page.link`` and ``Page.links`` need of a page: no carried parameters."""
+
+    def carried(self):
+        return []
+
+    link = Page.link
+    links = Page.links
+
+
+def test_links_are_link_for_each_value():
+    page = Linker()
+    rest = dict(product="Fire fox", version=["1.0", "2.0b1"], date=[">=2026-11-24", "<2026-12-01"])
+    signatures = ["js::RunScript", "a & b | <c>", "OOM | small"]
+    assert page.links("/signature/", "signature", signatures, **rest) == {
+        signature: page.link("/signature/", carry=False, signature=signature, **rest) for signature in signatures}
+    assert page.links("/signature/", "signature", ["x"], product="P", version=None) == {
+        "x": page.link("/signature/", carry=False, signature="x", product="P", version=None)}
