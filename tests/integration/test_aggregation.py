@@ -276,10 +276,10 @@ def test_a_job_whose_connection_dies_keeps_its_error_and_the_next_job_runs(backf
 def test_run_jobs_goes_on_when_a_job_cannot_start(backfilled, monkeypatch):
     from crashflow.aggregation import runner
 
-    def broken(stores, name, *args):
+    def broken(stores, name, *args, **options):
         if name == "crashes_per_day":
             raise OSError("no route to Postgres")
-        return real(stores, name, *args)
+        return real(stores, name, *args, **options)
 
     real = runner.run_job
     monkeypatch.setattr(runner, "run_job", broken)
