@@ -91,7 +91,7 @@ def revoke_token(page: Page, token_id: int) -> Reply:
         # It would sign this user out for good, with no token left to sign in with.
         page.session.flash(f"Token #{token_id} is the one you are signed in with: revoking it would lock you out, "
                            "so it was not revoked. Sign in with another token that has manage_tokens to revoke "
-                           "it, or run `crashflow token revoke TOKEN`.")
+                           "it, or revoke it on the command line (crashflow token revoke TOKEN).")
     elif store.revoke_id(token_id, me.id if me else None):
         page.session.flash(f"Token #{token_id} revoked: whoever signed in with it is signed out on their next page.")
     else:
