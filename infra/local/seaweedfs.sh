@@ -72,7 +72,11 @@ start() {
   # requests are checked against it, as AWS would. Telemetry (on by default) and the
   # Iceberg and Lance catalogue ports are turned off; the run directory is the working
   # directory, so that no stray filer.toml or master.toml is picked up.
-  (cd "$HOME_DIR" && start_bg seaweedfs env AWS_ACCESS_KEY_ID="${CRASHFLOW_AWS_ACCESS_KEY_ID:-testing}" \
+  # A new bucket (a collection) takes one volume, not SeaweedFS's default seven: with
+  # -volume.max=0 the volume slots are the free disk in GB, so seven a bucket left room for
+  # only a few buckets (56 slots: 8 buckets here), and then every write to a new bucket
+  # failed with InternalError ("No writable volumes and no free volumes left").
+  (cd "$HOME_DIR" && start_bg seaweedfs env WEED_MASTER_VOLUME_GROWTH_COPY_1=1 AWS_ACCESS_KEY_ID="${CRASHFLOW_AWS_ACCESS_KEY_ID:-testing}" \
     AWS_SECRET_ACCESS_KEY="${CRASHFLOW_AWS_SECRET_ACCESS_KEY:-testing}" "$BIN" server -dir="$DATA" -ip="$HOST" -ip.bind="$HOST" \
       -master.port="$MASTER_PORT" -master.port.grpc=$((MASTER_PORT + 10000)) \
       -master.telemetry=false -master.volumeSizeLimitMB=1024 -volume.max=0 \
