@@ -22,8 +22,9 @@ Recovery after faults takes seconds, not the queue's visibility timeout:
   messages whose delivery failed so are held meanwhile (their leases extended) and
   delivered first once process is healthy: the crashes that failed during an outage are
   processed as soon as the part is back, not behind every crash queued while it was down.
-  A delivery that got no answer while process is healthy again at once (a worker killed
-  and replaced) is retried at once, first, once. A crash that fails while process is healthy
+  A delivery that got no answer or a 503 while process is healthy again at once (a worker
+  killed and replaced; a store that came back as the delivery failed) is retried at once,
+  first, once. A crash that fails while process is healthy
   is retried after the backoff and, in the end, dead-lettered as before.
 """
 
@@ -84,8 +85,8 @@ class Schedule:
 class Delivery(enum.Enum):
     DONE = "done"  # a 2xx: delete the message
     FAILED = "failed"  # process refused this message: retry it after a backoff
-    OUTAGE = "outage"  # a store down (503): wait until process is healthy
-    UNREACHABLE = "unreachable"  # no answer: the same, and if process is healthy at once, retry once at once
+    OUTAGE = "outage"  # a store down (503): wait until process is healthy (if it is at once, retry once at once)
+    UNREACHABLE = "unreachable"  # no answer: the same
 
 
 OUTAGES = (Delivery.OUTAGE, Delivery.UNREACHABLE)
@@ -221,10 +222,12 @@ class Relay:
             # Held, not retried after the backoff: delivered first once process is back.
             held = [message for message in failed if outcomes[message.receipt_handle] in OUTAGES]
         else:
-            # No answer, yet process answers its heartbeat at once (say, a worker killed
-            # mid-delivery that gunicorn replaced): a message's first such failure is
-            # delivered again at once, first in line; a second one takes the backoff's way.
-            held = [message for message in failed if outcomes[message.receipt_handle] is Delivery.UNREACHABLE
+            # No answer or a 503, yet process answers its heartbeat at once (say, a worker
+            # killed mid-delivery that gunicorn replaced, or HBase back just as the delivery
+            # timed out): a message's first such failure is delivered again at once, first
+            # in line, not after the backoff behind the backlog of the outage; a second one
+            # takes the backoff's way.
+            held = [message for message in failed if outcomes[message.receipt_handle] in OUTAGES
                     and message.receipt_handle not in self._retried_at_once]
             self._retried_at_once.update(message.receipt_handle for message in held)
         if held:

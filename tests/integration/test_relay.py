@@ -104,7 +104,9 @@ def test_failures_are_retried_then_dead_lettered_then_redriven(relay_settings, m
                 time.sleep(0.3)
         finally:
             relay.close()
-        assert peer.received.count("doomed") == 2  # queue_max_receives tries, then dead
+        # queue_max_receives receives, then dead; each receive's 503 (process healthy) is tried
+        # once more at once
+        assert peer.received.count("doomed") == 4
         assert queues.count(DEAD_LETTER) == 1
     finally:
         peer.close()
@@ -227,6 +229,26 @@ def test_a_blip_while_process_stays_healthy_is_retried_at_once_and_first(relay_s
             assert relay.drain_once() == 0 and not relay.outage
             peer.status = 200
             assert relay.drain_once() == 1 and peer.received == ["blip", "blip"]
+            assert relay.drain_once() == 1 and peer.received[2] == "later"
+        finally:
+            relay.close()
+    finally:
+        peer.close()
+
+
+def test_a_503_while_process_is_healthy_again_is_retried_at_once_and_first(relay_settings):
+    # The 10,000-crash chaos run: HBase came back just as a delivery timed out on it (503,
+    # the heartbeat 200 a moment later); after the backoff it waited behind the outage's backlog.
+    peer = Peer(503)
+    try:
+        settings, queues = blip_settings(relay_settings, peer)
+        for body in ("timed-out", "later"):
+            queues.publish("standard", body)
+        relay = Relay(settings, workers=1)
+        try:
+            assert relay.drain_once() == 0 and not relay.outage
+            peer.status = 200
+            assert relay.drain_once() == 1 and peer.received == ["timed-out", "timed-out"]
             assert relay.drain_once() == 1 and peer.received[2] == "later"
         finally:
             relay.close()
