@@ -136,7 +136,13 @@ function drawChart(element) {
     tzDate: (seconds) => window.uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC"),
   };
   const plot = new window.uPlot(options, data, element);
-  window.addEventListener("resize", () => plot.setSize({ width: element.clientWidth, height: 320 }));
+  // Follow the element's width (a narrower window, a wider one): uPlot draws at a fixed size.
+  let width = element.clientWidth;
+  new ResizeObserver(() => {
+    if (element.clientWidth === width) return; // the legend's height changed, not the width
+    width = element.clientWidth;
+    plot.setSize({ width, height: 320 });
+  }).observe(element);
 }
 
 // -- Sortable tables: each header marked data-sort becomes a button that orders the rows by
