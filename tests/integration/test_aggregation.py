@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 from click.testing import CliRunner
-from conftest import REPO, FunctionServer, free_port
+from conftest import REPO, TEST_NAMESPACE, FunctionServer, free_port
 
 from crashflow.aggregation.runner import _lock_key, run_job, run_jobs
 from crashflow.aggregation.signatures import new_signatures
@@ -625,7 +625,8 @@ def test_aggregate_answers_dockerflow_endpoints(functions):
 
 def test_aggregate_heartbeat_is_503_while_a_store_is_down(stack):
     port = free_port()
-    server = FunctionServer("aggregate", port, dict(os.environ, CRASHFLOW_HBASE_THRIFT_PORT=str(free_port())))
+    server = FunctionServer("aggregate", port, dict(os.environ, CRASHFLOW_NAMESPACE=TEST_NAMESPACE,
+                                                    CRASHFLOW_HBASE_THRIFT_PORT=str(free_port())))
     try:
         server.wait_ready()
         health = requests.get(f"{server.url}/__heartbeat__", timeout=120)
