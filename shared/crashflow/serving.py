@@ -11,7 +11,9 @@ app (``functions_framework.create_app``) and server, and adds what operating it 
   ``heartbeat()``: the others answer them in their handlers;
 - gunicorn's control socket where it is asked for (locally, one per function under the
   state folder), and none otherwise: by default every gunicorn on a machine takes the same
-  ``~/.gunicorn/gunicorn.ctl`` and the last one started wins it.
+  ``~/.gunicorn/gunicorn.ctl`` and the last one started wins it;
+- the query function's worker processes (``CRASHFLOW_QUERY_WORKERS``): the others keep
+  functions-framework's one.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def prepare_metrics_dir(directory: str | None, target: str) -> Path:
     return path
 
 
-def gunicorn_options(control_socket: str | None) -> dict:
+def gunicorn_options(target: str, control_socket: str | None) -> dict:
     """What crashflow adds to functions-framework's gunicorn options."""
     from prometheus_client import multiprocess
 
@@ -59,6 +61,12 @@ def gunicorn_options(control_socket: str | None) -> dict:
         options["control_socket"] = str(control_socket)
     else:
         options["control_socket_disable"] = True
+    if target == "query":
+        from crashflow.settings import get_settings
+
+        # Its pages render in Python, which runs one thread at a time in a process: with
+        # one process, concurrent page views wait for each other's rendering while cores idle.
+        options["workers"] = get_settings().query_workers
     return options
 
 
@@ -98,4 +106,4 @@ def serve(target: str, source: str, host: str, port: int, control_socket: str | 
     metrics.instrument_app(app, target, getattr(module, "request_endpoint", None))
     if hasattr(module, "heartbeat"):
         add_health_routes(app, module.heartbeat)
-    create_server(app, False, **gunicorn_options(control_socket)).run(host, port)
+    create_server(app, False, **gunicorn_options(target, control_socket)).run(host, port)

@@ -159,7 +159,8 @@ class Settings(BaseSettings):
     protected_fields: list[str] = []
     # How long a token's permissions are trusted without asking Postgres (revocation delay).
     api_token_cache_seconds: float = 10
-    # Requests per minute per client address (no token) and per token; 0 turns a limit off.
+    # Requests per minute per client address (no token) and per token, counted by each query
+    # process (query_workers of them per instance); 0 turns a limit off.
     api_rate_limit_per_minute: int = 600
     api_token_rate_limit_per_minute: int = 6000
     # Take the client address from the last X-Forwarded-For entry (behind a trusted proxy).
@@ -181,6 +182,11 @@ class Settings(BaseSettings):
     # product faceted by signature: 72 ms of CPU in one process, about 165 ms over three), so
     # under concurrent searches every one is slower. Raise it where the database has idle cores.
     api_search_parallel_workers: int = Field(default=0, ge=0)
+    # gunicorn worker processes of the query function. A process renders one page at a time
+    # (Python's interpreter lock), so on the UI bench's 2 cores two processes answer the
+    # overview pages in about two thirds of the time under 4 concurrent clients. Each process
+    # keeps its own memory caches and rate-limit buckets (see api_rate_limit_per_minute).
+    query_workers: int = Field(default=2, ge=1)
 
     # Web UI. The key that signs session cookies; unset, the query function's instances
     # share one random key kept in Postgres (web_secrets). Set it to sign with your own.
