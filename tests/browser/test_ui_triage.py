@@ -116,3 +116,5 @@ def test_reprocess_from_the_report_page(tab, stack, functions, triage):
     page.reload()
     history = page.locator("table.details tr", has=page.get_by_text("Processing history"))
     assert history.locator("li").count() == 2  # the first run, then this result
+    latest = history.locator("li").last.inner_text()
+    assert "default rules" in latest and "(this result)" in latest, latest

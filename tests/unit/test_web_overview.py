@@ -77,7 +77,7 @@ def test_an_empty_install_says_how_to_send_the_first_crash():
     assert "No crashes in the last 7 days" in html and "<table" not in html
     assert "-F upload_file_minidump=@tests/data/minidumps/test.dmp" in html
     assert "http://crash.example:8001/submit" in html
-    assert "the aggregation jobs have not run yet" in html
+    assert "No numbers yet: the aggregation jobs have not run" in html
 
 
 def test_what_a_ranking_counts():
