@@ -3,7 +3,8 @@
 Loads query.py's data set in a namespace of its own (dropped at the end): ``--reports``
 report rows over 30 days (reportgen's COPY loader), the signatures job's first dates, and
 ``--crashes`` synthetic processed crashes in HBase. Then, with ``--clients`` clients at once
-against a query function served as deployed, measures each page (goal: p95 <= 300 ms):
+against a query function served as deployed (``crashflow serve``: its gunicorn with
+``CRASHFLOW_QUERY_WORKERS`` processes, 2 by default), measures each page (goal: p95 <= 300 ms):
 
 - report: ``/report/index/<id>``, the details tab (one HBase read, the signature's bugs),
   and each tab a triager opens next, each a page of its own: ``report_crashing_thread``,
