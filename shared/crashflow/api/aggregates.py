@@ -11,6 +11,9 @@ from crashflow.api.search_sql import as_json_value
 from crashflow.api.topcrashers import WINDOW_DAYS, ranked_top_crashers
 
 MAX_TOP_CRASHERS = 1000
+# Part of every TopCrashers answer's name: bumped when the answer gains a field, so that
+# answers stored in the old shape (``overview_answers``) are computed again, not read.
+TOP_CRASHERS_SHAPE = 2
 MAX_DAYS_PER_DAY = 366
 DEFAULT_DAYS_PER_DAY = 7
 
@@ -47,7 +50,8 @@ def top_crashers(services, call: Call) -> Reply:
             except ValueError as error:
                 raise BadRequest(str(error)) from None
 
-    return Reply(200, services.answers.get("TopCrashers", tuple(sorted(arguments.items())), rank))
+    return Reply(200, services.answers.get("TopCrashers", (*sorted(arguments.items()), ("shape", TOP_CRASHERS_SHAPE)),
+                                             rank))
 
 
 def crashes_per_day(services, call: Call) -> Reply:

@@ -50,6 +50,13 @@ def version_key(version: str) -> tuple:
     return tuple(key) + ((1, 0, ""),)
 
 
+def product_has_reports(services, product: str) -> bool:
+    """Whether this install ever received a crash of ``product`` (kept or not yet aggregated)."""
+    with services.database.connection() as connection:
+        rows = connection.run("SELECT EXISTS (SELECT 1 FROM reports WHERE product = :product)", product=product)
+    return bool(rows[0][0])
+
+
 def _cached(services, key, compute):
     """The answer of endpoint ``key[0]`` for arguments ``key[1:]`` (``crashflow.api.answers``)."""
     return services.answers.get(key[0], key[1:], compute)

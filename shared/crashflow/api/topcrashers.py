@@ -58,11 +58,12 @@ WITH counts AS (
            rank() OVER (ORDER BY current DESC NULLS LAST) AS rank,
            rank() OVER (ORDER BY previous DESC NULLS LAST) AS previous_rank,
            sum(current) OVER ()::bigint AS total,
-           sum(previous) OVER ()::bigint AS previous_total
+           sum(previous) OVER ()::bigint AS previous_total,
+           count(*) FILTER (WHERE current > 0) OVER () AS signatures
     FROM counts
 )
 SELECT signature, rank, current, previous, previous_rank, total, previous_total,
-       win, mac, lin, other, hang, startup, installs
+       win, mac, lin, other, hang, startup, installs, signatures
 FROM ranked
 WHERE current > 0
 ORDER BY rank, signature
@@ -166,7 +167,8 @@ def ranked_top_crashers(
     ranks by those reports alone, on one platform too when both are given. Install counts are the sum of each day's
     distinct installations (an installation crashing on two days counts twice). Each
     signature comes with its crashes per day of the window (``daily``), first seen date
-    and linked bugs.
+    and linked bugs. ``signatures`` says how many signatures crashed in the window (the
+    ranking shows the first ``limit`` of them), ``total`` how many crashes they all had.
     """
     if days not in WINDOW_DAYS:
         raise ValueError(f"days must be one of {', '.join(map(str, WINDOW_DAYS))}, not {days!r}")
@@ -210,9 +212,10 @@ def ranked_top_crashers(
     )
     # No row means no crash in the window at all.
     total = int(rows[0][5]) if rows else 0
+    signature_count = int(rows[0][14]) if rows else 0
     crashes = []
     for (signature, rank, current, previous, previous_rank, _, previous_total,
-         win, mac, lin, other, hang, startup, installs) in rows:
+         win, mac, lin, other, hang, startup, installs, _) in rows:
         was_there = bool(previous)
         crashes.append({
             "rank": rank,
@@ -247,6 +250,8 @@ def ranked_top_crashers(
         "start_date": start.isoformat(),
         "end_date": end.isoformat(),
         "total": total,
+        # Every signature of the window, of which ``crashes`` holds the top ``limit``.
+        "signatures": signature_count,
         "crashes": crashes,
     }
 

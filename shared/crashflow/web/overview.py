@@ -16,6 +16,10 @@ from crashflow.web.page import Page
 
 HOME_DAYS = 7
 PRODUCT_DAYS = (7, 14, 28)
+# The products a page offers (the top crashers' picker, an unknown product's 404 page):
+# those with crashes in this many days, most crashes first.
+PICKER_DAYS = 28
+RECENT_PRODUCTS = (overview.products, {"days": PICKER_DAYS})
 TOP_CRASHERS = 10
 # The jobs whose tables the overview pages read, and what each gives them.
 OVERVIEW_JOBS = {
@@ -42,6 +46,23 @@ def job_status(page: Page) -> dict:
     failed = [{**run, "gives": OVERVIEW_JOBS[run["job"]]} for run in relevant if run["status"] == "failed"]
     never = [OVERVIEW_JOBS[job] for job in OVERVIEW_JOBS if job not in runs or not runs[job]["last_success"]]
     return {"as_of": min(successes) if successes else None, "failed": failed, "never": never}
+
+
+def nearest_product_days(days: int) -> int:
+    """The product home's window nearest to ``days`` (top crashers' 1 and 3 days: 7)."""
+    return min(PRODUCT_DAYS, key=lambda choice: (abs(choice - days), choice))
+
+
+def product_not_found(page: Page, product: str, recent: list[dict] | None = None) -> Reply | None:
+    """The 404 page for a product this install never received a crash of (it lists the
+    products with recent crashes, ``recent`` if the caller asked already); None for a known
+    product. The API answers such a product with empty lists, as it always has."""
+    if recent is None:
+        recent = page.ask(*RECENT_PRODUCTS).body["hits"]
+    if any(hit["product"] == product for hit in recent) or overview.product_has_reports(page.services, product):
+        return None
+    return page.error(404, f"No crash of a product named “{product}” was ever received here.",
+                      known_products=[hit["product"] for hit in recent], known_days=PICKER_DAYS)
 
 
 def home_asks() -> dict:
@@ -79,6 +100,9 @@ def product_home_page(page: Page, product: str) -> Reply:
         days = 0
     if days not in PRODUCT_DAYS:
         raise BadRequest(f"days must be one of {', '.join(map(str, PRODUCT_DAYS))}")
+    missing = product_not_found(page, product)
+    if missing:
+        return missing
     asks = product_home_asks(product, days, today())
     per_day = page.ask(*asks["per_day"]).body
     start, end = dt.date.fromisoformat(per_day["from_date"]), dt.date.fromisoformat(per_day["to_date"])
@@ -92,8 +116,11 @@ def product_home_page(page: Page, product: str) -> Reply:
     ranking = page.ask(*asks["ranking"]).body
     ranking = {**ranking, "crashes": ranking["crashes"][:TOP_CRASHERS]}
     lists = {name: page.ask(*asks[name]).body for name in ("new", "explosive", "regressions")}
+    dates = signature_dates(per_day["from_date"], per_day["to_date"])
+    # The header's Top crashers and Super Search links keep this product and window.
+    page.context.update(product=product, days=days, date=dates)
     return page.render(
         "product_home.html", nav="home", product=product, days=days, day_choices=PRODUCT_DAYS,
         per_day=per_day, graph=graph, ranking=ranking, lists=lists, jobs=job_status(page),
-        dates=signature_dates(per_day["from_date"], per_day["to_date"]),
+        dates=dates,
         newest_version=max(version_totals, key=overview.version_key) if version_totals else None)

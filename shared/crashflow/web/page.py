@@ -56,7 +56,7 @@ class NavItem:
 NAV = [
     NavItem("home", "Products", "/", ()),
     NavItem("search", "Super Search", "/search/", CARRIED),
-    NavItem("topcrashers", "Top crashers", "/topcrashers/", ("product", "version")),
+    NavItem("topcrashers", "Top crashers", "/topcrashers/", ("product", "version", "days")),
     NavItem("documentation", "API", "/documentation/", ()),
 ]
 
@@ -99,6 +99,10 @@ class Page:
         self.session = session
         self.permissions = permissions
         self.notices = list(notices or [])
+        # What the page is about that its query string does not say (a product home's
+        # product is in its path; its window is a number of days, Super Search's a date
+        # range): the header's links carry these as well.
+        self.context: dict = {}
         notice = session.take_notice()
         if notice:
             self.notices.insert(0, notice)
@@ -167,7 +171,12 @@ class Page:
                 for value in values}
 
     def nav_link(self, item: NavItem) -> str:
-        return self.link(item.path, [(n, v) for n, v in self.carried() if n in item.carries], carry=False)
+        """The header's link to ``item``, with what this page has of the parameters it takes."""
+        pairs = []
+        for name in item.carries:
+            values = [value for value in self.args.getlist(name) if value] or self.context.get(name)
+            pairs.append((name, values or None))
+        return self.link(item.path, pairs, carry=False)
 
     def here(self, **changes) -> str:
         """This page's URL with ``changes`` (None removes a parameter)."""
@@ -187,10 +196,11 @@ class Page:
         html = TEMPLATES.get_template(template).render(page=self, version=__version__, **values)
         return Reply(status, html, {"Content-Type": HTML, **(headers or {})})
 
-    def error(self, status: int, message: str, headers=None) -> Reply:
-        """The UI's error page: the status in its title, the reason in words."""
+    def error(self, status: int, message: str, headers=None, **values) -> Reply:
+        """The UI's error page: the status in its title, the reason in words (``values``:
+        more for the template, such as ``known_products``)."""
         return self.render("error.html", status, headers, code=status,
-                           title=http.HTTPStatus(status).phrase, message=message)
+                           title=http.HTTPStatus(status).phrase, message=message, **values)
 
     def redirect(self, location: str, status: int = 303) -> Reply:
         return Reply(status, "", {"Location": location, "Content-Type": HTML})
