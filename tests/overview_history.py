@@ -96,3 +96,23 @@ def build_history(settings, label: str) -> History:
         run = run_job(stores, job, today - dt.timedelta(days=30), today)
         assert (run.status, run.error) == ("ok", None), job
     return history
+
+
+def build_many_signatures(settings, label: str, count: int) -> tuple[str, dict[str, int]]:
+    """A product of its own with ``count`` signatures crashing today (signature n: n % 3 + 1
+    crashes; each a long one, of several frames), the jobs run over today; (product,
+    crashes by signature)."""
+    stamp = f"{int(time.time() * 1000)}"
+    product = f"{label}{stamp}"
+    today = dt.datetime.now(UTC).date()
+    crashes = {}
+    stores = Stores.from_settings(settings, "jobs")
+    for n in range(count):
+        signature = f"mozglue.dll@0x{n:04x}{stamp[-4:]} | xul.dll@0x1eef{n:02d} | Frame{n}::RunEventLoop | kernelbase.dll@0x5ccd"
+        crashes[signature] = n % 3 + 1
+        for row in crash_rows(today, product, signature, crashes[signature], "1.0"):
+            stores.reports.upsert_report(row)
+    for job in JOBS:
+        run = run_job(stores, job, today, today)
+        assert (run.status, run.error) == ("ok", None), job
+    return product, crashes

@@ -22,7 +22,7 @@ from crashflow.aggregation.runner import run_job
 from crashflow.stores.factory import Stores
 from crashflow.stores.postgres import Database
 from crashflow.tokens import TokenStore
-from overview_history import JOBS, build_history
+from overview_history import JOBS, build_history, build_many_signatures
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -155,6 +155,178 @@ def test_top_crashers_shares_add_up_and_match_supersearch(tab, history, ui):
     page.get_by_role("button", name="Crashes").click()
     counts = [int(text.replace(",", "")) for text in page.locator("table.ranking tbody tr td:nth-child(4)").all_inner_texts()]
     assert counts == sorted(counts, reverse=True)
+
+
+@pytest.fixture(scope="module")
+def many_signatures(stack, history):
+    """55 signatures of a product of their own, crashing today (after ``history``, whose
+    jobs' runs it would otherwise make stale)."""
+    return build_many_signatures(stack, "UiMany", 55)
+
+
+def shares_of(page) -> list[float]:
+    return [float(text.rstrip("%").lstrip("<"))
+            for text in page.locator("table.ranking tr td:nth-child(5)").all_inner_texts()]
+
+
+def test_top_crashers_say_what_the_rows_cover_and_show_more_on_demand(tab, many_signatures):
+    product, crashes = many_signatures
+    total = sum(crashes.values())
+    top = sorted(crashes.values(), reverse=True)[:50]
+    page = tab.page
+    tab.go(f"/topcrashers/?product={product}&days=7")
+    assert page.locator("table.ranking tbody tr").count() == 50
+    coverage = page.locator("p.coverage").inner_text()
+    assert coverage.startswith(f"Showing the top 50 of 55 signatures: {100 * sum(top) / total:.1f}% of the crashes"), coverage
+    others = page.locator("table.ranking tfoot tr").inner_text()
+    assert "The other 5 signatures" in others and f"{total - sum(top)}" in others
+    # The shown rows and the rest: 100%.
+    assert abs(sum(shares_of(page)) - 100) <= 0.05 * 51
+    page.locator("p.coverage").get_by_role("link", name="100").click()
+    page.wait_for_url("**_results_number=100**")
+    assert page.locator("table.ranking tbody tr").count() == 55
+    assert page.get_by_label("Rows").input_value() == "100"
+    assert page.locator("p.coverage").inner_text() == "All 55 signatures shown: 100% of the crashes."
+    assert not page.locator("table.ranking tfoot").count()
+    assert abs(sum(shares_of(page)) - 100) <= 0.05 * 55
+    tab.expect_status(400)
+    tab.go(f"/topcrashers/?product={product}&_results_number=75", status=400)
+
+
+# Whether a text's words (split at spaces) each lie on one line: a word laid out on two
+# lines has two boxes.
+WORDS_ON_ONE_LINE = """(cell) => {
+    const text = cell.querySelector("a").firstChild;
+    const broken = [];
+    let at = 0;
+    for (const word of text.data.split(" ")) {
+        const range = document.createRange();
+        range.setStart(text, at);
+        range.setEnd(text, at + word.length);
+        if (word && range.getClientRects().length > 1) broken.push(word);
+        at += word.length + 1;
+    }
+    return broken;
+}"""
+
+
+def test_top_crashers_fit_1024_pixels_and_break_signatures_between_frames(tab, many_signatures):
+    product, _ = many_signatures
+    page = tab.page
+    page.set_viewport_size({"width": 1024, "height": 900})
+    tab.go(f"/topcrashers/?product={product}&days=7")
+    table = page.locator("table.ranking")
+    # No scrolling inside the page either: the whole table, "Per day" included, is in view.
+    assert table.evaluate("t => t.scrollWidth - t.parentElement.clientWidth") <= 0
+    per_day = page.get_by_role("columnheader", name="Per day")
+    box = per_day.bounding_box()
+    assert box["x"] + box["width"] <= 1024 - 15
+    for cell in page.locator("table.ranking tbody td.signature").all()[:20]:
+        assert cell.evaluate(WORDS_ON_ONE_LINE) == [], cell.inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "top_crashers_1024.png"))
+    page.set_viewport_size(VIEWPORT)
+
+
+def test_top_crashers_sort_is_in_the_address(tab, history):
+    page = tab.page
+    tab.go(f"/topcrashers/?product={history.product}&days=7")
+    page.get_by_role("button", name="Crashes").click()
+    page.wait_for_url("**_sort=count**")
+    page.get_by_role("button", name="Crashes").click()
+    page.wait_for_url("**_sort=-count**")
+    assert page.get_by_label("Rows").evaluate("select => select.form.elements._sort.value") == "-count"
+    # Opened again (a bookmark): sorted so, and the header says it.
+    tab.go(f"/topcrashers/?product={history.product}&days=7&_sort=count")
+    counts = [int(text.replace(",", "")) for text in page.locator("table.ranking tbody tr td:nth-child(4)").all_inner_texts()]
+    assert counts == sorted(counts) and counts != sorted(counts, reverse=True)
+    assert page.locator("th[data-sort-key=count][aria-sort]").get_attribute("aria-sort") == "ascending"
+    page.get_by_role("button", name="Signature").click()
+    page.wait_for_url("**_sort=signature**")
+    assert "_sort=count" not in page.url
+    tab.expect_status(400)
+    tab.go(f"/topcrashers/?product={history.product}&_sort=nonsense", status=400)
+
+
+def test_top_crashers_without_a_product_open_the_busiest_one(tab, ui):
+    busiest = requests.get(f"{ui.url}/api/Products/", params={"days": 28}, timeout=60).json()["hits"][0]["product"]
+    page = tab.page
+    tab.go("/topcrashers/?days=14")
+    assert page.url.endswith(f"/topcrashers/?days=14&product={busiest}")
+    assert page.locator("h1").inner_text() == f"Top crashers of {busiest}"
+    assert page.locator("table.ranking").is_visible()
+
+
+def test_links_keep_the_product_and_the_window(tab, history):
+    page = tab.page
+    tab.go(f"/home/product/{history.product}?days=14")
+    nav = page.get_by_role("navigation", name="Main")
+    assert nav.get_by_role("link", name="Top crashers").get_attribute("href") == \
+        f"/topcrashers/?product={history.product}&days=14"
+    search = nav.get_by_role("link", name="Super Search").get_attribute("href")
+    start, after = history.today - dt.timedelta(days=13), history.today + dt.timedelta(days=1)
+    assert search == f"/search/?product={history.product}&date=%3E%3D{start}&date=%3C{after}"
+    for days, home_days in ((28, 28), (14, 14), (3, 7), (1, 7)):
+        tab.go(f"/topcrashers/?product={history.product}&days={days}")
+        home = page.get_by_role("link", name=f"{history.product}'s home")
+        assert home.get_attribute("href") == f"/home/product/{history.product}?days={home_days}"
+    home.click()
+    page.wait_for_url(f"**/home/product/{history.product}?days=7")
+
+
+def test_an_unknown_product_is_a_404_page_naming_the_known_ones(tab, history, ui):
+    tab.expect_status(404)
+    page = tab.page
+    for path in ("/topcrashers/?product=NoSuchProduct&days=7", "/home/product/NoSuchProduct"):
+        tab.go(path, status=404)
+        assert page.title().startswith("404 Not Found")
+        assert "NoSuchProduct" in page.locator(".error-message").inner_text()
+        known = page.locator(".known-products")
+        known.get_by_role("link", name=history.product, exact=True).click()
+        page.wait_for_url(f"**/home/product/{history.product}")
+    # The API answers as it always has: an empty ranking.
+    answer = requests.get(f"{ui.url}/api/TopCrashers/", params={"product": "NoSuchProduct"}, timeout=60)
+    assert answer.status_code == 200 and answer.json()["crashes"] == []
+
+
+def test_the_top_crashers_form_fields_show_their_placeholders_whole(tab, history):
+    page = tab.page
+    for width in (1024, 1400):
+        page.set_viewport_size({"width": width, "height": 900})
+        tab.go(f"/topcrashers/?product={history.product}")
+        for name in ("version", "process_type"):
+            field = page.locator(f'form.filters-bar input[name="{name}"]')
+            room, needed = field.evaluate("""(input) => {
+                const style = getComputedStyle(input);
+                const context = document.createElement("canvas").getContext("2d");
+                context.font = style.font;
+                const padding = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+                return [input.clientWidth - padding, context.measureText(input.placeholder).width];
+            }""")
+            assert needed <= room, (name, width, needed, room)
+    page.set_viewport_size(VIEWPORT)
+
+
+def test_chart_axes_are_as_wide_as_their_labels(tab, history):
+    """With counts in the tens of thousands (the chart given bigger numbers), every y-axis
+    label fits in its axis: "14,000" is not cut to "4,000"."""
+    page = tab.page
+    for width in (1024, 1400):
+        page.set_viewport_size({"width": width, "height": 900})
+        tab.go(f"/home/product/{history.product}?days=7")
+        page.wait_for_selector(".chart .uplot canvas")
+        fit = page.locator(".chart").first.evaluate("""(element) => {
+            const plot = element.uplot;
+            plot.setData(plot.data.map((series, index) => index ? series.map((count) => count * 1000 + 12000) : series));
+            const axis = element.uplot.axes[1];
+            const context = document.createElement("canvas").getContext("2d");
+            context.font = Array.isArray(axis.font) ? axis.font[0] : axis.font;
+            const widest = Math.max(...axis._values.map((label) => context.measureText(label).width)) / devicePixelRatio;
+            return {labels: axis._values, widest, room: axis._size - axis.ticks.size - axis.gap};
+        }""")
+        assert any(len(label) >= 6 for label in fit["labels"]), fit  # 10,000 or more
+        assert fit["widest"] <= fit["room"], fit
+        page.locator(".chart").first.screenshot(path=str(SCREENSHOTS / f"product_home_chart_{width}.png"))
+    page.set_viewport_size(VIEWPORT)
 
 
 def sign_in(page, base: str, token: str) -> None:

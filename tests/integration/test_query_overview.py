@@ -101,6 +101,24 @@ def test_top_crashers_carry_daily_counts_first_dates_and_bugs(server, history, s
     assert by_type["crash"]["total"] + by_type["hang"]["total"] == body["total"]
 
 
+def test_top_crashers_say_how_many_signatures_the_window_has(server, history):
+    """``signatures`` counts every signature of the window, the shown ones and the rest."""
+    full = get(server, "/api/TopCrashers/", product=history.product, days=7).json()
+    top = get(server, "/api/TopCrashers/", product=history.product, days=7, _results_number=1).json()
+    assert full["signatures"] == len(full["crashes"]) == len(history.per_signature(7))
+    assert top["signatures"] == full["signatures"] and len(top["crashes"]) == 1
+    assert top["total"] == full["total"]
+
+
+def test_unknown_products_are_404_pages_and_the_api_answers_as_before(server, history):
+    for path, params in (("/topcrashers/", {"product": "NoSuchProduct"}), ("/home/product/NoSuchProduct", {})):
+        page = get(server, path, status=404, headers=BROWSER, **params).text
+        assert "<title>404 Not Found" in page and "NoSuchProduct" in page
+        assert f'<a href="/home/product/{history.product}">{history.product}</a>' in page
+    assert get(server, f"/home/product/{history.product}", headers=BROWSER).status_code == 200
+    assert get(server, "/api/TopCrashers/", product="NoSuchProduct").json()["crashes"] == []
+
+
 def test_top_crashers_of_one_report_type_on_one_platform(server, history):
     """The steady crashes and the back signature's hangs are on Windows, the fresh crashes on Linux."""
     def ranking(**filters):

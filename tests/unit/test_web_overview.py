@@ -100,3 +100,53 @@ def test_a_sparkline_names_its_counts_and_marks_the_last_day():
     assert '<polyline points="0,23 60,12 120,1" class="spark-line"/>' in svg
     assert svg.endswith('<circle cx="120" cy="1" r="2" class="spark-dot"/></svg>')
     assert "polyline" not in str(sparkline([4], "2026-11-30"))  # one day: a dot, no line
+
+
+def test_the_product_home_window_nearest_to_a_top_crashers_window():
+    from crashflow.web.overview import nearest_product_days
+
+    assert [nearest_product_days(days) for days in (1, 3, 7, 14, 28)] == [7, 7, 7, 14, 28]
+
+
+def test_top_crashers_rows_and_sort_come_from_the_url_or_are_refused():
+    from crashflow.web.topcrashers import SORT_KEYS, rows_wanted, sort_order
+
+    assert [rows_wanted(value) for value in ("", "50", "100", "300")] == [None, None, 100, 300]
+    for bad in ("75", "1000", "all"):
+        with pytest.raises(BadRequest, match="_results_number must be one of 50, 100, 200, 300"):
+            rows_wanted(bad)
+    assert sort_order("") is None
+    assert sort_order("count") == ("count", False) and sort_order("-first_seen") == ("first_seen", True)
+    with pytest.raises(BadRequest, match="_sort must be one of"):
+        sort_order("-nonsense")
+    new, up = {"rank_change": "new"}, {"rank_change": 3}
+    assert sorted([new, up], key=SORT_KEYS["change"]) == [up, new]  # "new" above any rise
+
+
+def test_header_links_carry_what_the_page_is_about():
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    from crashflow.web.page import NAV, Page
+
+    class Session:
+        token = None
+
+        def take_notice(self):
+            return None
+
+    class App:
+        services = None
+
+    request = Request(EnvironBuilder(path="/home/product/Fx", query_string="days=14").get_environ())
+    page = Page(App(), request, Session(), frozenset())
+    page.context.update(product="Fx", days=14, date=[">=2026-11-17", "<2026-12-01"])
+    links = {item.key: page.nav_link(item) for item in NAV}
+    assert links["topcrashers"] == "/topcrashers/?product=Fx&days=14"
+    assert links["search"] == "/search/?product=Fx&date=%3E%3D2026-11-17&date=%3C2026-12-01"
+    assert links["home"] == "/"
+    # What the query string says comes first.
+    request = Request(EnvironBuilder(path="/topcrashers/", query_string="product=Tb&days=28&version=2.0").get_environ())
+    page = Page(App(), request, Session(), frozenset())
+    page.context.update(product="Fx")
+    assert page.nav_link(NAV[1]) == "/search/?product=Tb&version=2.0"

@@ -101,6 +101,17 @@ function setUpBuilder(form) {
 // marked data-series hold one line each. The table stays on the page with the numbers.
 const WHOLE_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 2e6, 5e6];
 const PALETTE = ["#2458b3", "#d9480f", "#2b8a3e", "#862e9c", "#c2255c", "#5c7cfa", "#868e96"];
+const AXIS_FONT = "12px system-ui, -apple-system, \"Segoe UI\", \"DejaVu Sans\", Roboto, sans-serif";
+const measuring = document.createElement("canvas").getContext("2d");
+
+// The width of an axis: its widest label, its ticks and its gap (uPlot's default is a fixed
+// 50 pixels, which cut "14,000" to "4,000"). uPlot asks again as the labels change.
+function axisSize(plot, values, axisIndex) {
+  const axis = plot.axes[axisIndex];
+  measuring.font = AXIS_FONT;
+  const widest = Math.max(0, ...(values || []).map((label) => measuring.measureText(String(label)).width));
+  return Math.ceil(widest + axis.ticks.size + axis.gap + 4);
+}
 
 function drawChart(element) {
   const table = document.getElementById(element.dataset.chart);
@@ -130,12 +141,13 @@ function drawChart(element) {
     scales: { x: { time: true }, y: { range: (plot, min, max) => [0, Math.max(1, max * 1.1)] } },
     axes: [
       // One tick a day at most, labelled by its UTC date.
-      { incrs: [86400, 2 * 86400, 7 * 86400, 14 * 86400, 28 * 86400], values: (plot, ticks) => ticks.map((tick) => day(tick).slice(5)) },
+      { incrs: [86400, 2 * 86400, 7 * 86400, 14 * 86400, 28 * 86400], values: (plot, ticks) => ticks.map((tick) => day(tick).slice(5)), font: AXIS_FONT },
       // Whole crashes only, with thousands separators.
-      { incrs: WHOLE_STEPS, values: (plot, ticks) => ticks.map((tick) => tick.toLocaleString("en-US")) }],
+      { incrs: WHOLE_STEPS, values: (plot, ticks) => ticks.map((tick) => tick.toLocaleString("en-US")), font: AXIS_FONT, size: axisSize }],
     tzDate: (seconds) => window.uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC"),
   };
   const plot = new window.uPlot(options, data, element);
+  element.uplot = plot; // for the browser tests
   // Follow the element's width (a narrower window, a wider one): uPlot draws at a fixed size.
   let width = element.clientWidth;
   new ResizeObserver(() => {
@@ -173,7 +185,30 @@ function makeSortable(table) {
       table.tHead.querySelectorAll("th[aria-sort]").forEach((cell) => cell.removeAttribute("aria-sort"));
       header.setAttribute("aria-sort", descending ? "descending" : "ascending");
       body.append(...rows);
+      if (header.dataset.sortKey) keepSort((descending ? "-" : "") + header.dataset.sortKey);
     });
+  });
+}
+
+// The order chosen goes into the address (_sort), the form and the links that keep it, so
+// that a sorted view can be bookmarked and shared; the server sorts it the same way.
+function keepSort(value) {
+  const sort = value === "rank" ? null : value; // the ranking's own order
+  const withSort = (url) => {
+    if (sort) url.searchParams.set("_sort", sort);
+    else url.searchParams.delete("_sort");
+    return url;
+  };
+  window.history.replaceState(null, "", withSort(new URL(window.location.href)).href);
+  document.querySelectorAll("a[data-keeps-sort]").forEach((link) => { link.href = withSort(new URL(link.href)).href; });
+  document.querySelectorAll("form[data-keeps-sort]").forEach((form) => {
+    let field = form.querySelector('input[name="_sort"]');
+    if (!field) {
+      field = Object.assign(document.createElement("input"), { type: "hidden", name: "_sort" });
+      form.append(field);
+    }
+    field.value = sort || "";
+    field.disabled = !sort;
   });
 }
 
