@@ -295,12 +295,13 @@ def test_the_top_crashers_form_fields_show_their_placeholders_whole(tab, history
         tab.go(f"/topcrashers/?product={history.product}")
         for name in ("version", "process_type"):
             field = page.locator(f'form.filters-bar input[name="{name}"]')
-            room, needed = field.evaluate("""(input) => {
-                const style = getComputedStyle(input);
-                const context = document.createElement("canvas").getContext("2d");
-                context.font = style.font;
-                const padding = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
-                return [input.clientWidth - padding, context.measureText(input.placeholder).width];
+            # The placeholder typed in: wider than the field, it would scroll (and show cut).
+            needed, room = field.evaluate("""(input) => {
+                const kept = input.value;
+                input.value = input.placeholder;
+                const sizes = [input.scrollWidth, input.clientWidth];
+                input.value = kept;
+                return sizes;
             }""")
             assert needed <= room, (name, width, needed, room)
     page.set_viewport_size(VIEWPORT)
@@ -314,9 +315,10 @@ def test_chart_axes_are_as_wide_as_their_labels(tab, history):
         page.set_viewport_size({"width": width, "height": 900})
         tab.go(f"/home/product/{history.product}?days=7")
         page.wait_for_selector(".chart .uplot canvas")
-        fit = page.locator(".chart").first.evaluate("""(element) => {
+        fit = page.locator(".chart").first.evaluate("""async (element) => {
             const plot = element.uplot;
             plot.setData(plot.data.map((series, index) => index ? series.map((count) => count * 1000 + 12000) : series));
+            await new Promise((drawn) => requestAnimationFrame(() => setTimeout(drawn, 50)));  // uPlot redraws later
             const axis = element.uplot.axes[1];
             const context = document.createElement("canvas").getContext("2d");
             context.font = Array.isArray(axis.font) ? axis.font[0] : axis.font;

@@ -14,6 +14,7 @@ import requests
 
 from conftest import start_query_server
 from crashflow.aggregation.runner import run_job
+from crashflow.api.aggregates import TOP_CRASHERS_SHAPE
 from crashflow.api.answers import Answers, answer_key
 from crashflow.stores.factory import Stores
 from crashflow.stores.postgres import Database
@@ -87,7 +88,7 @@ def test_the_endpoints_read_the_stored_answers(stack, history, stored_only):
     """A stored answer changed by hand is what the endpoint answers (so it was read, not computed)."""
     key = answer_key((("days", 7), ("end_date", history.today), ("limit", 50), ("platform", None),
                       ("process_type", None), ("product", history.product), ("report_type", None),
-                      ("version", None)))
+                      ("version", None), ("shape", TOP_CRASHERS_SHAPE)))
     database = Database(stack)
     with database.connection() as connection:
         (text,), = connection.run("SELECT answer FROM overview_answers WHERE endpoint = 'TopCrashers' AND key = :key",
@@ -145,7 +146,7 @@ def test_a_new_run_is_seen_at_once_memory_or_not(stack, history, deployed, store
                                   key=answer_key((("days", 1), ("end_date", history.today), ("limit", 50),
                                                   ("platform", None), ("process_type", None),
                                                   ("product", history.product), ("report_type", None),
-                                                  ("version", None))))
+                                                  ("version", None), ("shape", TOP_CRASHERS_SHAPE))))
     assert runs == Answers(Database(stack), TtlCache(0)).latest_runs("TopCrashers")  # the run precomputed it
 
 
