@@ -13,6 +13,7 @@ import requests
 from conftest import REPO, start_query_server, submit, take_message
 from crashflow.crashids import create_crash_id
 from crashflow.stores.postgres import Database
+from crashflow.stores.s3 import CrashStorage
 from crashflow.tokens import TokenStore
 from crashflow.web.session import COOKIE_NAME
 from test_query_api import PII, api, crashes  # noqa: F401  (fixtures)
@@ -356,3 +357,31 @@ def test_crash_data_cannot_inject_markup(api, functions):
 def test_unknown_crash_is_a_404_page_not_a_pending_one(api):
     answer = page(api, f"/report/index/{create_crash_id()}", status=404)
     assert "not found" in answer.text
+
+
+def test_expired_minidumps_are_not_offered(ui, stack, functions, tokens):
+    crash_id = submit(functions, "test.dmp", f"QueryWebExpired{int(time.time())}")
+    answer = requests.post(f"{functions['process'].url}/process", params={"crash_id": crash_id}, timeout=120)
+    assert answer.status_code == 200, answer.text
+    browser = sign_in(ui.url, tokens["everything"])
+    link = f"/api/RawCrash/?crash_id={crash_id}&amp;format=raw&amp;name=upload_file_minidump"
+    assert link in page(ui.url, f"/report/index/{crash_id}", browser, tab="raw").text
+    # What retention does to the dumps of crashes past their days: the report stays.
+    CrashStorage(stack).delete_crashes([crash_id], raw=False)
+    raw_tab = page(ui.url, f"/report/index/{crash_id}", browser, tab="raw").text
+    assert link not in raw_tab and "The minidump is no longer stored." in raw_tab
+    assert "Processed crash (JSON)" in raw_tab
+
+
+def test_the_report_names_what_it_hides_and_shows_it_after_sign_in(ui, crashes, tokens):
+    _, ids = crashes
+    anonymous = page(ui.url, f"/report/index/{ids['test.dmp']}", tab="raw").text
+    notice = re.search(r'<p class="hidden-notice".*?</p>', anonymous, re.S).group(0)
+    for name in ("json_dump.crashing_thread.frames.registers", "mdsw_return_code", "raw_crash.metadata"):
+        assert f"<code>{name}</code>" in notice, notice
+    assert "Protected fields" not in anonymous and "0x0012fe84" not in anonymous
+    signed_in = page(ui.url, f"/report/index/{ids['test.dmp']}", sign_in(ui.url, tokens["pii"]), tab="raw").text
+    assert 'class="hidden-notice"' not in signed_in
+    protected = signed_in[signed_in.index("<h2>Protected fields</h2>"):]
+    # The crashing thread's first frame's registers (test.dmp: esp 0x0012fe84), by frame.
+    assert "json_dump.crashing_thread.frames.registers" in protected and "0x0012fe84" in protected

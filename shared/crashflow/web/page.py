@@ -129,6 +129,14 @@ class Page:
             return answer, None
         return {key: value for key, value in answer.items() if key != WITHHELD_KEY}, int(note.get("count", 0))
 
+    def withheld_fields(self, answer: dict) -> list[str]:
+        """The fields an API answer's ``_withheld`` note names (an installation's own
+        annotations are only counted there: their names may be private too)."""
+        note = answer.get(WITHHELD_KEY) if isinstance(answer, dict) else None
+        if self.may(PII_PERMISSION) or not isinstance(note, dict):
+            return []
+        return [str(name) for name in note.get("fields") or []]
+
     def csrf_token(self) -> str:
         return self.session.csrf_token()
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from crashflow.api import correlations, crashes, reprocessing, signatures
 from crashflow.api.calls import Reply
 from crashflow.api.errors import BadRequest, NotFound
+from crashflow.stores.errors import CrashNotFound
 from crashflow.stores.layout import MAIN_DUMP
 from crashflow.web.page import Page
 from crashflow.web.reasons import explain_address, explain_reason
@@ -109,6 +110,37 @@ def dump_names(processed: dict) -> list[str]:
     return names + [name for name in processed.get("additional_minidumps") or [] if name != MAIN_DUMP]
 
 
+def stored_dumps(page: Page, crash_id: str) -> list[str]:
+    """The crash's minidumps the bucket still has, the main one first: none once they have
+    expired (or went with a store that did not keep its files)."""
+    try:
+        names = page.services.crashes.dump_names(crash_id)
+    except CrashNotFound:
+        return []
+    return sorted(names, key=lambda name: name != MAIN_DUMP)
+
+
+def values_at(document, path: list[str]):
+    """The values at a dotted path of ``document``; through a list, each item's, by index
+    (a frame's registers: frame number -> registers). None where there is none."""
+    if not path:
+        return document
+    if isinstance(document, list):
+        found = {index: values_at(item, path) for index, item in enumerate(document)}
+        return {index: value for index, value in found.items() if value is not None} or None
+    if isinstance(document, dict) and path[0] in document:
+        return values_at(document[path[0]], path[1:])
+    return None
+
+
+def protected_values(page: Page, processed: dict) -> dict:
+    """For a user who may see them: the processed crash's protected fields that have a
+    value, by path (what an anonymous view of the page leaves out)."""
+    withheld = page.services.fields.processed_crash.public_view(processed).withheld
+    found = {path: values_at(processed, path.split(".")) for path in sorted(withheld.fields | withheld.unlisted_paths)}
+    return {path: value for path, value in found.items() if value not in (None, "", [], {})}
+
+
 def crashing_thread_index(processed: dict, dump: dict) -> int | None:
     for candidate in (processed.get("crashing_thread"), (dump.get("crash_info") or {}).get("crashing_thread"),
                       (dump.get("crashing_thread") or {}).get("threads_index")):
@@ -150,18 +182,21 @@ def report_page(page: Page, crash_id: str) -> Reply:
     answer = page.ask(crashes.processed_crash, crash_id=crash_id)
     if answer.status == 202:
         return page.render("pending.html", 202, crash_id=answer.body["crash_id"], seconds=PENDING_POLL_SECONDS)
+    hidden_fields = page.withheld_fields(answer.body)
     processed, hidden = page.split_withheld(answer.body)
     raw = raw_hidden = None
     if tab == "raw" or hidden is not None:  # the annotations, or how many of them are hidden
         try:
-            raw, raw_hidden = page.split_withheld(page.ask(crashes.raw_crash, crash_id=crash_id).body)
+            raw_answer = page.ask(crashes.raw_crash, crash_id=crash_id).body
+            hidden_fields += [f"raw_crash.{name}" for name in page.withheld_fields(raw_answer)]
+            raw, raw_hidden = page.split_withheld(raw_answer)
         except NotFound:  # the raw crash went (expired) after it was processed
             pass
     dump = processed.get("json_dump") or {}
     crashing_index = crashing_thread_index(processed, dump)
     values = dict(crash=processed, tab=tab, tabs=TABS, crash_id=processed.get("uuid") or crash_id,
                   dumps=dump_names(processed), raw=raw,
-                  hidden=None if hidden is None else hidden + (raw_hidden or 0))
+                  hidden=None if hidden is None else hidden + (raw_hidden or 0), hidden_fields=hidden_fields)
     if tab == "details":
         signature = processed.get("signature")
         bugs = page.ask(signatures.bugs, signatures=signature).body["hits"] if signature else []
@@ -187,6 +222,10 @@ def report_page(page: Page, crash_id: str) -> Reply:
         counts = {status: sum(1 for m in modules if m["status"] == status)
                   for status in ("found", "missing", "corrupt", "not needed")}
         values.update(modules=modules, symbol_counts=counts)
+    elif tab == "raw":
+        # What the bucket has, not what the processed crash names: a link is never a 404.
+        values.update(stored_dumps=stored_dumps(page, values["crash_id"]) if page.may("view_rawdump") else [],
+                      protected=protected_values(page, processed) if hidden is None else {})
     elif tab == "addons":
         values.update(addons=[addon.rpartition(":")[::2] if ":" in addon else (addon, "")
                               for addon in processed.get("addons") or []])
