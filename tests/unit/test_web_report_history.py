@@ -48,3 +48,23 @@ def test_a_frame_without_a_source_file_shows_a_dash():
               frame_view({"frame": 2, "module": "ntdll.dll", "function": "RtlUserThreadStart", "line": 7})]
     # Inline frames come before their frame, innermost first.
     assert source_cells(frames) == ["—", "app/util.h", "app/main.cpp:12", "—", "—"]
+
+
+def test_correlations_say_whether_the_job_ever_ran():
+    from crashflow.web.page import TEMPLATES
+
+    template = TEMPLATES.get_template("correlations.html")
+    never = template.render(correlations={"hits": [], "report_date": None, "total": 0}, correlations_run=None)
+    assert "the <code>correlations</code> job has not completed a run" in never and "this one has none" not in never
+    ran = template.render(correlations={"hits": [], "report_date": None, "total": 0},
+                          correlations_run="2026-11-30T22:45:00+00:00")
+    assert "this one has none yet" in ran and "2026-11-30 22:45" in ran
+
+
+def test_values_at_a_path_through_lists():
+    from crashflow.web.report import values_at
+
+    dump = {"crashing_thread": {"frames": [{"registers": {"eip": "0x1"}}, {}, {"registers": {"eip": "0x3"}}]}}
+    assert values_at(dump, ["crashing_thread", "frames", "registers"]) == {0: {"eip": "0x1"}, 2: {"eip": "0x3"}}
+    assert values_at(dump, ["crashing_thread", "nothing"]) is None
+    assert values_at({"a": 0}, ["a"]) == 0

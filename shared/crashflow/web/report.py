@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from crashflow.api import correlations, crashes, reprocessing, signatures
+from crashflow.api import aggregates, correlations, crashes, reprocessing, signatures
 from crashflow.api.calls import Reply
 from crashflow.api.errors import BadRequest, NotFound
 from crashflow.stores.errors import CrashNotFound
@@ -118,6 +118,16 @@ def stored_dumps(page: Page, crash_id: str) -> list[str]:
     except CrashNotFound:
         return []
     return sorted(names, key=lambda name: name != MAIN_DUMP)
+
+
+def correlations_view(page: Page, signature: str | None, products: list[str]) -> dict:
+    """A signature's correlations (the Correlations API's answer) and when the
+    correlations job last completed (None: never, so no signature has any yet)."""
+    params = [("signature", signature), *[("product", product) for product in products if product]]
+    found = page.ask(correlations.correlations, params).body if signature else None
+    runs = page.ask(aggregates.aggregation_jobs).body["hits"]
+    last = next((run["last_success"] for run in runs if run["job"] == "correlations"), None)
+    return {"correlations": found, "correlations_run": last}
 
 
 def values_at(document, path: list[str]):
@@ -230,10 +240,7 @@ def report_page(page: Page, crash_id: str) -> Reply:
         values.update(addons=[addon.rpartition(":")[::2] if ":" in addon else (addon, "")
                               for addon in processed.get("addons") or []])
     elif tab == "correlations":
-        signature = processed.get("signature")
-        params = [("signature", signature), ("product", processed.get("product"))]
-        found = page.ask(correlations.correlations, [p for p in params if p[1]]).body if signature else None
-        values.update(correlations=found)
+        values.update(correlations_view(page, processed.get("signature"), [processed.get("product")]))
     return page.render("report.html", **values)
 
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from crashflow.api import correlations, search, signatures
+from crashflow.api import search, signatures
 from crashflow.api.calls import Reply, list_param
 from crashflow.api.errors import BadRequest
 from crashflow.api.supersearch import join_value, split_value
 from crashflow.web.charts import GRAPH_VERSIONS, version_series
 from crashflow.web.format import parse_time
 from crashflow.web.page import Page, query_string
-from crashflow.web.report import bug_link
+from crashflow.web.report import bug_link, correlations_view
 from crashflow.web.searchform import (
     FieldCatalog,
     Paging,
@@ -151,9 +151,8 @@ def signature_page(page: Page) -> Reply:
         result = query.ask(page, ("_facets", ",".join(fields)), ("_facets_size", 50), ("_results_number", 0))
         values.update(result=result, catalog=catalog, aggregation_fields=fields)
     elif tab == "correlations":
-        params = [("signature", query.signature), *[("product", p) for p in query.products]]
         values.update(result=query.ask(page, ("_facets", ""), ("_results_number", 0)),
-                      correlations=page.ask(correlations.correlations, params).body)
+                      **correlations_view(page, query.signature, query.products))
     elif tab == "bugs":
         bugs = page.ask(signatures.bugs, signatures=query.signature).body["hits"]
         values.update(result=query.ask(page, ("_facets", ""), ("_results_number", 0)),
