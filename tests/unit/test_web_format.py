@@ -72,3 +72,13 @@ def test_unknown_reasons_and_addresses():
     assert explain_address("0x7ffd12345678", "SIGSEGV") == ""
     assert explain_address("0x0", "SIGABRT") == ""  # not a memory error
     assert explain_address("garbage", "SIGSEGV") == ""
+
+
+def test_field_descriptions_are_markdown_without_html():
+    from crashflow.web.format import markdown
+
+    html = str(markdown("**For Focus, Fenix:** the `YYYYMMDDHHMMSS` date <script>alert(1)</script> [x](javascript:alert(1))"))
+    assert "<strong>For Focus, Fenix:</strong>" in html and "<code>YYYYMMDDHHMMSS</code>" in html
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert 'href="javascript:' not in html
+    assert str(markdown(None)) == ""

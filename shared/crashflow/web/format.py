@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
+from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from crashflow.api.errors import BadRequest
@@ -170,7 +171,18 @@ def sparkline(counts, first_day, what: str = "Crashes") -> Markup:
         f'<circle cx="{x}" cy="{y}" r="2" class="spark-dot"/></svg>')
 
 
+# Socorro's schemas write their field descriptions in Markdown. Raw HTML in them stays text,
+# and no image is fetched; markdown-it refuses javascript: and data: links by itself.
+MARKDOWN = MarkdownIt("commonmark", {"html": False}).disable("image")
+
+
+def markdown(text) -> Markup:
+    """A field description (Markdown) as HTML."""
+    return Markup(MARKDOWN.render(str(text or "")))
+
+
 FILTERS = {
+    "markdown": markdown,
     "number": number,
     "percent": percent,
     "duration": duration,
