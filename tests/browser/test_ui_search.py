@@ -64,9 +64,10 @@ def test_two_filters_a_facet_sorting_columns_and_page_two(tab, many):
     page.wait_for_url("**_sort=uuid**")
 
     # Other columns: platform in, version out.
-    page.locator("details.chooser summary").click()
-    page.get_by_label("platform", exact=True).check()
-    page.get_by_label("version", exact=True).uncheck()
+    columns = page.locator("details.chooser").filter(has_text="Columns")
+    columns.locator("summary").click()
+    columns.get_by_label("platform", exact=True).check()
+    columns.get_by_label("version", exact=True).uncheck()
     page.get_by_role("button", name="Search", exact=True).click()
     page.wait_for_url("**_columns=uuid%2Cdate%2Csignature%2Cproduct%2Cplatform**")
     headers = page.locator("table.hits thead th").all_inner_texts()

@@ -34,7 +34,7 @@ def test_sign_in_shows_a_protected_field_and_sign_out_hides_it(tab, private_cras
     tab.go(f"/report/index/{private_crash}")
     assert SECRET_URL not in page.content()
     notice = page.locator(".hidden-notice")
-    assert "fields hidden — sign in with a token that has view_pii" in notice.inner_text()
+    assert "fields hidden (" in notice.inner_text() and "— sign in with a token that has view_pii" in notice.inner_text()
     notice.get_by_role("link", name="Sign in").click()
     page.wait_for_url("**/login/**")
     page.get_by_label("API token").fill(pii_token)

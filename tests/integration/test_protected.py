@@ -47,7 +47,7 @@ NOWHERE = {"text": "!zz-no-such-value", "integer": "!-987654321", "timestamp": "
            "boolean": "!__null__"}
 LOG_NAMES = ("collect", "process", "query", "aggregate")
 LOGS = REPO / ".local" / "logs"
-NOTICE = "fields hidden — sign in with a token that has view_pii"
+NOTICE = "— sign in with a token that has view_pii"  # after "N fields hidden (names)"
 
 
 @pytest.fixture(scope="module")
