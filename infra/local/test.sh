@@ -13,9 +13,15 @@ export CRASHFLOW_STACKWALKER=${CRASHFLOW_STACKWALKER:-$("$HERE/stackwalker.sh" i
 # dump_syms and the minidump-writer helper of the native crash test (cached after the first build).
 "$HERE/native-tools.sh" install >/dev/null
 
+# Every test run on this state folder holds a shared lock while it runs: a run stops what
+# it started only when no other run still uses it (two runs share one moto, say).
+mkdir -p "$RUN"
+exec 7>"$RUN/tests.lock"
+flock -s 7
 started=()
 cleanup() {
   local service
+  flock -xn 7 || return 0
   for service in "${started[@]}"; do "$HERE/$service.sh" stop >/dev/null 2>&1 || true; done
 }
 trap cleanup EXIT
@@ -29,7 +35,7 @@ for service in postgres moto seaweedfs elasticmq hbase; do
   if ! "$HERE/$service.sh" status >/dev/null 2>&1; then
     # Recorded only once started: a start that fails (say, the port belongs to
     # something else) must not lead to stopping what was already there.
-    "$HERE/$service.sh" start
+    "$HERE/$service.sh" start 7>&-  # a server must not hold the runs' lock
     started+=("$service")
   fi
 done
