@@ -85,11 +85,9 @@ class Schedule:
 class Delivery(enum.Enum):
     DONE = "done"  # a 2xx: delete the message
     FAILED = "failed"  # process refused this message: retry it after a backoff
-    OUTAGE = "outage"  # a store down (503): wait until process is healthy (if it is at once, retry once at once)
-    UNREACHABLE = "unreachable"  # no answer: the same
-
-
-OUTAGES = (Delivery.OUTAGE, Delivery.UNREACHABLE)
+    # No answer, or a store down (503): wait until process is healthy (if it is at once,
+    # retry once at once).
+    OUTAGE = "outage"
 
 
 def retry_delay(receive_count: int, first: float, most: float) -> int:
@@ -143,7 +141,7 @@ class Relay:
             )
         except requests.RequestException as error:
             log.warning("process unreachable for %s: %s", message.body, error)
-            return self._failed(message, Delivery.UNREACHABLE)
+            return self._failed(message, Delivery.OUTAGE)
         if 200 <= answer.status_code < 300:
             metrics.RELAY_MESSAGES.labels(message.kind, "delivered").inc()
             return Delivery.DONE
@@ -216,18 +214,18 @@ class Relay:
         failed = [message for message in messages if outcomes[message.receipt_handle] is not Delivery.DONE]
         for group in by_queue(delivered):
             self.queues.delete_many(group)
-        if any(outcome in OUTAGES for outcome in outcomes.values()):
+        if any(outcome is Delivery.OUTAGE for outcome in outcomes.values()):
             self.outage = not self.process_is_healthy()
         if self.outage:
             # Held, not retried after the backoff: delivered first once process is back.
-            held = [message for message in failed if outcomes[message.receipt_handle] in OUTAGES]
+            held = [message for message in failed if outcomes[message.receipt_handle] is Delivery.OUTAGE]
         else:
             # No answer or a 503, yet process answers its heartbeat at once (say, a worker
             # killed mid-delivery that gunicorn replaced, or HBase back just as the delivery
             # timed out): a message's first such failure is delivered again at once, first
             # in line, not after the backoff behind the backlog of the outage; a second one
             # takes the backoff's way.
-            held = [message for message in failed if outcomes[message.receipt_handle] in OUTAGES
+            held = [message for message in failed if outcomes[message.receipt_handle] is Delivery.OUTAGE
                     and message.receipt_handle not in self._retried_at_once]
             self._retried_at_once.update(message.receipt_handle for message in held)
         if held:
