@@ -29,6 +29,9 @@ def json_response(body, status: int, headers) -> flask.Response:
 
 # Read (and so validate: public annotations, protected fields) the settings at start-up.
 SETTINGS = get_settings()
+# Pages render in Python, one thread at a time in a process: with one process, concurrent
+# page views wait for each other's rendering while cores idle (``crashflow serve`` reads this).
+GUNICORN_WORKERS = SETTINGS.query_workers
 
 
 def request_endpoint(request: flask.Request) -> str:

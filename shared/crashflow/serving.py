@@ -12,8 +12,8 @@ app (``functions_framework.create_app``) and server, and adds what operating it 
 - gunicorn's control socket where it is asked for (locally, one per function under the
   state folder), and none otherwise: by default every gunicorn on a machine takes the same
   ``~/.gunicorn/gunicorn.ctl`` and the last one started wins it;
-- the query function's worker processes (``CRASHFLOW_QUERY_WORKERS``): the others keep
-  functions-framework's one.
+- as many gunicorn worker processes as the function's module asks (``GUNICORN_WORKERS``;
+  query's ``CRASHFLOW_QUERY_WORKERS``), else functions-framework's one.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def prepare_metrics_dir(directory: str | None, target: str) -> Path:
     return path
 
 
-def gunicorn_options(target: str, control_socket: str | None) -> dict:
+def gunicorn_options(control_socket: str | None, workers: int | None = None) -> dict:
     """What crashflow adds to functions-framework's gunicorn options."""
     from prometheus_client import multiprocess
 
@@ -61,12 +61,8 @@ def gunicorn_options(target: str, control_socket: str | None) -> dict:
         options["control_socket"] = str(control_socket)
     else:
         options["control_socket_disable"] = True
-    if target == "query":
-        from crashflow.settings import get_settings
-
-        # Its pages render in Python, which runs one thread at a time in a process: with
-        # one process, concurrent page views wait for each other's rendering while cores idle.
-        options["workers"] = get_settings().query_workers
+    if workers:
+        options["workers"] = workers
     return options
 
 
@@ -106,4 +102,5 @@ def serve(target: str, source: str, host: str, port: int, control_socket: str | 
     metrics.instrument_app(app, target, getattr(module, "request_endpoint", None))
     if hasattr(module, "heartbeat"):
         add_health_routes(app, module.heartbeat)
-    create_server(app, False, **gunicorn_options(target, control_socket)).run(host, port)
+    options = gunicorn_options(control_socket, getattr(module, "GUNICORN_WORKERS", None))
+    create_server(app, False, **options).run(host, port)
