@@ -120,22 +120,25 @@ class Page:
     def call(self) -> Call:
         return Call(self.request, self.permissions)
 
+    def withheld_note(self, answer: dict) -> dict | None:
+        """An API answer's ``_withheld`` note (None when there is none). A caller with
+        view_pii gets no note: an annotation of that name is then the crash's own."""
+        note = answer.get(WITHHELD_KEY) if isinstance(answer, dict) else None
+        return None if self.may(PII_PERMISSION) or not isinstance(note, dict) else note
+
     def split_withheld(self, answer: dict) -> tuple[dict, int | None]:
         """An API answer without its ``_withheld`` note, and how many fields the note says
-        were left out (None when there is no note). A caller with view_pii gets no note:
-        an annotation of that name is then the crash's own."""
-        note = answer.get(WITHHELD_KEY) if isinstance(answer, dict) else None
-        if self.may(PII_PERMISSION) or not isinstance(note, dict):
+        were left out (None when there is no note)."""
+        note = self.withheld_note(answer)
+        if note is None:
             return answer, None
         return {key: value for key, value in answer.items() if key != WITHHELD_KEY}, int(note.get("count", 0))
 
     def withheld_fields(self, answer: dict) -> list[str]:
         """The fields an API answer's ``_withheld`` note names (an installation's own
         annotations are only counted there: their names may be private too)."""
-        note = answer.get(WITHHELD_KEY) if isinstance(answer, dict) else None
-        if self.may(PII_PERMISSION) or not isinstance(note, dict):
-            return []
-        return [str(name) for name in note.get("fields") or []]
+        note = self.withheld_note(answer)
+        return [str(name) for name in note.get("fields") or []] if note else []
 
     def csrf_token(self) -> str:
         return self.session.csrf_token()
