@@ -26,7 +26,9 @@ class Caller:
         self.permissions = frozenset(permissions)
 
     may = Page.may
+    withheld_note = Page.withheld_note
     split_withheld = Page.split_withheld
+    withheld_fields = Page.withheld_fields
 
 
 def test_split_withheld():
@@ -37,6 +39,9 @@ def test_split_withheld():
     assert Caller().split_withheld(odd) == (odd, None)
     # With view_pii there is no note: a crash's own annotation of that name stays.
     assert Caller("view_pii").split_withheld(answer) == (answer, None)
+    # The names the note lists (the two unlisted ones are only counted), none for view_pii.
+    assert Caller().withheld_fields(answer) == ["URL"]
+    assert Caller().withheld_fields(odd) == [] and Caller("view_pii").withheld_fields(answer) == []
 
 
 class Linker:
