@@ -176,6 +176,9 @@ def sparkline(counts, first_day, what: str = "Crashes") -> Markup:
 MARKDOWN = MarkdownIt("commonmark", {"html": False}).disable("image")
 
 
+# The descriptions are the field definitions' (a few hundred, fixed): the data dictionary's
+# page would otherwise spend two thirds of its time rendering the same ones again.
+@functools.lru_cache(maxsize=4096)
 def markdown(text) -> Markup:
     """A field description (Markdown) as HTML."""
     return Markup(MARKDOWN.render(str(text or "")))
